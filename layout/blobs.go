@@ -1,0 +1,196 @@
+package layout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Ingest stores the content read from r as a blob and returns its descriptor
+// (sha256 digest, size, and the media type given). It reads r once, hashing
+// while it writes to a temporary file in the layout, and renames that file to
+// its digest at the end; memory use does not depend on the size of r. Content
+// that is already stored is not stored twice.
+func (l *Layout) Ingest(ctx context.Context, mediaType string, r io.Reader) (ocispec.Descriptor, error) {
+	tmp, d, n, err := l.writeTemp(ctx, r, digest.SHA256, -1)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := l.commit(tmp, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: n}, nil
+}
+
+// Push stores the content read from r, which must match expected's size and
+// digest; content that does not is refused with ErrSizeMismatch or
+// ErrDigestMismatch and nothing is stored. Push returns an error matching
+// ErrAlreadyExists when the blob is stored already. It implements oras-go's
+// content.Pusher.
+func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Reader) error {
+	if err := expected.Digest.Validate(); err != nil {
+		return fmt.Errorf("push blob %q: %w", expected.Digest, err)
+	}
+	if ok, _ := l.Exists(ctx, expected); ok {
+		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
+	}
+	tmp, d, n, err := l.writeTemp(ctx, r, expected.Digest.Algorithm(), expected.Size)
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", expected.Digest, err)
+	}
+	if n != expected.Size {
+		os.Remove(tmp)
+		return fmt.Errorf("blob %s: %w: got %d bytes, want %d", expected.Digest, ErrSizeMismatch, n, expected.Size)
+	}
+	if d != expected.Digest {
+		os.Remove(tmp)
+		return fmt.Errorf("blob %s: %w: content hashes to %s", expected.Digest, ErrDigestMismatch, d)
+	}
+	return l.commit(tmp, d)
+}
+
+// writeTemp copies r to a new temporary file in the layout while hashing it
+// with alg. When limit >= 0, at most limit+1 bytes are read, enough to tell
+// that content is too long without reading all of it. On error the temporary
+// file is removed.
+func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorithm, limit int64) (tmp string, d digest.Digest, n int64, err error) {
+	if !alg.Available() {
+		return "", "", 0, fmt.Errorf("unsupported digest algorithm %q", alg)
+	}
+	dir := filepath.Join(l.root, WorkDir, tmpName)
+	f, err := os.CreateTemp(dir, "blob-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = l.ensureDirs(); err == nil {
+			f, err = os.CreateTemp(dir, "blob-*")
+		}
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("create temporary blob in %s: %w", dir, err)
+	}
+	tmp = f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if limit >= 0 {
+		r = io.LimitReader(r, limit+1)
+	}
+	h := alg.Hash()
+	n, err = copyHashing(ctx, f, h, r)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if err = f.Sync(); err != nil {
+		return "", "", 0, fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return "", "", 0, fmt.Errorf("write %s: %w", tmp, err)
+	}
+	return tmp, digest.NewDigest(alg, h), n, nil
+}
+
+// copyHashing copies r to w and to h, checking ctx between reads.
+func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (int64, error) {
+	buf := make([]byte, copyBufferSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := io.ReadFull(r, buf)
+		if m > 0 {
+			h.Write(buf[:m])
+			if _, err := w.Write(buf[:m]); err != nil {
+				return n, fmt.Errorf("write blob: %w", err)
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// commit renames a verified temporary file to its digest's path.
+func (l *Layout) commit(tmp string, d digest.Digest) error {
+	dst := l.BlobPath(d)
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
+		// Stored already (by us or by a concurrent writer): the content is
+		// the same, since the digest is.
+		os.Remove(tmp)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("store blob %s: %w", d, err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// Exists reports whether the blob target describes is stored with the right
+// size. It implements oras-go's content.ReadOnlyStorage.
+func (l *Layout) Exists(ctx context.Context, target ocispec.Descriptor) (bool, error) {
+	if err := target.Digest.Validate(); err != nil {
+		return false, fmt.Errorf("blob %q: %w", target.Digest, err)
+	}
+	fi, err := os.Stat(l.BlobPath(target.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return fi.Mode().IsRegular() && fi.Size() == target.Size, nil
+}
+
+// Fetch opens the blob target describes. It fails with ErrNotFound when the
+// blob is missing and ErrSizeMismatch when the stored file has another size.
+// It does not hash the content: callers that need to trust it verify the
+// digest as they read (see VerifyReader). It implements oras-go's
+// content.Fetcher.
+func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := target.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("blob %q: %w", target.Digest, err)
+	}
+	f, err := os.Open(l.BlobPath(target.Digest))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("blob %s: %w in layout %s", target.Digest, ErrNotFound, l.root)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() != target.Size {
+		f.Close()
+		return nil, fmt.Errorf("blob %s: %w: stored file has %d bytes, descriptor says %d", target.Digest, ErrSizeMismatch, fi.Size(), target.Size)
+	}
+	return f, nil
+}

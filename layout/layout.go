@@ -1,0 +1,294 @@
+// Package layout is an OCI image-layout store on disk.
+//
+// A Layout is a directory holding `oci-layout`, `index.json` and
+// `blobs/<alg>/<hex>`, as the OCI image-spec describes. It satisfies oras-go's
+// oras.Target (and oras.GraphTarget), so oras.Copy can copy into and out of
+// it, but unlike oras-go's own content/oci store it
+//
+//   - writes every blob to a temporary file while hashing it, in one pass,
+//     and renames it to its digest only once size and digest are verified;
+//   - replaces index.json atomically (temporary file, fsync, rename), keeps
+//     its entries in a stable order, and serialises every read-modify-write
+//     of it across processes with a file lock, so that two processes tagging
+//     into one layout at once never lose a tag;
+//   - keeps entries and annotations written by other tools.
+//
+// ocipack's own working files live in the hidden directory `.ocipack/` of
+// the layout (the lock file and `tmp/` for partial blobs); other tools ignore
+// it.
+package layout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+const (
+	// WorkDir is the hidden directory inside a layout for ocipack's lock
+	// file and temporary files.
+	WorkDir = ".ocipack"
+	// lockName is the lock file, inside WorkDir.
+	lockName = "lock"
+	// tmpName is the directory for partial blobs, inside WorkDir.
+	tmpName = "tmp"
+	// MaxManifestSize bounds the manifests and indexes that are read into
+	// memory. Larger ones are refused rather than loaded.
+	MaxManifestSize = 4 << 20
+	// maxIndexFileSize bounds index.json (10,000 tags take about 3 MiB).
+	maxIndexFileSize = 256 << 20
+	// copyBufferSize is the buffer used to stream blobs.
+	copyBufferSize = 1 << 20
+)
+
+// Layout is an OCI image layout on disk. Its methods are safe for concurrent
+// use by several goroutines and, for index.json, by several processes.
+type Layout struct {
+	root string
+	mu   sync.Mutex // serialises index.json updates inside this process
+}
+
+// Open opens the existing layout at path. It fails with ErrNotLayout when path
+// holds no `oci-layout` file of version 1.0.0. Open writes nothing, so it
+// works on read-only media.
+func Open(ctx context.Context, path string) (*Layout, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(path, ocispec.ImageLayoutFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w (no %s file)", path, ErrNotLayout, ocispec.ImageLayoutFile)
+		}
+		return nil, fmt.Errorf("open layout %s: %w", path, err)
+	}
+	var l ocispec.ImageLayout
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %w: %s is not valid JSON: %v", path, ErrNotLayout, ocispec.ImageLayoutFile, err)
+	}
+	if l.Version != ocispec.ImageLayoutVersion {
+		return nil, fmt.Errorf("%s: %w: unsupported imageLayoutVersion %q (want %q)", path, ErrNotLayout, l.Version, ocispec.ImageLayoutVersion)
+	}
+	return &Layout{root: path}, nil
+}
+
+// OpenOrCreate opens the layout at path, creating the directory, `oci-layout`,
+// an empty `index.json` and `blobs/sha256/` when they are missing. A
+// directory that exists but is not empty and not a layout is refused with
+// ErrNotLayout, so that ocipack never scatters blobs into an unrelated
+// directory.
+func OpenOrCreate(ctx context.Context, path string) (*Layout, error) {
+	if l, err := Open(ctx, path); err == nil {
+		if err := l.ensureDirs(); err != nil {
+			return nil, err
+		}
+		return l, l.withLock(ctx, func() error { return l.ensureIndex() })
+	} else if !errors.Is(err, ErrNotLayout) {
+		return nil, err
+	}
+	entries, err := os.ReadDir(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("create layout %s: %w", path, err)
+	default:
+		for _, e := range entries {
+			if e.Name() != WorkDir && e.Name() != "blobs" && e.Name() != "index.json" {
+				return nil, fmt.Errorf("%s: %w: the directory is not empty and has no %s file; choose a new or empty directory", path, ErrNotLayout, ocispec.ImageLayoutFile)
+			}
+		}
+	}
+	l := &Layout{root: path}
+	if err := l.ensureDirs(); err != nil {
+		return nil, err
+	}
+	err = l.withLock(ctx, func() error {
+		if err := l.ensureIndex(); err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(path, ocispec.ImageLayoutFile)); err == nil {
+			return nil
+		}
+		b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+		return writeFileAtomic(filepath.Join(path, ocispec.ImageLayoutFile), b)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create layout %s: %w", path, err)
+	}
+	return l, nil
+}
+
+// Path returns the layout's directory.
+func (l *Layout) Path() string { return l.root }
+
+// BlobPath returns the path of the blob with digest d (which may not exist).
+func (l *Layout) BlobPath(d digest.Digest) string {
+	return filepath.Join(l.root, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
+}
+
+func (l *Layout) ensureDirs() error {
+	for _, d := range []string{
+		filepath.Join(l.root, ocispec.ImageBlobsDir, digest.SHA256.String()),
+		filepath.Join(l.root, WorkDir, tmpName),
+	} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("create layout %s: %w", l.root, err)
+		}
+	}
+	return nil
+}
+
+// ensureIndex writes an empty index.json if there is none. Call it with the
+// lock held.
+func (l *Layout) ensureIndex() error {
+	p := filepath.Join(l.root, ocispec.ImageIndexFile)
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return l.writeIndex(&ocispec.Index{})
+}
+
+// withLock runs fn holding the layout's cross-process lock.
+func (l *Layout) withLock(ctx context.Context, fn func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dir := filepath.Join(l.root, WorkDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("lock layout %s: %w", l.root, err)
+	}
+	fl := flock.New(filepath.Join(dir, lockName))
+	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("lock layout %s: %w", l.root, err)
+	}
+	if !ok {
+		return fmt.Errorf("lock layout %s: %w", l.root, ctx.Err())
+	}
+	defer fl.Unlock()
+	return fn()
+}
+
+// Index returns the layout's index.json as it is now.
+func (l *Layout) Index(ctx context.Context) (*ocispec.Index, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(l.root, ocispec.ImageIndexFile)
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return &ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}, nil
+		}
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxIndexFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if len(b) > maxIndexFileSize {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", p, ErrCorrupt, maxIndexFileSize)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", p, ErrCorrupt, err)
+	}
+	if idx.SchemaVersion != 2 {
+		return nil, fmt.Errorf("%s: %w: schemaVersion %d, want 2", p, ErrCorrupt, idx.SchemaVersion)
+	}
+	for i, d := range idx.Manifests {
+		if err := d.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("%s: %w: manifests[%d] has a bad digest %q: %v", p, ErrCorrupt, i, d.Digest, err)
+		}
+	}
+	return &idx, nil
+}
+
+// writeIndex replaces index.json atomically, its entries sorted by tag and
+// then by digest. Call it with the lock held.
+func (l *Layout) writeIndex(idx *ocispec.Index) error {
+	idx.SchemaVersion = 2
+	idx.MediaType = ocispec.MediaTypeImageIndex
+	if idx.Manifests == nil {
+		idx.Manifests = []ocispec.Descriptor{}
+	}
+	sortDescriptors(idx.Manifests)
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(l.root, ocispec.ImageIndexFile), b)
+}
+
+func sortDescriptors(ds []ocispec.Descriptor) {
+	slices.SortStableFunc(ds, func(a, b ocispec.Descriptor) int {
+		if c := strings.Compare(a.Annotations[ocispec.AnnotationRefName], b.Annotations[ocispec.AnnotationRefName]); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+}
+
+// writeFileAtomic writes b to a temporary file beside path, syncs it, renames
+// it over path and syncs the directory.
+func writeFileAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op once renamed
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename inside dir durable. Windows cannot sync a
+// directory, and does not need to.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,78 @@
+package layout
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// tagPattern is the OCI distribution-spec tag grammar.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+
+// ValidTag reports whether s is a valid tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
+func ValidTag(s string) bool { return tagPattern.MatchString(s) }
+
+// Reference names a layout directory and, optionally, one artifact in it.
+//
+// It is written PATH, PATH:TAG or PATH@sha256:HEX, as `oras --oci-layout`
+// reads it.
+type Reference struct {
+	// Path is the layout directory.
+	Path string
+	// Tag is the tag, if one was given.
+	Tag string
+	// Digest is the manifest digest, if one was given.
+	Digest digest.Digest
+}
+
+// Ref returns the tag or the digest as a string, "" when neither was given.
+func (r Reference) Ref() string {
+	if r.Digest != "" {
+		return r.Digest.String()
+	}
+	return r.Tag
+}
+
+// String returns the reference in the form ParseReference reads.
+func (r Reference) String() string {
+	switch {
+	case r.Digest != "":
+		return r.Path + "@" + r.Digest.String()
+	case r.Tag != "":
+		return r.Path + ":" + r.Tag
+	}
+	return r.Path
+}
+
+// ParseReference parses PATH, PATH:TAG or PATH@ALG:HEX.
+//
+// A tag is whatever follows the last ':' when it is a valid tag and the part
+// before it is not empty; otherwise the whole string is the path (so that
+// "C:\dir" or "dir:with/slash" stay paths). A digest follows the last '@'.
+func ParseReference(s string) (Reference, error) {
+	if s == "" {
+		return Reference{}, fmt.Errorf("%w: empty layout reference", ErrInvalidReference)
+	}
+	if i := strings.LastIndex(s, "@"); i >= 0 && strings.Contains(s[i+1:], ":") {
+		d, err := digest.Parse(s[i+1:])
+		if err != nil {
+			return Reference{}, fmt.Errorf("%w: %q: bad digest %q: %v", ErrInvalidReference, s, s[i+1:], err)
+		}
+		if i == 0 {
+			return Reference{}, fmt.Errorf("%w: %q: no layout path before '@'", ErrInvalidReference, s)
+		}
+		return Reference{Path: s[:i], Digest: d}, nil
+	}
+	if i := strings.LastIndex(s, ":"); i > 0 && ValidTag(s[i+1:]) && !isWindowsDrive(s[:i]) {
+		return Reference{Path: s[:i], Tag: s[i+1:]}, nil
+	}
+	return Reference{Path: s}, nil
+}
+
+// isWindowsDrive reports whether s is a lone drive letter such as "C", so
+// that "C:dir" is read as a path, not as path "C" with tag "dir".
+func isWindowsDrive(s string) bool {
+	return len(s) == 1 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
+}

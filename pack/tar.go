@@ -1,0 +1,252 @@
+package pack
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// scanTree walks a directory before it is packed: it refuses what cannot be
+// packed (devices, sockets, fifos, symlinks leaving the tree) and returns the
+// bytes of its regular files.
+func scanTree(ctx context.Context, root string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		switch t := d.Type(); {
+		case t.IsRegular():
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += fi.Size()
+		case t.IsDir():
+		case t&fs.ModeSymlink != 0:
+			if _, err := symlinkTarget(root, p); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s: %w: it is a %s; remove it from the directory or pack the files one by one", p, ErrUnsupportedFile, fileKind(t))
+		}
+		return nil
+	})
+	return total, err
+}
+
+// symlinkTarget reads the symlink at p and checks that it stays inside root.
+func symlinkTarget(root, p string) (string, error) {
+	target, err := os.Readlink(p)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil {
+		return "", err
+	}
+	t := filepath.ToSlash(target)
+	resolved := path.Join(path.Dir(filepath.ToSlash(rel)), t)
+	if filepath.IsAbs(target) || path.IsAbs(t) || resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return "", fmt.Errorf("%s: %w: symlink points outside %s (to %s); replace it with what it points at, or pack its target separately", p, ErrUnsupportedFile, root, target)
+	}
+	return t, nil
+}
+
+// packDir stores the directory p as one compressed tar blob. The tar is
+// written by a goroutine into a pipe that Ingest reads, so the archive is
+// hashed (uncompressed and compressed) and stored in one pass, never held in
+// memory or written twice.
+func packDir(ctx context.Context, l *layout.Layout, p *plan, opts Options, prog *counter) (ocispec.Descriptor, error) {
+	mt := p.in.MediaType
+	if mt == "" {
+		switch opts.Compression {
+		case Zstd:
+			mt = MediaTypeTarZstd
+		case None:
+			mt = MediaTypeTar
+		default:
+			mt = MediaTypeTarGzip
+		}
+	}
+	mtime := time.Unix(0, 0).UTC()
+	if opts.SourceDateEpoch != nil {
+		mtime = opts.SourceDateEpoch.UTC()
+	}
+
+	pr, pw := io.Pipe()
+	tarHash := sha256.New()
+	done := make(chan error, 1)
+	go func() {
+		err := func() error {
+			bw := bufio.NewWriterSize(pw, 1<<20)
+			cw, err := compressor(bw, opts.Compression)
+			if err != nil {
+				return err
+			}
+			tw := &treeWriter{
+				ctx: ctx, root: p.in.Path, prefix: p.title, prog: prog,
+				mtime: mtime, keepMtime: opts.KeepMtime,
+				tw:    tar.NewWriter(io.MultiWriter(tarHash, cw)),
+				links: map[fileID]string{},
+			}
+			if err := tw.writeTree(); err != nil {
+				return err
+			}
+			if err := tw.tw.Close(); err != nil {
+				return err
+			}
+			if err := cw.Close(); err != nil {
+				return err
+			}
+			return bw.Flush()
+		}()
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	desc, err := l.Ingest(ctx, mt, pr)
+	pr.CloseWithError(fmt.Errorf("ingest stopped: %w", err)) // unblock the writer if Ingest failed
+	if werr := <-done; werr != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("pack %s: %w", p.in.Path, werr)
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("pack %s: %w", p.in.Path, err)
+	}
+	desc.Annotations = map[string]string{
+		ocispec.AnnotationTitle:        p.title,
+		layout.AnnotationContentDigest: digest.NewDigest(digest.SHA256, tarHash).String(),
+		layout.AnnotationUnpack:        "true",
+	}
+	return desc, nil
+}
+
+// nopCloser turns an io.Writer into an io.WriteCloser whose Close does
+// nothing, for the uncompressed case.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// compressor wraps w in the compression c. Both encoders are deterministic
+// for a given input and level, whatever the machine.
+func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+	switch c {
+	case Zstd:
+		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+	case None:
+		return nopCloser{w}, nil
+	default:
+		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	}
+}
+
+// treeWriter writes a directory tree as a deterministic tar stream.
+type treeWriter struct {
+	ctx       context.Context
+	root      string // the directory on disk
+	prefix    string // the name of the top entry in the archive
+	tw        *tar.Writer
+	prog      *counter
+	mtime     time.Time
+	keepMtime bool
+	links     map[fileID]string // first archive name of each multiply-linked file
+}
+
+// writeTree writes every entry below root in lexical order (WalkDir's), parents
+// before children.
+func (w *treeWriter) writeTree() error {
+	return filepath.WalkDir(w.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(w.root, p)
+		if err != nil {
+			return err
+		}
+		name := w.prefix
+		if rel != "." {
+			name = path.Join(w.prefix, filepath.ToSlash(rel))
+		}
+		return w.writeEntry(p, name, d)
+	})
+}
+
+func (w *treeWriter) writeEntry(p, name string, d fs.DirEntry) error {
+	fi, err := d.Info()
+	if err != nil {
+		return err
+	}
+	hdr := &tar.Header{
+		Name:    name,
+		Mode:    int64(fi.Mode().Perm()),
+		ModTime: w.mtime,
+	}
+	if w.keepMtime {
+		hdr.ModTime = fi.ModTime().UTC().Truncate(time.Second)
+	}
+	switch t := fi.Mode().Type(); {
+	case t.IsDir():
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name += "/"
+		return w.tw.WriteHeader(hdr)
+	case t&fs.ModeSymlink != 0:
+		target, err := symlinkTarget(w.root, p)
+		if err != nil {
+			return err
+		}
+		hdr.Typeflag = tar.TypeSymlink
+		hdr.Linkname = target
+		hdr.Mode = 0o777
+		return w.tw.WriteHeader(hdr)
+	case t.IsRegular():
+		if id, ok := linkID(fi); ok {
+			if first, seen := w.links[id]; seen {
+				hdr.Typeflag = tar.TypeLink
+				hdr.Linkname = first
+				return w.tw.WriteHeader(hdr)
+			}
+			w.links[id] = name
+		}
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = fi.Size()
+		if err := w.tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		n, err := io.Copy(w.tw, w.prog.reader(io.LimitReader(f, hdr.Size)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if n != hdr.Size {
+			return fmt.Errorf("%s: the file shrank from %d to %d bytes while it was packed; pack it again once it is no longer being written", p, hdr.Size, n)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s: %w: it is a %s", p, ErrUnsupportedFile, fileKind(t))
+	}
+}
