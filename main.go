@@ -16,15 +16,19 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
+	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/progress"
+	"github.com/ocipack/ocipack/transfer"
 	"github.com/ocipack/ocipack/unpack"
 )
 
@@ -56,7 +60,7 @@ type env struct {
 }
 
 func commands() []command {
-	return []command{packCommand(), unpackCommand(), lsCommand()}
+	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand()}
 }
 
 func main() {
@@ -165,6 +169,8 @@ func printCommandHelp(w io.Writer, c *command, fs *pflag.FlagSet) {
 }
 
 func isTerminal(f *os.File) bool { return progress.IsTerminal(f) }
+
+func readPassword(f *os.File) ([]byte, error) { return term.ReadPassword(int(f.Fd())) }
 
 // openLayoutRef parses a layout reference and opens the layout, which must
 // exist.
@@ -409,4 +415,350 @@ func listTags(ctx context.Context, l *layout.Layout) ([]lsEntry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// registryFlags are the flags every command that talks to a registry has.
+type registryFlags struct {
+	plainHTTP, insecure   bool
+	caFile, certFile, key string
+	username              string
+	passwordStdin         bool
+	concurrency           int
+	referrers             bool
+}
+
+func addRegistryFlags(fs *pflag.FlagSet, transferFlags bool) *registryFlags {
+	f := &registryFlags{}
+	fs.StringVarP(&f.username, "username", "u", "", "registry user name (the password is read from stdin with --password-stdin)")
+	fs.BoolVar(&f.passwordStdin, "password-stdin", false, "read the registry password or token from stdin")
+	fs.StringVar(&f.caFile, "ca-file", "", "trust the certificate authorities in this PEM `FILE` too")
+	fs.StringVar(&f.certFile, "cert-file", "", "client certificate PEM `FILE` for mutual TLS")
+	fs.StringVar(&f.key, "key-file", "", "client key PEM `FILE` for mutual TLS")
+	fs.BoolVar(&f.insecure, "insecure", false, "do not verify the registry's TLS certificate")
+	fs.BoolVar(&f.plainHTTP, "plain-http", false, "talk plain HTTP to the registry, not HTTPS")
+	if transferFlags {
+		fs.IntVar(&f.concurrency, "concurrency", 4, "blobs transferred at once")
+		fs.BoolVar(&f.referrers, "referrers", false, "carry the artifact's referrers (SBOMs, signatures) along")
+	}
+	return f
+}
+
+// options turns the flags into transfer options, reading the password from
+// stdin when asked. The password never comes from an argument, so it never
+// shows in the process list.
+func (f *registryFlags) options(e *env) (transfer.Options, error) {
+	o := transfer.Options{
+		PlainHTTP: f.plainHTTP, Insecure: f.insecure,
+		CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.key,
+		Concurrency: f.concurrency, Referrers: f.referrers,
+		UserAgent: "ocipack/" + version,
+	}
+	if f.passwordStdin && f.username == "" {
+		return o, usagef("--password-stdin needs -u/--username")
+	}
+	if f.username != "" {
+		if !f.passwordStdin {
+			return o, usagef("-u/--username needs --password-stdin (a password is never taken as an argument)")
+		}
+		b, err := io.ReadAll(io.LimitReader(e.stdin, 64<<10))
+		if err != nil {
+			return o, fmt.Errorf("read password from stdin: %w", err)
+		}
+		o.Username, o.Password = f.username, strings.TrimRight(string(b), "\r\n")
+		if o.Password == "" {
+			return o, usagef("--password-stdin: stdin was empty")
+		}
+		return o, nil
+	}
+	store, err := transfer.DockerCredentials()
+	if err != nil {
+		return o, err
+	}
+	o.Credentials = store
+	return o, nil
+}
+
+// transferReporter shows a transfer's progress: a progress line on a
+// terminal, one plain line a blob otherwise, nothing with --quiet.
+func transferReporter(e *env, verb string, quiet *bool) (func(transfer.Event), func()) {
+	if *quiet {
+		return nil, func() {}
+	}
+	if e.progress {
+		bar := progress.New(e.stderr, verb, true)
+		var mu sync.Mutex
+		var total, done int64
+		perBlob := map[digest.Digest]int64{}
+		return func(ev transfer.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch ev.Kind {
+				case transfer.BlobStarted:
+					if _, ok := perBlob[ev.Descriptor.Digest]; !ok {
+						total += ev.Descriptor.Size
+					}
+					done -= perBlob[ev.Descriptor.Digest] // a retried blob starts over
+					perBlob[ev.Descriptor.Digest] = 0
+				case transfer.BlobProgress, transfer.BlobDone:
+					done += ev.Bytes - perBlob[ev.Descriptor.Digest]
+					perBlob[ev.Descriptor.Digest] = ev.Bytes
+				}
+				bar.Update(done, total)
+			}, func() {
+				bar.Finish()
+			}
+	}
+	var mu sync.Mutex
+	return func(ev transfer.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev.Kind {
+		case transfer.BlobDone:
+			fmt.Fprintf(e.stderr, "%s %s %s %s\n", verb, ev.Descriptor.Digest, progress.Bytes(ev.Descriptor.Size), ev.Descriptor.MediaType)
+		case transfer.BlobSkipped:
+			fmt.Fprintf(e.stderr, "skipped %s %s (already there)\n", ev.Descriptor.Digest, progress.Bytes(ev.Descriptor.Size))
+		}
+	}, func() {}
+}
+
+func summary(verb string, res *transfer.Result) string {
+	moved := map[string]string{"pushed": "sent", "pulled": "received"}[verb]
+	return fmt.Sprintf("%s %s: %s %s, %d blob(s) copied, %d skipped (already there), %d manifest(s)",
+		verb, res.Manifest.Digest, progress.Bytes(res.Bytes), moved, res.Copied, res.Skipped, res.Manifests)
+}
+
+func pushCommand() command {
+	return command{
+		name:    "push",
+		args:    "LAYOUT[:TAG|@DIGEST] REGISTRY/REPO[:TAG] [flags]\n  ocipack push --all-tags LAYOUT REGISTRY/REPO [flags]",
+		summary: "Push an artifact (or every tag) of a layout to a registry",
+		examples: `  ocipack push ./bundle:v1.2.0 registry.internal:5000/apps/bundle
+  ocipack push ./bundle:v1.2.0 registry.internal:5000/apps/bundle:stable
+  ocipack push --all-tags ./bundle registry.internal:5000/apps/bundle
+  echo "$TOKEN" | ocipack push ./bundle:v1 harbor.example/apps/bundle -u robot --password-stdin
+  ocipack push ./charts:0.1.0 registry.internal/charts/hello --ca-file /etc/pki/internal-ca.pem
+
+Blobs the registry has already are skipped; running an interrupted push
+again sends only what is missing.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			rf := addRegistryFlags(fs, true)
+			allTags := fs.Bool("all-tags", false, "push every tag of the layout")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 2 {
+					return usagef("need a LAYOUT[:TAG|@DIGEST] and a REGISTRY/REPO[:TAG]")
+				}
+				l, src, err := openLayoutRef(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				dst, err := transfer.ParseReference(args[1])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				opts, err := rf.options(e)
+				if err != nil {
+					return err
+				}
+				q, _ := fs.GetBool("quiet")
+				onEvent, finish := transferReporter(e, "pushed", &q)
+				opts.OnEvent = onEvent
+
+				type job struct{ src, dstTag string }
+				var jobs []job
+				switch {
+				case *allTags:
+					if src.Ref() != "" || dst.Reference != "" {
+						return usagef("--all-tags takes a LAYOUT and a REGISTRY/REPO without tags")
+					}
+					tags, err := l.Tags(ctx)
+					if err != nil {
+						return err
+					}
+					if len(tags) == 0 {
+						return fmt.Errorf("layout %s has no tags: nothing to push", l.Path())
+					}
+					for _, t := range tags {
+						jobs = append(jobs, job{t.Tag, t.Tag})
+					}
+				default:
+					r := src.Ref()
+					if r == "" {
+						if r, err = onlyTag(ctx, l); err != nil {
+							return err
+						}
+					}
+					dstTag := dst.Reference
+					if dstTag == "" && src.Digest == "" {
+						dstTag = r
+					}
+					if _, err := dst.Digest(); err == nil {
+						return usagef("the destination %s names a digest: give a tag or none", args[1])
+					}
+					jobs = append(jobs, job{r, dstTag})
+				}
+				for _, j := range jobs {
+					res, err := transfer.Push(ctx, l, j.src, dst, j.dstTag, opts)
+					if err != nil {
+						return err
+					}
+					finish()
+					target := dst.Registry + "/" + dst.Repository
+					if j.dstTag != "" {
+						target += ":" + j.dstTag
+					} else {
+						target += "@" + res.Manifest.Digest.String()
+					}
+					fmt.Fprintf(e.stdout, "%s -> %s\n", summary("pushed", res), target)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func pullCommand() command {
+	return command{
+		name:    "pull",
+		args:    "REGISTRY/REPO[:TAG|@DIGEST] LAYOUT[:TAG] [flags]",
+		summary: "Pull an artifact from a registry into a layout",
+		examples: `  ocipack pull registry.example/apps/bundle:v1.2.0 ./bundle
+  ocipack pull registry.example/apps/bundle@sha256:0123…cdef ./bundle:v1.2.0
+  ocipack pull registry.example/apps/bundle:v1 ./bundle --referrers
+
+The layout is created if missing; its other tags are left alone. What was
+pulled unpacks with 'ocipack unpack'.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			rf := addRegistryFlags(fs, true)
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 2 {
+					return usagef("need a REGISTRY/REPO[:TAG|@DIGEST] and a LAYOUT[:TAG]")
+				}
+				src, err := transfer.ParseReference(args[0])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				if src.Reference == "" {
+					return usagef("%s names no tag or digest: write REGISTRY/REPO:TAG or @sha256:…", args[0])
+				}
+				dst, err := layout.ParseReference(args[1])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				if dst.Digest != "" {
+					return usagef("the destination %s names a digest: give a tag or none", args[1])
+				}
+				tag := dst.Tag
+				if tag == "" {
+					if _, err := src.Digest(); err == nil {
+						return usagef("pulling by digest needs a tag for the layout: write %s:TAG", args[1])
+					}
+					tag = src.Reference
+				}
+				opts, err := rf.options(e)
+				if err != nil {
+					return err
+				}
+				l, err := layout.OpenOrCreate(ctx, dst.Path)
+				if err != nil {
+					return err
+				}
+				q, _ := fs.GetBool("quiet")
+				onEvent, finish := transferReporter(e, "pulled", &q)
+				opts.OnEvent = onEvent
+				res, err := transfer.Pull(ctx, src, l, tag, opts)
+				finish()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, tag)
+				return nil
+			}
+		},
+	}
+}
+
+func loginCommand() command {
+	return command{
+		name:    "login",
+		args:    "REGISTRY [-u USER] [--password-stdin]",
+		summary: "Log in to a registry and store the credential as docker does",
+		examples: `  echo "$TOKEN" | ocipack login registry.internal:5000 -u robot --password-stdin
+  ocipack login harbor.example -u admin      # asks for the password on the terminal
+
+The credential goes to docker's credential helper when config.json names one
+(credsStore, credHelpers), else into config.json under $DOCKER_CONFIG or
+~/.docker, where docker, oras and helm find it too.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			rf := addRegistryFlags(fs, false)
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one REGISTRY (HOST[:PORT])")
+				}
+				host := args[0]
+				if rf.username == "" {
+					return usagef("give -u/--username")
+				}
+				var password string
+				if rf.passwordStdin {
+					b, err := io.ReadAll(io.LimitReader(e.stdin, 64<<10))
+					if err != nil {
+						return fmt.Errorf("read password from stdin: %w", err)
+					}
+					password = strings.TrimRight(string(b), "\r\n")
+				} else if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+					fmt.Fprint(e.stderr, "Password: ")
+					b, err := readPassword(f)
+					fmt.Fprintln(e.stderr)
+					if err != nil {
+						return fmt.Errorf("read password: %w", err)
+					}
+					password = string(b)
+				} else {
+					return usagef("no terminal to ask for the password on: pipe it in with --password-stdin")
+				}
+				if password == "" {
+					return usagef("the password is empty")
+				}
+				user := rf.username
+				rf.username, rf.passwordStdin = "", false // the credential is checked as given, not looked up
+				opts, err := rf.options(e)
+				if err != nil {
+					return err
+				}
+				if err := transfer.Login(ctx, opts.Credentials, host, auth.Credential{Username: user, Password: password}, opts); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "login succeeded: %s\n", host)
+				return nil
+			}
+		},
+	}
+}
+
+func logoutCommand() command {
+	return command{
+		name:     "logout",
+		args:     "REGISTRY",
+		summary:  "Remove a registry's stored credential",
+		examples: "  ocipack logout registry.internal:5000\n",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one REGISTRY (HOST[:PORT])")
+				}
+				store, err := transfer.DockerCredentials()
+				if err != nil {
+					return err
+				}
+				if err := transfer.Logout(ctx, store, args[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "logged out of %s\n", args[0])
+				return nil
+			}
+		},
+	}
 }

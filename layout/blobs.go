@@ -54,7 +54,10 @@ func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 		os.Remove(tmp)
 		return fmt.Errorf("blob %s: %w: content hashes to %s", expected.Digest, ErrDigestMismatch, d)
 	}
-	return l.commit(tmp, d)
+	if err := l.commit(tmp, d); err != nil {
+		return err
+	}
+	return l.addReferrer(ctx, expected)
 }
 
 // writeTemp copies r to a new temporary file in the layout while hashing it
@@ -75,11 +78,14 @@ func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorith
 	if err != nil {
 		return "", "", 0, fmt.Errorf("create temporary blob in %s: %w", dir, err)
 	}
-	tmp = f.Name()
+	// The deferred cleanup uses its own copy of the name: the error returns
+	// below set the named result tmp to "".
+	name := f.Name()
+	tmp = name
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(name)
 		}
 	}()
 	if limit >= 0 {
@@ -107,7 +113,15 @@ func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (in
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		m, rerr := io.ReadFull(r, buf)
+		// Fill the buffer; only a clean io.EOF from r ends the content (a
+		// source's own io.ErrUnexpectedEOF is a failure, not an end).
+		m := 0
+		var rerr error
+		for m < len(buf) && rerr == nil {
+			var k int
+			k, rerr = r.Read(buf[m:])
+			m += k
+		}
 		if m > 0 {
 			h.Write(buf[:m])
 			if _, err := w.Write(buf[:m]); err != nil {
@@ -115,7 +129,7 @@ func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (in
 			}
 			n += int64(m)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			return n, nil
 		}
 		if rerr != nil {
@@ -131,11 +145,14 @@ func (l *Layout) commit(tmp string, d digest.Digest) error {
 		os.Remove(tmp)
 		return err
 	}
-	if fi, err := os.Stat(dst); err == nil && fi.Mode().IsRegular() {
-		// Stored already (by us or by a concurrent writer): the content is
-		// the same, since the digest is.
-		os.Remove(tmp)
-		return nil
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() {
+		if tfi, err := os.Stat(tmp); err == nil && tfi.Size() == fi.Size() {
+			// Stored already (by us or by a concurrent writer): the
+			// content is the same, since the digest is.
+			os.Remove(tmp)
+			return nil
+		}
+		// A damaged copy (wrong size) is replaced by the verified one.
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		os.Remove(tmp)
@@ -154,7 +171,7 @@ func (l *Layout) Exists(ctx context.Context, target ocispec.Descriptor) (bool, e
 	if err := target.Digest.Validate(); err != nil {
 		return false, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
-	fi, err := os.Stat(l.BlobPath(target.Digest))
+	fi, err := os.Lstat(l.BlobPath(target.Digest))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -176,7 +193,13 @@ func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadC
 	if err := target.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
-	f, err := os.Open(l.BlobPath(target.Digest))
+	p := l.BlobPath(target.Digest)
+	// A hostile layout may hold a fifo (which would block Open) or a
+	// symlink to any file of the machine where a blob should be.
+	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("blob %s: %w: %s is a %v, not a regular file", target.Digest, ErrCorrupt, p, fi.Mode().Type())
+	}
+	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("blob %s: %w in layout %s", target.Digest, ErrNotFound, l.root)

@@ -93,13 +93,18 @@ func Open(ctx context.Context, path string) (*Layout, error) {
 // ErrNotLayout, so that ocipack never scatters blobs into an unrelated
 // directory.
 func OpenOrCreate(ctx context.Context, path string) (*Layout, error) {
-	if l, err := Open(ctx, path); err == nil {
+	openExisting := func() (*Layout, error) {
+		l, err := Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
 		if err := l.ensureDirs(); err != nil {
 			return nil, err
 		}
 		return l, l.withLock(ctx, func() error { return l.ensureIndex() })
-	} else if !errors.Is(err, ErrNotLayout) {
-		return nil, err
+	}
+	if l, err := openExisting(); err == nil || !errors.Is(err, ErrNotLayout) {
+		return l, err
 	}
 	entries, err := os.ReadDir(path)
 	switch {
@@ -108,7 +113,13 @@ func OpenOrCreate(ctx context.Context, path string) (*Layout, error) {
 		return nil, fmt.Errorf("create layout %s: %w", path, err)
 	default:
 		for _, e := range entries {
-			if e.Name() != WorkDir && e.Name() != "blobs" && e.Name() != "index.json" {
+			if e.Name() == ocispec.ImageLayoutFile {
+				// Either there from the start and not valid (Open then
+				// fails again), or just written by another process
+				// creating the same layout (and then valid).
+				return openExisting()
+			}
+			if !isCreationEntry(e.Name()) {
 				return nil, fmt.Errorf("%s: %w: the directory is not empty and has no %s file; choose a new or empty directory", path, ErrNotLayout, ocispec.ImageLayoutFile)
 			}
 		}
@@ -122,7 +133,10 @@ func OpenOrCreate(ctx context.Context, path string) (*Layout, error) {
 			return err
 		}
 		if _, err := os.Stat(filepath.Join(path, ocispec.ImageLayoutFile)); err == nil {
-			return nil
+			// Written meanwhile by another process creating the same
+			// layout, or there from the start: it must be valid.
+			_, err := Open(ctx, path)
+			return err
 		}
 		b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 		return writeFileAtomic(filepath.Join(path, ocispec.ImageLayoutFile), b)
@@ -131,6 +145,19 @@ func OpenOrCreate(ctx context.Context, path string) (*Layout, error) {
 		return nil, fmt.Errorf("create layout %s: %w", path, err)
 	}
 	return l, nil
+}
+
+// isCreationEntry reports whether name is something OpenOrCreate itself
+// writes while it creates a layout (possibly in another process, at the
+// same time), so that a directory holding only such entries is taken for a
+// layout being created rather than refused.
+func isCreationEntry(name string) bool {
+	switch name {
+	case WorkDir, ocispec.ImageBlobsDir, ocispec.ImageIndexFile:
+		return true
+	}
+	return strings.HasPrefix(name, "."+ocispec.ImageIndexFile+".tmp-") ||
+		strings.HasPrefix(name, "."+ocispec.ImageLayoutFile+".tmp-")
 }
 
 // Path returns the layout's directory.

@@ -3,6 +3,7 @@ package layout
 import (
 	"fmt"
 	"regexp"
+	"runtime"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -72,7 +73,8 @@ func ParseReference(s string) (Reference, error) {
 }
 
 // isWindowsDrive reports whether s is a lone drive letter such as "C", so
-// that "C:dir" is read as a path, not as path "C" with tag "dir".
+// that "C:dir" is read as a path, not as path "C" with tag "dir". Only on
+// Windows: elsewhere "b:v1" is the layout directory "b" with tag "v1".
 func isWindowsDrive(s string) bool {
-	return len(s) == 1 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
+	return runtime.GOOS == "windows" && len(s) == 1 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
 }

@@ -49,7 +49,8 @@ func (l *Layout) Tag(ctx context.Context, desc ocispec.Descriptor, tag string) e
 	return l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
 		kept := idx.Manifests[:0]
 		for _, d := range idx.Manifests {
-			if d.Annotations[ocispec.AnnotationRefName] != tag {
+			name := d.Annotations[ocispec.AnnotationRefName]
+			if name != tag && (name != "" || d.Digest != desc.Digest) {
 				kept = append(kept, d)
 			}
 		}

@@ -33,6 +33,12 @@ func NewVerifyReader(r io.Reader, desc ocispec.Descriptor) *VerifyReader {
 		v.err = fmt.Errorf("blob %q: %w", desc.Digest, err)
 		return v
 	}
+	if desc.Size < 0 {
+		// Read would otherwise slice p with a negative bound or return a
+		// negative count.
+		v.err = fmt.Errorf("blob %s: %w: negative size %d", desc.Digest, ErrSizeMismatch, desc.Size)
+		return v
+	}
 	v.h = desc.Digest.Algorithm().Hash()
 	return v
 }

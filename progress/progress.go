@@ -64,9 +64,10 @@ func (b *Bar) Finish() {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.drawn || b.done > 0 {
+	if b.drawn {
 		b.draw()
 		fmt.Fprintln(b.w)
+		b.drawn = false
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -281,7 +282,7 @@ func (x *extractor) file(hdr *tar.Header, rel string, r io.Reader) error {
 		return err
 	}
 	// O_EXCL: never open an existing file, nor follow a symlink.
-	f, err := x.root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := x.root.OpenFile(rel, osCreateExcl, 0o600)
 	if err != nil {
 		return entryError(hdr.Name, "create file: %w", err)
 	}
@@ -391,9 +392,12 @@ func (x *extractor) finish() error {
 		}
 	}
 	// The kernel's view: following each link inside the root must not
-	// leave it (os.Root refuses that). A dangling link is fine.
+	// leave it (os.Root refuses that), which also covers what the lexical
+	// check cannot see (case folding, Unicode normalisation). A dangling
+	// link is fine: its target was checked lexically.
 	for _, l := range links {
-		if _, err := x.root.Stat(l.rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		_, err := x.root.Stat(l.rel)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return unsafeEntry(l.name, "symlink to %q does not resolve inside the layer's directory: %v", l.target, err)
 		}
 	}

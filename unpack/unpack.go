@@ -230,6 +230,7 @@ func indexChildren(ctx context.Context, src oras.ReadOnlyTarget, desc ocispec.De
 type layerPlan struct {
 	desc          ocispec.Descriptor
 	title         string        // cleaned title
+	rawTitle      string        // the annotation as written, for messages
 	dir           bool          // a directory tar
 	mode          fs.FileMode   // regular file: permission bits
 	contentDigest digest.Digest // directory: the uncompressed tar's digest, if annotated
@@ -254,7 +255,7 @@ func planLayers(m *ocispec.Manifest, maxSize int64) ([]*layerPlan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layer %d (%s): title %q: %w: %v", i, d.Digest, raw, ErrUnsafePath, err)
 		}
-		l := &layerPlan{desc: d, title: title}
+		l := &layerPlan{desc: d, title: title, rawTitle: raw}
 
 		// Collisions: the same path, an earlier title inside this one, or
 		// this one inside an earlier title.
@@ -267,8 +268,12 @@ func planLayers(m *ocispec.Manifest, maxSize int64) ([]*layerPlan, error) {
 			other = titles[p]
 		}
 		if other != nil {
-			return nil, fmt.Errorf("layers %q (%s) and %q (%s): %w: they would restore the same path, or one inside the other",
-				other.title, other.desc.Digest, title, d.Digest, ErrDuplicateTitle)
+			how := "they name the same path"
+			if foldKey(other.title) != k {
+				how = "one would be inside the other"
+			}
+			return nil, fmt.Errorf("layers %q (%s) and %q (%s): %w: %s",
+				other.rawTitle, other.desc.Digest, raw, d.Digest, ErrDuplicateTitle, how)
 		}
 		titles[k] = l
 		for p := path.Dir(k); p != "."; p = path.Dir(p) {

@@ -98,6 +98,7 @@ func fullTree(t *testing.T, prefix string) []byte {
 		symE(prefix+"/link", "sub/deep/f.txt"),
 		symE(prefix+"/sub/up", "../a.txt"),
 		symE(prefix+"/self", "."),
+		symE(prefix+"/dangling", "not/there"),
 		hardE(prefix+"/hard", prefix+"/a.txt"),
 		fileE(prefix+"/dup.txt", "first", 0o644),
 		fileE(prefix+"/dup.txt", "second", 0o640),
@@ -151,7 +152,7 @@ func checkFullTree(t *testing.T, dir string) {
 	if fi, err := os.Lstat(filepath.Join(dir, "suid")); err == nil && fi.Mode()&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != 0 {
 		t.Errorf("suid: special bits restored: %v", fi.Mode())
 	}
-	links := map[string]string{"link": "sub/deep/f.txt", "sub/up": "../a.txt", "self": "."}
+	links := map[string]string{"link": "sub/deep/f.txt", "sub/up": "../a.txt", "self": ".", "dangling": "not/there"}
 	for name, want := range links {
 		got, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(name)))
 		if err != nil || got != want {

@@ -1,0 +1,272 @@
+// Package transfer copies artifacts between an OCI image layout and a
+// registry (push and pull), and logs in to registries.
+//
+// It is built on oras-go: oras.Copy (or oras.ExtendedCopy, to carry
+// referrers such as SBOMs and signatures), remote.Repository, the auth and
+// retry packages and the credentials package, which reads and writes
+// docker's config.json and its credential helpers. Where oras-go stops short
+// it is extended here rather than forked:
+//
+//   - oras-go's retry transport retries one HTTP request, but it cannot
+//     retry a blob upload whose body is a stream, nor a download whose
+//     connection breaks after the headers. Copy therefore runs the whole
+//     graph copy again after a transient failure; blobs that arrived are
+//     skipped by then, so only the rest is sent.
+//   - oras.Copy reports no bytes. The destination is wrapped to count bytes
+//     and to report progress per blob, and errors are wrapped with the
+//     digest of the blob at fault.
+package transfer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ocipack/ocipack/layout"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+	"oras.land/oras-go/v2/registry/remote/retry"
+)
+
+// Sentinel errors for conditions a caller must tell apart.
+var (
+	// ErrUnauthorized means the registry refused the credentials, or wanted
+	// some and had none.
+	ErrUnauthorized = errors.New("registry refused the credentials")
+	// ErrCertificate means the registry's TLS certificate was not trusted.
+	ErrCertificate = errors.New("registry's TLS certificate is not trusted")
+	// ErrInvalidReference means a registry reference could not be parsed.
+	ErrInvalidReference = errors.New("invalid registry reference")
+)
+
+// Options says how to reach a registry. The zero value uses HTTPS with the
+// system's certificate pool and no credentials.
+type Options struct {
+	// PlainHTTP talks plain HTTP instead of HTTPS.
+	PlainHTTP bool
+	// Insecure skips TLS certificate verification.
+	Insecure bool
+	// CAFile is a PEM file of certificate authorities to trust besides the
+	// system's.
+	CAFile string
+	// CertFile and KeyFile are a client certificate and key for mutual TLS.
+	CertFile, KeyFile string
+	// Username and Password, when Username is set, are used for the
+	// registry instead of any stored credential.
+	Username, Password string
+	// Credentials, when set, looks up stored credentials (docker's
+	// config.json and credential helpers; see DockerCredentials).
+	Credentials credentials.Store
+	// Concurrency is the number of blobs copied at once; 0 means 4.
+	Concurrency int
+	// Referrers carries along the manifests that refer to the artifact
+	// (SBOMs, signatures), with oras.ExtendedCopy.
+	Referrers bool
+	// Attempts is the number of times a copy is tried in all before a
+	// transient failure is reported; 0 means 4.
+	Attempts int
+	// RetryWait is the wait before the first retry of a whole copy, doubled
+	// each time; 0 means one second.
+	RetryWait time.Duration
+	// OnEvent, when set, is told about each blob as it is copied. It may be
+	// called from several goroutines at once.
+	OnEvent func(Event)
+	// UserAgent is sent to the registry; "" means "ocipack".
+	UserAgent string
+}
+
+// DockerCredentials returns the credential store docker and oras use:
+// config.json under $DOCKER_CONFIG or ~/.docker, with its auths, credsStore
+// and credHelpers. New credentials go to the configured helper, or to the
+// file when there is none.
+func DockerCredentials() (credentials.Store, error) {
+	s, err := credentials.NewStoreFromDocker(credentials.StoreOptions{AllowPlaintextPut: true})
+	if err != nil {
+		return nil, fmt.Errorf("read docker credentials: %w", err)
+	}
+	return s, nil
+}
+
+// httpClient builds the HTTP client: TLS as configured, and oras-go's retry
+// transport, which retries a request on connection errors, 408, 429 and 5xx
+// with exponential backoff.
+func (o *Options) httpClient() (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = http.ProxyFromEnvironment
+	tr.MaxIdleConnsPerHost = 16
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.Insecure} //nolint:gosec // only with --insecure
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", o.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if o.CertFile != "" || o.KeyFile != "" {
+		if o.CertFile == "" || o.KeyFile == "" {
+			return nil, errors.New("--cert-file and --key-file go together: give both")
+		}
+		cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate %s / %s: %w", o.CertFile, o.KeyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	tr.TLSClientConfig = cfg
+	return &http.Client{Transport: retry.NewTransport(tr)}, nil
+}
+
+// authClient builds the auth-decorated client for host.
+func (o *Options) authClient(host string) (*auth.Client, error) {
+	hc, err := o.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	c := &auth.Client{Client: hc, Cache: auth.NewCache()}
+	ua := o.UserAgent
+	if ua == "" {
+		ua = "ocipack"
+	}
+	c.SetUserAgent(ua)
+	switch {
+	case o.Username != "":
+		c.Credential = auth.StaticCredential(host, auth.Credential{Username: o.Username, Password: o.Password})
+	case o.Credentials != nil:
+		c.Credential = credentials.Credential(o.Credentials)
+	}
+	return c, nil
+}
+
+// ParseReference parses REGISTRY/REPO[:TAG|@DIGEST].
+func ParseReference(s string) (registry.Reference, error) {
+	ref, err := registry.ParseReference(s)
+	if err != nil {
+		return registry.Reference{}, fmt.Errorf("%w: %q: write REGISTRY/REPOSITORY[:TAG|@DIGEST], for example registry.internal:5000/charts/hello:0.1.0", ErrInvalidReference, s)
+	}
+	return ref, nil
+}
+
+// NewRepository returns a client for the repository ref names (its
+// Reference part is ignored).
+func NewRepository(ref registry.Reference, opts Options) (*remote.Repository, error) {
+	c, err := opts.authClient(ref.Registry)
+	if err != nil {
+		return nil, err
+	}
+	repo := &remote.Repository{
+		Client:    c,
+		Reference: registry.Reference{Registry: ref.Registry, Repository: ref.Repository},
+		PlainHTTP: opts.PlainHTTP,
+	}
+	return repo, nil
+}
+
+// Login checks the credential against the registry at host and stores it in
+// store (for the docker store: in the credential helper, or config.json).
+func Login(ctx context.Context, store credentials.Store, host string, cred auth.Credential, opts Options) error {
+	reg, err := remote.NewRegistry(host)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not a registry host (write HOST[:PORT])", ErrInvalidReference, host)
+	}
+	opts.Username, opts.Credentials = "", nil
+	c, err := opts.authClient(host)
+	if err != nil {
+		return err
+	}
+	reg.Client = c
+	reg.PlainHTTP = opts.PlainHTTP
+	if err := credentials.Login(ctx, store, reg, cred); err != nil {
+		return explain(err, host)
+	}
+	return nil
+}
+
+// Logout removes the stored credential for host.
+func Logout(ctx context.Context, store credentials.Store, host string) error {
+	return credentials.Logout(ctx, store, host)
+}
+
+// explain turns a registry error into one that says what went wrong and
+// what to do: refused credentials (ErrUnauthorized), an untrusted
+// certificate (ErrCertificate), or plain HTTP where HTTPS was expected.
+func explain(err error, host string) error {
+	if err == nil {
+		return nil
+	}
+	var resp *errcode.ErrorResponse
+	switch {
+	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+		return fmt.Errorf("%w: %s answered %d %s; log in with 'ocipack login %s' or pass -u USER --password-stdin (%v)",
+			ErrUnauthorized, host, resp.StatusCode, http.StatusText(resp.StatusCode), host, err)
+	case errors.Is(err, auth.ErrBasicCredentialNotFound):
+		return fmt.Errorf("%w: %s wants credentials and none are stored; log in with 'ocipack login %s' or pass -u USER --password-stdin",
+			ErrUnauthorized, host, host)
+	case isCertError(err):
+		return fmt.Errorf("%w: %s: %v; pass --ca-file CA.pem to trust its CA, or --insecure to skip verification", ErrCertificate, host, rootCause(err))
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("%s speaks plain HTTP, not HTTPS; pass --plain-http: %w", host, err)
+	}
+	return err
+}
+
+func isCertError(err error) bool {
+	var (
+		ua  x509.UnknownAuthorityError
+		ci  x509.CertificateInvalidError
+		hn  x509.HostnameError
+		cve *tls.CertificateVerificationError
+	)
+	return errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &hn) || errors.As(err, &cve)
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// transient reports whether err may go away when the copy is tried again:
+// connection resets, timeouts, cut responses, 408, 429 and 5xx answers.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if errors.Is(err, layout.ErrDigestMismatch) || errors.Is(err, layout.ErrSizeMismatch) {
+		return true // content damaged on the way: fetch it again
+	}
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	}
+	if isCertError(err) || errors.Is(err, auth.ErrBasicCredentialNotFound) {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
+		errors.As(err, &ne) || strings.Contains(err.Error(), "connection reset") ||
+		strings.Contains(err.Error(), "unexpected EOF")
+}

@@ -1,0 +1,350 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// EventKind says what happened to a blob.
+type EventKind int
+
+// The kinds of Event.
+const (
+	// BlobStarted: the blob's transfer began.
+	BlobStarted EventKind = iota
+	// BlobProgress: more of the blob's bytes were transferred.
+	BlobProgress
+	// BlobDone: the blob arrived, verified.
+	BlobDone
+	// BlobSkipped: the destination has the blob already.
+	BlobSkipped
+)
+
+// Event reports one step of one blob's transfer.
+type Event struct {
+	Kind       EventKind
+	Descriptor ocispec.Descriptor
+	// Bytes is how many of the blob's bytes were transferred so far.
+	Bytes int64
+}
+
+// Result sums up a copy.
+type Result struct {
+	// Manifest is the root manifest copied.
+	Manifest ocispec.Descriptor
+	// Copied is the number of blobs (layers and configs) transferred.
+	Copied int
+	// Skipped is the number of blobs the destination had already.
+	Skipped int
+	// Manifests is the number of manifests transferred. A registry is sent
+	// the tagged manifest again even when it has it: that is how it is tagged.
+	Manifests int
+	// Bytes is the number of bytes transferred (sent or received).
+	Bytes int64
+	// Attempts is the number of times the copy was tried.
+	Attempts int
+}
+
+// Push copies the artifact srcRef (a tag or digest) of the layout l to the
+// registry repository dst, tagged dstTag ("" copies by digest only).
+func Push(ctx context.Context, l *layout.Layout, srcRef string, dst registry.Reference, dstTag string, opts Options) (*Result, error) {
+	repo, err := NewRepository(dst, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Copy(ctx, l, srcRef, repo, dstTag, opts)
+	if err != nil {
+		return res, fmt.Errorf("push to %s: %w", dst.Registry+"/"+dst.Repository, explain(err, dst.Registry))
+	}
+	return res, nil
+}
+
+// Pull copies the artifact src names (its tag or digest) from a registry
+// into the layout l, tagged dstTag. Other tags of l are left alone.
+func Pull(ctx context.Context, src registry.Reference, l *layout.Layout, dstTag string, opts Options) (*Result, error) {
+	if src.Reference == "" {
+		return nil, fmt.Errorf("%w: %s names no tag or digest", ErrInvalidReference, src)
+	}
+	repo, err := NewRepository(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Copy(ctx, repo, src.Reference, l, dstTag, opts)
+	if err != nil {
+		return res, fmt.Errorf("pull %s: %w", src, explain(err, src.Registry))
+	}
+	return res, nil
+}
+
+// Copy copies the artifact srcRef of src, and everything it references
+// (and, with opts.Referrers, what refers to it), to dst, tagged dstRef.
+// Blobs dst has already are skipped. A copy that fails for a transient reason
+// (a reset connection, a 429 or 5xx answer, content cut short) is run again,
+// up to opts.Attempts times with a doubling wait; the blobs that arrived are
+// skipped then, so each retry sends only the rest.
+func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst oras.Target, dstRef string, opts Options) (*Result, error) {
+	attempts := opts.Attempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	wait := opts.RetryWait
+	if wait <= 0 {
+		wait = time.Second
+	}
+	st := &stats{copied: map[digest.Digest]bool{}, skipped: map[digest.Digest]bool{}, onEvent: opts.OnEvent}
+	res := &Result{}
+	root, err := src.Resolve(ctx, srcRef)
+	if err != nil {
+		return res, err
+	}
+	// Every blob of the graph that is not transferred is one the destination
+	// had: oras.Copy reports only the top of a skipped sub-graph.
+	if err := walkGraph(ctx, src, root, func(d ocispec.Descriptor) { st.node(d) }); err != nil {
+		return res, err
+	}
+	if dstRef == "" && srcRef != root.Digest.String() {
+		dstRef = srcRef
+	}
+	for {
+		res.Attempts++
+		root, err := copyOnce(ctx, src, root.Digest.String(), &countingTarget{Target: dst, st: st}, dstRef, opts, st)
+		if err == nil {
+			res.Manifest = root
+			break
+		}
+		if !transient(err) || res.Attempts >= attempts {
+			st.fill(res)
+			if res.Attempts > 1 {
+				err = fmt.Errorf("%w (gave up after %d attempts)", err, res.Attempts)
+			}
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			st.fill(res)
+			return res, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+	st.reportUnseenSkips()
+	st.fill(res)
+	return res, nil
+}
+
+// reportUnseenSkips reports as skipped the blobs below a sub-graph that
+// oras.Copy skipped whole.
+func (s *stats) reportUnseenSkips() {
+	s.mu.Lock()
+	var pending []ocispec.Descriptor
+	for d, desc := range s.nodes {
+		if !s.copied[d] && !s.skipped[d] && !isManifest(desc) {
+			s.skipped[d] = true
+			pending = append(pending, desc)
+		}
+	}
+	s.mu.Unlock()
+	for _, d := range pending {
+		s.event(BlobSkipped, d, 0)
+	}
+}
+
+func copyOnce(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst oras.Target, dstRef string, opts Options, st *stats) (ocispec.Descriptor, error) {
+	g := oras.DefaultCopyGraphOptions
+	g.Concurrency = opts.Concurrency
+	if g.Concurrency <= 0 {
+		g.Concurrency = 4
+	}
+	g.OnCopySkipped = func(_ context.Context, d ocispec.Descriptor) error {
+		st.skip(d)
+		return nil
+	}
+	if opts.Referrers {
+		eo := oras.DefaultExtendedCopyOptions
+		eo.ExtendedCopyGraphOptions.CopyGraphOptions = g
+		return oras.ExtendedCopy(ctx, src, srcRef, dst, dstRef, eo)
+	}
+	co := oras.DefaultCopyOptions
+	co.CopyGraphOptions = g
+	return oras.Copy(ctx, src, srcRef, dst, dstRef, co)
+}
+
+// stats counts what a copy did across its attempts.
+type stats struct {
+	bytes   atomic.Int64
+	onEvent func(Event)
+
+	mu        sync.Mutex
+	copied    map[digest.Digest]bool
+	skipped   map[digest.Digest]bool
+	nodes     map[digest.Digest]ocispec.Descriptor
+	manifests int
+}
+
+// node records a blob of the graph being copied.
+func (s *stats) node(d ocispec.Descriptor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.nodes == nil {
+		s.nodes = map[digest.Digest]ocispec.Descriptor{}
+	}
+	s.nodes[d.Digest] = d
+}
+
+func (s *stats) event(kind EventKind, d ocispec.Descriptor, n int64) {
+	if s.onEvent != nil {
+		s.onEvent(Event{Kind: kind, Descriptor: d, Bytes: n})
+	}
+}
+
+func (s *stats) skip(d ocispec.Descriptor) {
+	if isManifest(d) {
+		return
+	}
+	s.mu.Lock()
+	first := !s.skipped[d.Digest] && !s.copied[d.Digest]
+	s.skipped[d.Digest] = true
+	s.mu.Unlock()
+	if first {
+		s.event(BlobSkipped, d, 0)
+	}
+}
+
+func (s *stats) done(d ocispec.Descriptor) {
+	s.mu.Lock()
+	if isManifest(d) {
+		s.manifests++
+	} else {
+		s.copied[d.Digest] = true
+	}
+	s.mu.Unlock()
+	s.event(BlobDone, d, d.Size)
+}
+
+// fill writes the counts into r. A blob skipped in a retry because an
+// earlier attempt copied it counts as copied.
+func (s *stats) fill(r *Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.Copied = len(s.copied)
+	r.Manifests = s.manifests
+	r.Skipped = 0
+	for d, desc := range s.nodes {
+		if !s.copied[d] && !isManifest(desc) {
+			r.Skipped++
+		}
+	}
+	r.Bytes = s.bytes.Load()
+}
+
+// countingTarget wraps a copy's destination to count bytes, report progress
+// and name the blob in errors. It pushes tagged manifests with
+// PushReference where the destination can (one request to a registry), and
+// with Push and Tag otherwise.
+type countingTarget struct {
+	oras.Target
+	st *stats
+}
+
+func (t *countingTarget) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	return t.push(d, r, func(r io.Reader) error { return t.Target.Push(ctx, d, r) })
+}
+
+func (t *countingTarget) PushReference(ctx context.Context, d ocispec.Descriptor, r io.Reader, ref string) error {
+	if rp, ok := t.Target.(registry.ReferencePusher); ok {
+		return t.push(d, r, func(r io.Reader) error { return rp.PushReference(ctx, d, r, ref) })
+	}
+	if err := t.Push(ctx, d, r); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+		return err
+	}
+	return t.Target.Tag(ctx, d, ref)
+}
+
+func (t *countingTarget) push(d ocispec.Descriptor, r io.Reader, fn func(io.Reader) error) error {
+	t.st.event(BlobStarted, d, 0)
+	cr := &countingReader{r: r, d: d, st: t.st}
+	err := fn(cr)
+	if errors.Is(err, errdef.ErrAlreadyExists) {
+		t.st.skip(d)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("blob %s (%d bytes, %s): %w", d.Digest, d.Size, d.MediaType, err)
+	}
+	t.st.done(d)
+	return nil
+}
+
+type countingReader struct {
+	r  io.Reader
+	d  ocispec.Descriptor
+	st *stats
+	n  int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.n += int64(n)
+		c.st.bytes.Add(int64(n))
+		c.st.event(BlobProgress, c.d, c.n)
+	}
+	return n, err
+}
+
+func isManifest(d ocispec.Descriptor) bool {
+	switch d.MediaType {
+	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json":
+		return true
+	}
+	return false
+}
+
+// walkGraph calls fn for root and every descriptor below it.
+func walkGraph(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, fn func(ocispec.Descriptor)) error {
+	seen := map[digest.Digest]bool{}
+	var walk func(d ocispec.Descriptor, depth int) error
+	walk = func(d ocispec.Descriptor, depth int) error {
+		if seen[d.Digest] {
+			return nil
+		}
+		seen[d.Digest] = true
+		fn(d)
+		if !isManifest(d) {
+			return nil
+		}
+		if depth > 16 {
+			return fmt.Errorf("manifest %s: nested more than 16 levels deep; refusing it", d.Digest)
+		}
+		if d.Size > layout.MaxManifestSize {
+			return fmt.Errorf("manifest %s: %d bytes is more than the %d allowed", d.Digest, d.Size, layout.MaxManifestSize)
+		}
+		succ, err := content.Successors(ctx, f, d)
+		if err != nil {
+			return fmt.Errorf("read manifest %s: %w", d.Digest, err)
+		}
+		for _, s := range succ {
+			if err := walk(s, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(root, 0)
+}
