@@ -60,7 +60,7 @@ type env struct {
 }
 
 func commands() []command {
-	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand()}
+	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand(), tagCommand(), rmCommand()}
 }
 
 func main() {
@@ -207,7 +207,11 @@ func packCommand() command {
 			config := fs.String("config", "", "store `FILE[:MEDIATYPE]` as the manifest's config (default: the empty config)")
 			compression := fs.String("compression", "gzip", "compression of directory archives: gzip, zstd or none")
 			keepMtime := fs.Bool("keep-mtime", false, "keep files' mtimes in directory archives (no longer reproducible)")
+			helm := fs.String("helm", "", "pack this packaged Helm `CHART.tgz` the way 'helm push' does (the tag defaults to the chart version)")
 			return func(ctx context.Context, e *env, args []string) error {
+				if *helm != "" {
+					return packHelm(ctx, e, args, *helm)
+				}
 				if len(args) < 2 {
 					return usagef("need a LAYOUT:TAG and at least one PATH")
 				}
@@ -245,6 +249,7 @@ func packCommand() command {
 				if err != nil {
 					return err
 				}
+				defer l.Close()
 				bar := progress.New(e.stderr, "packing", e.progress)
 				opts.Progress = bar.Update
 				res, err := pack.Pack(ctx, l, ref.Tag, inputs, opts)
@@ -261,6 +266,43 @@ func packCommand() command {
 			}
 		},
 	}
+}
+
+// packHelm is `ocipack pack LAYOUT[:TAG] --helm CHART.tgz`.
+func packHelm(ctx context.Context, e *env, args []string, chart string) error {
+	if len(args) != 1 {
+		return usagef("with --helm, give only a LAYOUT[:TAG]: the chart is the --helm file")
+	}
+	ref, err := layout.ParseReference(args[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if ref.Digest != "" {
+		return usagef("%q names a digest: write LAYOUT or LAYOUT:TAG", args[0])
+	}
+	sde, err := pack.SourceDateEpochFromEnv()
+	if err != nil {
+		return usagef("%v", err)
+	}
+	l, err := layout.OpenOrCreate(ctx, ref.Path)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	bar := progress.New(e.stderr, "packing", e.progress)
+	res, err := pack.PackHelm(ctx, l, ref.Tag, chart, pack.Options{SourceDateEpoch: sde, Progress: bar.Update})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	tag := ref.Tag
+	if tag == "" {
+		if meta, err := pack.HelmChartMetadata(chart); err == nil {
+			tag = pack.HelmTag(meta.Version)
+		}
+	}
+	fmt.Fprintf(e.stdout, "packed Helm chart %s as %s:%s, manifest %s\n", chart, ref.Path, tag, res.Manifest.Digest)
+	return nil
 }
 
 func unpackCommand() command {
@@ -599,10 +641,10 @@ again sends only what is missing.
 				}
 				for _, j := range jobs {
 					res, err := transfer.Push(ctx, l, j.src, dst, j.dstTag, opts)
+					finish() // end the progress line before an error is printed too
 					if err != nil {
 						return err
 					}
-					finish()
 					target := dst.Registry + "/" + dst.Repository
 					if j.dstTag != "" {
 						target += ":" + j.dstTag
@@ -664,6 +706,7 @@ pulled unpacks with 'ocipack unpack'.
 				if err != nil {
 					return err
 				}
+				defer l.Close()
 				q, _ := fs.GetBool("quiet")
 				onEvent, finish := transferReporter(e, "pulled", &q)
 				opts.OnEvent = onEvent
@@ -757,6 +800,80 @@ func logoutCommand() command {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "logged out of %s\n", args[0])
+				return nil
+			}
+		},
+	}
+}
+
+func tagCommand() command {
+	return command{
+		name:     "tag",
+		args:     "LAYOUT:TAG|LAYOUT@DIGEST NEWTAG...",
+		summary:  "Give an artifact of a layout more tags",
+		examples: "  ocipack tag ./bundle:v1.2.0 stable latest\n",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) < 2 {
+					return usagef("need a LAYOUT:TAG (or LAYOUT@DIGEST) and at least one NEWTAG")
+				}
+				l, ref, err := openLayoutRef(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				defer l.Close()
+				if ref.Ref() == "" {
+					return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
+				}
+				for _, t := range args[1:] {
+					if !layout.ValidTag(t) {
+						return usagef("%q is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})", t)
+					}
+				}
+				desc, err := l.Resolve(ctx, ref.Ref())
+				if err != nil {
+					return err
+				}
+				for _, t := range args[1:] {
+					if err := l.Tag(ctx, desc, t); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "tagged %s:%s -> %s\n", ref.Path, t, desc.Digest)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func rmCommand() command {
+	return command{
+		name:    "rm",
+		args:    "LAYOUT:TAG...",
+		summary: "Remove tags from a layout (blobs go at the next 'ocipack gc')",
+		examples: `  ocipack rm ./bundle:v1.0.0
+  ocipack rm ./bundle:v1.0.0 && ocipack gc ./bundle
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) < 1 {
+					return usagef("need at least one LAYOUT:TAG")
+				}
+				for _, a := range args {
+					l, ref, err := openLayoutRef(ctx, a)
+					if err != nil {
+						return err
+					}
+					if ref.Tag == "" {
+						return usagef("%q names no tag: write LAYOUT:TAG", a)
+					}
+					err = l.Untag(ctx, ref.Tag)
+					l.Close()
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "removed tag %s\n", ref)
+				}
 				return nil
 			}
 		},

@@ -68,6 +68,9 @@ func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorith
 	if !alg.Available() {
 		return "", "", 0, fmt.Errorf("unsupported digest algorithm %q", alg)
 	}
+	if err := l.holdWriting(ctx); err != nil {
+		return "", "", 0, err
+	}
 	dir := filepath.Join(l.root, WorkDir, tmpName)
 	f, err := os.CreateTemp(dir, "blob-*")
 	if errors.Is(err, fs.ErrNotExist) {

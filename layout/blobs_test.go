@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -160,9 +161,6 @@ func (r *patternReader) Read(p []byte) (int, error) {
 // Ingest allocates a small constant amount, not memory proportional to the
 // content.
 func TestIngestMemory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 256 MiB")
-	}
 	const size = 256 << 20
 	ctx := context.Background()
 	l := newLayout(t)
@@ -356,5 +354,77 @@ func TestReadManifest(t *testing.T) {
 	big := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: desc.Digest, Size: layout.MaxManifestSize + 1}
 	if _, err := layout.ReadManifest(ctx, l, big); !errors.Is(err, layout.ErrSizeMismatch) {
 		t.Errorf("ReadManifest of an oversized manifest: %v, want ErrSizeMismatch", err)
+	}
+}
+
+// TestStoreRepairsDamagedBlob: a blob file of the wrong size (damaged,
+// truncated by another tool) is replaced when the right content is stored
+// again, instead of being taken for the blob.
+func TestStoreRepairsDamagedBlob(t *testing.T) {
+	ctx := context.Background()
+	content := []byte("the whole content of the blob")
+	for name, store := range map[string]func(l *layout.Layout, desc ocispec.Descriptor) error{
+		"Ingest": func(l *layout.Layout, _ ocispec.Descriptor) error {
+			_, err := l.Ingest(ctx, "x/y", bytes.NewReader(content))
+			return err
+		},
+		"Push": func(l *layout.Layout, desc ocispec.Descriptor) error {
+			return l.Push(ctx, desc, bytes.NewReader(content))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := newLayout(t)
+			desc, err := l.Ingest(ctx, "x/y", bytes.NewReader(content))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(l.BlobPath(desc.Digest), content[:5], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := l.Exists(ctx, desc); ok {
+				t.Fatal("Exists is true for a truncated blob")
+			}
+			if err := store(l, desc); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if b, err := os.ReadFile(l.BlobPath(desc.Digest)); err != nil || !bytes.Equal(b, content) {
+				t.Errorf("after %s the blob file holds %q, %v", name, b, err)
+			}
+			if ok, _ := l.Exists(ctx, desc); !ok {
+				t.Errorf("Exists is false after %s", name)
+			}
+			if tmp := tmpFiles(t, l); len(tmp) != 0 {
+				t.Errorf("temporary files left: %v", tmp)
+			}
+		})
+	}
+}
+
+// TestPushSHA512: blobs with sha512 digests (which oras-go can copy) are
+// stored under blobs/sha512 and read back.
+func TestPushSHA512(t *testing.T) {
+	ctx := context.Background()
+	l := newLayout(t)
+	content := []byte("sha512 content")
+	desc := ocispec.Descriptor{MediaType: "x/y", Digest: digest.SHA512.FromBytes(content), Size: int64(len(content))}
+	if err := l.Push(ctx, desc, bytes.NewReader(content)); err != nil {
+		t.Fatalf("Push: %v", err)
+	}
+	if !strings.Contains(filepath.ToSlash(l.BlobPath(desc.Digest)), "blobs/sha512/") {
+		t.Errorf("BlobPath = %s", l.BlobPath(desc.Digest))
+	}
+	rc, err := l.Fetch(ctx, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(layout.NewVerifyReader(rc, desc))
+	if err != nil || !bytes.Equal(got, content) {
+		t.Errorf("read back %q, %v", got, err)
+	}
+	bad := desc
+	bad.Digest = digest.SHA512.FromBytes([]byte("other"))
+	if err := l.Push(ctx, bad, bytes.NewReader(content)); !errors.Is(err, layout.ErrDigestMismatch) {
+		t.Errorf("Push with a wrong sha512: %v, want ErrDigestMismatch", err)
 	}
 }

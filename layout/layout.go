@@ -61,6 +61,78 @@ const (
 type Layout struct {
 	root string
 	mu   sync.Mutex // serialises index.json updates inside this process
+
+	wmu     sync.Mutex
+	writing *flock.Flock // shared lock held from the first write until Close
+}
+
+// writersLockName is the lock file that writers hold shared and garbage
+// collection holds exclusive, inside WorkDir.
+const writersLockName = "writers.lock"
+
+// ErrBusy means another process is writing into the layout.
+var ErrBusy = errors.New("layout is busy")
+
+// holdWriting takes, once per Layout, a shared lock on the layout that is
+// kept until Close. Garbage collection takes the same lock exclusively, so it
+// never runs while a writer has blobs that are stored but not yet tagged.
+func (l *Layout) holdWriting(ctx context.Context) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.writing != nil {
+		return nil
+	}
+	if err := l.ensureDirs(); err != nil {
+		return err
+	}
+	fl := flock.New(filepath.Join(l.root, WorkDir, writersLockName))
+	ok, err := fl.TryRLockContext(ctx, 20*time.Millisecond)
+	if err != nil || !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return fmt.Errorf("lock layout %s for writing: %w", l.root, err)
+	}
+	l.writing = fl
+	return nil
+}
+
+// Close releases the layout's locks. A Layout that wrote into the layout
+// keeps a shared lock that holds garbage collection off until Close (or
+// until the process ends). The Layout stays usable; a later write takes the
+// lock again.
+func (l *Layout) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.writing == nil {
+		return nil
+	}
+	err := l.writing.Unlock()
+	l.writing = nil
+	return err
+}
+
+// Exclusive runs fn while no other Layout, in this process or another, is
+// writing into the layout, waiting for writers to Close until ctx is done.
+// Garbage collection runs under it. It fails if l itself holds the writing
+// lock (Close it first).
+func (l *Layout) Exclusive(ctx context.Context, fn func() error) error {
+	l.wmu.Lock()
+	held := l.writing != nil
+	l.wmu.Unlock()
+	if held {
+		return fmt.Errorf("layout %s: %w: this Layout is writing; Close it first", l.root, ErrBusy)
+	}
+	if err := l.ensureDirs(); err != nil {
+		return err
+	}
+	fl := flock.New(filepath.Join(l.root, WorkDir, writersLockName))
+	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
+	if err != nil || !ok {
+		return fmt.Errorf("layout %s: %w: another process is writing into it (%v)", l.root, ErrBusy, ctx.Err())
+	}
+	defer fl.Unlock()
+	return fn()
 }
 
 // Open opens the existing layout at path. It fails with ErrNotLayout when path

@@ -81,6 +81,9 @@ func (l *Layout) Untag(ctx context.Context, tag string) error {
 // and, when fn returns nil, writes the result back atomically, its entries
 // in a stable order.
 func (l *Layout) UpdateIndex(ctx context.Context, fn func(*ocispec.Index) error) error {
+	if err := l.holdWriting(ctx); err != nil {
+		return err
+	}
 	return l.withLock(ctx, func() error {
 		idx, err := l.Index(ctx)
 		if err != nil {

@@ -45,10 +45,13 @@ const (
 	// No apiVersion: v1. requirements.yaml merged into the dependencies.
 	legacyConfigJSON = `{"name":"legacy","version":"0.3.0","description":"A Helm 2 style chart without apiVersion.","apiVersion":"v1","dependencies":[{"name":"mysql","version":"1.6.9","repository":"https://charts.helm.sh/stable"}]}`
 
-	// helloManifestDigest is the manifest digest of hello-0.1.0.tgz pushed
-	// by `helm push` (v3.22.0) with the file's mtime set to
-	// 2024-01-01T00:00:00Z and TZ=UTC (helm writes the mtime as created).
-	helloManifestDigest = "sha256:REPLACE"
+	// The manifest digests `helm push` (v3.22.0) gives the test charts when
+	// their mtime is 2024-01-01T00:00:00Z and TZ=UTC (helm writes the
+	// chart file's mtime as created), found by TestHelmE2E with a real
+	// helm binary, which compares the manifests byte for byte.
+	helloManifestDigest  = "sha256:29693ed2a6792ca9a2f19be496de964e5f7156d8a336626d34a68ac71b9b0488"
+	fullManifestDigest   = "sha256:5b1a6fb1f79c93cde89f7b426ba18e2513fc80a4c2b762d64b9b2dfff0dae9ca"
+	legacyManifestDigest = "sha256:92b77ffa5b4b4662d447882963259697700f57893ec9ca2ae495275929f66c58"
 )
 
 var epoch2024 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -135,7 +138,9 @@ func TestPackHelmHello(t *testing.T) {
 	if m.SchemaVersion != 2 || m.Config.MediaType != pack.HelmConfigMediaType {
 		t.Errorf("schemaVersion %d, config media type %q", m.SchemaVersion, m.Config.MediaType)
 	}
-	if !slices.EqualFunc(m.Layers, res.Layers, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest && a.MediaType == b.MediaType && a.Size == b.Size }) {
+	if !slices.EqualFunc(m.Layers, res.Layers, func(a, b ocispec.Descriptor) bool {
+		return a.Digest == b.Digest && a.MediaType == b.MediaType && a.Size == b.Size
+	}) {
 		t.Errorf("manifest layers %v, result layers %v", m.Layers, res.Layers)
 	}
 	if got := string(blob(t, l, m.Config)); got != helloConfigJSON {
@@ -239,13 +244,14 @@ func TestPackHelmCreatedIsFileMtime(t *testing.T) {
 func TestPackHelmFullAndLegacyMatchHelm(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		path, tag, config string
-		annotations       map[string]string
+		path, tag, config, manifest string
+		annotations                 map[string]string
 	}{
 		{
-			path:   fullChart,
-			tag:    "1.2.3-rc.1_build.7",
-			config: fullConfigJSON,
+			path:     fullChart,
+			tag:      "1.2.3-rc.1_build.7",
+			config:   fullConfigJSON,
+			manifest: fullManifestDigest,
 			annotations: map[string]string{
 				ocispec.AnnotationTitle:       "full", // not the chart's "ignored"
 				ocispec.AnnotationVersion:     "1.2.3-rc.1+build.7",
@@ -259,9 +265,10 @@ func TestPackHelmFullAndLegacyMatchHelm(t *testing.T) {
 			},
 		},
 		{
-			path:   legacyChart,
-			tag:    "0.3.0",
-			config: legacyConfigJSON,
+			path:     legacyChart,
+			tag:      "0.3.0",
+			config:   legacyConfigJSON,
+			manifest: legacyManifestDigest,
 			annotations: map[string]string{
 				ocispec.AnnotationTitle:       "legacy",
 				ocispec.AnnotationVersion:     "0.3.0",
@@ -286,6 +293,9 @@ func TestPackHelmFullAndLegacyMatchHelm(t *testing.T) {
 			}
 			if got := blob(t, l, res.Layers[0]); !bytes.Equal(got, readFile(t, tc.path)) {
 				t.Errorf("the layer differs from the chart file")
+			}
+			if res.Manifest.Digest.String() != tc.manifest {
+				t.Errorf("manifest digest %s, want %s (helm push's)", res.Manifest.Digest, tc.manifest)
 			}
 			if d, err := l.Resolve(ctx, tc.tag); err != nil || d.Digest != res.Manifest.Digest {
 				t.Errorf("tag %s: %v, %v", tc.tag, d.Digest, err)

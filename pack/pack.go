@@ -180,6 +180,27 @@ func Pack(ctx context.Context, l *layout.Layout, tag string, inputs []Input, opt
 		plans[i] = p
 		total += p.size
 	}
+	// The config is opened before anything is stored too.
+	config := ocispec.DescriptorEmptyJSON
+	config.Data = nil
+	configReader := io.Reader(bytes.NewReader(ocispec.DescriptorEmptyJSON.Data))
+	if opts.Config != nil {
+		f, err := os.Open(opts.Config.Path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		} else if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("config %s: %w: it is not a regular file", opts.Config.Path, ErrUnsupportedFile)
+		}
+		config.MediaType = opts.Config.MediaType
+		if config.MediaType == "" {
+			config.MediaType = DefaultConfigMediaType
+		}
+		configReader = f
+	}
 	prog := &counter{total: total, fn: opts.Progress}
 
 	res := &Result{}
@@ -197,21 +218,6 @@ func Pack(ctx context.Context, l *layout.Layout, tag string, inputs []Input, opt
 		res.Layers = append(res.Layers, desc)
 	}
 
-	config := ocispec.DescriptorEmptyJSON
-	config.Data = nil
-	configReader := io.Reader(bytes.NewReader(ocispec.DescriptorEmptyJSON.Data))
-	if opts.Config != nil {
-		f, err := os.Open(opts.Config.Path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		defer f.Close()
-		config.MediaType = opts.Config.MediaType
-		if config.MediaType == "" {
-			config.MediaType = DefaultConfigMediaType
-		}
-		configReader = f
-	}
 	config, err := l.Ingest(ctx, config.MediaType, configReader)
 	if err != nil {
 		return nil, fmt.Errorf("store config: %w", err)
@@ -256,6 +262,7 @@ type plan struct {
 	in    Input
 	title string
 	dir   bool
+	root  string // directory: the path to walk (symlinks in in.Path resolved)
 	mode  os.FileMode
 	size  int64 // bytes to read: the file, or every regular file of the tree
 }
@@ -275,7 +282,12 @@ func planInput(ctx context.Context, in Input) (*plan, error) {
 		p.size = fi.Size()
 	case fi.IsDir():
 		p.dir = true
-		p.size, err = scanTree(ctx, in.Path)
+		// A symlink to a directory is packed as the directory it points
+		// at (walking the link itself would pack just the link).
+		if p.root, err = filepath.EvalSymlinks(in.Path); err != nil {
+			return nil, fmt.Errorf("input %w", err)
+		}
+		p.size, err = scanTree(ctx, p.root)
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,7 @@ import (
 // bytes of its regular files.
 func scanTree(ctx context.Context, root string) (int64, error) {
 	var total int64
+	links := map[fileID]bool{} // hard links: their content is read once
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -34,11 +35,22 @@ func scanTree(ctx context.Context, root string) (int64, error) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// A name unpack would refuse on some system is refused here, so that
+		// what packs also unpacks everywhere.
+		if name := d.Name(); strings.ContainsAny(name, "\\\x00") {
+			return fmt.Errorf("%s: %w: its name holds a backslash or NUL, which cannot be unpacked on every system; rename it", p, ErrUnsupportedFile)
+		}
 		switch t := d.Type(); {
 		case t.IsRegular():
 			fi, err := d.Info()
 			if err != nil {
 				return err
+			}
+			if id, ok := linkID(fi); ok {
+				if links[id] {
+					return nil
+				}
+				links[id] = true
 			}
 			total += fi.Size()
 		case t.IsDir():
@@ -104,7 +116,7 @@ func packDir(ctx context.Context, l *layout.Layout, p *plan, opts Options, prog 
 				return err
 			}
 			tw := &treeWriter{
-				ctx: ctx, root: p.in.Path, prefix: p.title, prog: prog,
+				ctx: ctx, root: p.root, prefix: p.title, prog: prog,
 				mtime: mtime, keepMtime: opts.KeepMtime,
 				tw:    tar.NewWriter(io.MultiWriter(tarHash, cw)),
 				links: map[fileID]string{},

@@ -26,6 +26,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"syscall"
@@ -132,7 +133,26 @@ func (o *Options) httpClient() (*http.Client, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	tr.TLSClientConfig = cfg
-	return &http.Client{Transport: retry.NewTransport(tr)}, nil
+	return &http.Client{Transport: &retryTransport{Transport: retry.NewTransport(tr), base: tr}}, nil
+}
+
+// retryTransport is oras-go's retry transport with the CloseIdleConnections
+// of the transport below it, which http.Client.CloseIdleConnections needs.
+type retryTransport struct {
+	*retry.Transport
+	base *http.Transport
+}
+
+func (t *retryTransport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+
+// closeIdleConnections closes the idle connections of a client built by
+// authClient. Each Push, Pull and Login builds its own transport; without
+// this its kept-alive connections (and a connection dialled speculatively
+// but never used) would linger for the idle timeout after the call returned.
+func closeIdleConnections(c remote.Client) {
+	if ac, ok := c.(*auth.Client); ok && ac.Client != nil {
+		ac.Client.CloseIdleConnections()
+	}
 }
 
 // authClient builds the auth-decorated client for host.
@@ -192,6 +212,7 @@ func Login(ctx context.Context, store credentials.Store, host string, cred auth.
 	if err != nil {
 		return err
 	}
+	defer closeIdleConnections(c)
 	reg.Client = c
 	reg.PlainHTTP = opts.PlainHTTP
 	if err := credentials.Login(ctx, store, reg, cred); err != nil {
@@ -264,9 +285,29 @@ func transient(err error) bool {
 	if isCertError(err) || errors.Is(err, auth.ErrBasicCredentialNotFound) {
 		return false
 	}
-	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) ||
-		errors.As(err, &ne) || strings.Contains(err.Error(), "connection reset") ||
-		strings.Contains(err.Error(), "unexpected EOF")
+		strings.Contains(err.Error(), "connection reset") || strings.Contains(err.Error(), "unexpected EOF") {
+		return true
+	}
+	// Not any net.Error: every error of an HTTP request is a *url.Error,
+	// which is one, including "server gave HTTP response to HTTPS client"
+	// and TLS handshake failures, which trying again cannot cure.
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && errors.Is(ue.Err, io.EOF) {
+		return true // the server hung up before answering
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op != "remote error" { // a TLS alert is no network failure
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) {
+			return dnsErr.IsTemporary || dnsErr.IsTimeout
+		}
+		return true
+	}
+	return false
 }

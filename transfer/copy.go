@@ -62,10 +62,19 @@ type Result struct {
 // Push copies the artifact srcRef (a tag or digest) of the layout l to the
 // registry repository dst, tagged dstTag ("" copies by digest only).
 func Push(ctx context.Context, l *layout.Layout, srcRef string, dst registry.Reference, dstTag string, opts Options) (*Result, error) {
+	if dstTag == "" {
+		// Copy, like oras.Copy, would tag the destination with srcRef.
+		desc, err := l.Resolve(ctx, srcRef)
+		if err != nil {
+			return nil, err
+		}
+		dstTag = desc.Digest.String()
+	}
 	repo, err := NewRepository(dst, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer closeIdleConnections(repo.Client)
 	res, err := Copy(ctx, l, srcRef, repo, dstTag, opts)
 	if err != nil {
 		return res, fmt.Errorf("push to %s: %w", dst.Registry+"/"+dst.Repository, explain(err, dst.Registry))
@@ -83,6 +92,7 @@ func Pull(ctx context.Context, src registry.Reference, l *layout.Layout, dstTag 
 	if err != nil {
 		return nil, err
 	}
+	defer closeIdleConnections(repo.Client)
 	res, err := Copy(ctx, repo, src.Reference, l, dstTag, opts)
 	if err != nil {
 		return res, fmt.Errorf("pull %s: %w", src, explain(err, src.Registry))
@@ -105,7 +115,7 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 	if wait <= 0 {
 		wait = time.Second
 	}
-	st := &stats{copied: map[digest.Digest]bool{}, skipped: map[digest.Digest]bool{}, onEvent: opts.OnEvent}
+	st := &stats{copied: map[digest.Digest]bool{}, skipped: map[digest.Digest]bool{}, sent: map[digest.Digest]bool{}, onEvent: opts.OnEvent}
 	res := &Result{}
 	root, err := src.Resolve(ctx, srcRef)
 	if err != nil {
@@ -150,14 +160,22 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 // oras.Copy skipped whole.
 func (s *stats) reportUnseenSkips() {
 	s.mu.Lock()
-	var pending []ocispec.Descriptor
+	var pending, sent []ocispec.Descriptor
 	for d, desc := range s.nodes {
-		if !s.copied[d] && !s.skipped[d] && !isManifest(desc) {
+		switch {
+		case s.copied[d] || s.skipped[d] || isManifest(desc):
+		case s.sent[d]:
+			s.copied[d] = true
+			sent = append(sent, desc)
+		default:
 			s.skipped[d] = true
 			pending = append(pending, desc)
 		}
 	}
 	s.mu.Unlock()
+	for _, d := range sent {
+		s.event(BlobDone, d, d.Size)
+	}
 	for _, d := range pending {
 		s.event(BlobSkipped, d, 0)
 	}
@@ -188,9 +206,13 @@ type stats struct {
 	bytes   atomic.Int64
 	onEvent func(Event)
 
-	mu        sync.Mutex
-	copied    map[digest.Digest]bool
-	skipped   map[digest.Digest]bool
+	mu      sync.Mutex
+	copied  map[digest.Digest]bool
+	skipped map[digest.Digest]bool
+	// sent are the blobs whose every byte was read for the destination,
+	// in an attempt that may have failed before their arrival was
+	// confirmed (a failure elsewhere cancels the requests in flight).
+	sent      map[digest.Digest]bool
 	nodes     map[digest.Digest]ocispec.Descriptor
 	manifests int
 }
@@ -216,6 +238,14 @@ func (s *stats) skip(d ocispec.Descriptor) {
 		return
 	}
 	s.mu.Lock()
+	if s.sent[d.Digest] && !s.copied[d.Digest] {
+		// An earlier attempt sent it all and failed before it heard the
+		// answer: the destination has it because this copy sent it.
+		s.copied[d.Digest] = true
+		s.mu.Unlock()
+		s.event(BlobDone, d, d.Size)
+		return
+	}
 	first := !s.skipped[d.Digest] && !s.copied[d.Digest]
 	s.skipped[d.Digest] = true
 	s.mu.Unlock()
@@ -236,15 +266,16 @@ func (s *stats) done(d ocispec.Descriptor) {
 }
 
 // fill writes the counts into r. A blob skipped in a retry because an
-// earlier attempt copied it counts as copied.
+// earlier attempt copied it counts as copied. After a failed copy, the
+// blobs neither copied nor found at the destination count as neither.
 func (s *stats) fill(r *Result) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r.Copied = len(s.copied)
 	r.Manifests = s.manifests
 	r.Skipped = 0
-	for d, desc := range s.nodes {
-		if !s.copied[d] && !isManifest(desc) {
+	for d := range s.skipped {
+		if !s.copied[d] {
 			r.Skipped++
 		}
 	}
@@ -301,6 +332,11 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.n += int64(n)
 		c.st.bytes.Add(int64(n))
+		if c.n == c.d.Size && !isManifest(c.d) {
+			c.st.mu.Lock()
+			c.st.sent[c.d.Digest] = true
+			c.st.mu.Unlock()
+		}
 		c.st.event(BlobProgress, c.d, c.n)
 	}
 	return n, err

@@ -1,7 +1,6 @@
 package transfer_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -123,7 +122,9 @@ func directRepo(t *testing.T, reg *registrytest.Registry, repo string) *remote.R
 		t.Fatal(err)
 	}
 	r.PlainHTTP = reg.PlainHTTP
-	r.Client = reg.Client()
+	c := reg.Client()
+	t.Cleanup(c.CloseIdleConnections) // before the registry shuts down
+	r.Client = c
 	return r
 }
 
@@ -267,5 +268,3 @@ func assertNotFound(t *testing.T, what string, err error) {
 		t.Errorf("%s: err = %v, want ErrNotFound", what, err)
 	}
 }
-
-var _ = bytes.Equal

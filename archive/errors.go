@@ -1,0 +1,56 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// Sentinel errors. Test for them with errors.Is. The error returned also
+// names the file, volume or digest at fault.
+var (
+	// ErrTampered means content in an archive does not match its digest or
+	// size: a blob, or a volume's payload. It wraps layout.ErrDigestMismatch,
+	// so errors.Is(err, layout.ErrDigestMismatch) holds too (and, for a
+	// wrong size, errors.Is(err, layout.ErrSizeMismatch)).
+	ErrTampered = fmt.Errorf("archive tampered or damaged: %w", layout.ErrDigestMismatch)
+	// ErrMissingVolume means a volume of a split archive was not given (or
+	// could not be found next to the others).
+	ErrMissingVolume = errors.New("missing volume")
+	// ErrForeignVolume means a volume belongs to another archive than the
+	// other volumes given, or was given twice with different content.
+	ErrForeignVolume = errors.New("volume of another archive")
+	// ErrTruncated means an archive or a volume ends before its end: a
+	// copy was cut short.
+	ErrTruncated = errors.New("archive truncated")
+	// ErrIncompleteDelta means a delta archive needs blobs that the target
+	// layout does not hold: import it into a layout that holds the archive
+	// or layout it was made against.
+	ErrIncompleteDelta = errors.New("incomplete delta: the target lacks blobs the archive left out")
+	// ErrIncomplete means a (non-delta) archive does not hold every blob
+	// its tags need, and the target does not hold them either.
+	ErrIncomplete = errors.New("archive incomplete")
+	// ErrNoSpace means the destination file system has less free space than
+	// the export or import needs. Nothing was written.
+	ErrNoSpace = errors.New("not enough free space")
+	// ErrUnsafeEntry means an archive holds an entry that could write
+	// outside its directory or is not a plain file or directory: an
+	// absolute name, a ".." component, a link, a device or a fifo.
+	ErrUnsafeEntry = errors.New("unsafe archive entry")
+	// ErrNotArchive means a file is not an OCI image layout archive: not a
+	// tar (plain, gzip or zstd), or without index.json.
+	ErrNotArchive = errors.New("not an OCI layout archive")
+)
+
+// tampered wraps a verification error from the layout package (digest or
+// size mismatch) as ErrTampered, keeping both in the chain.
+func tampered(err error) error {
+	if errors.Is(err, layout.ErrDigestMismatch) || errors.Is(err, layout.ErrSizeMismatch) {
+		if errors.Is(err, ErrTampered) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", ErrTampered, err)
+	}
+	return err
+}

@@ -1,0 +1,461 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// ImportOptions tunes Import.
+type ImportOptions struct {
+	// Progress, when not nil, is called as the archive is read, with the
+	// archive bytes read so far and the archive's size (0 when unknown,
+	// for a stream).
+	Progress func(done, total int64)
+	// FreeSpace replaces the free-space query Import makes before storing
+	// blobs (nil means FreeSpace); tests use it.
+	FreeSpace func(path string) (int64, error)
+}
+
+// ImportReport describes an import.
+type ImportReport struct {
+	// Tags are the tags added (or moved), sorted.
+	Tags []string
+	// Blobs is the number of blobs stored.
+	Blobs int
+	// Skipped is the number of the archive's blobs the target held already.
+	Skipped int
+	// Bytes is the total size of the blobs stored.
+	Bytes int64
+	// Delta is true for a delta archive.
+	Delta bool
+}
+
+// Import adds the archive at paths (one archive file, or the volumes of a
+// split archive in any order; a single volume or base name finds its
+// siblings) to the layout dst: every blob dst lacks, then every tag of
+// the archive's index.json (moving tags dst has) and its untagged
+// referrers.
+//
+// The archive is read once, in order. Every blob is verified against its
+// digest while it is stored, and every volume's payload against its
+// header. Tags are written last, in one update of index.json, once every
+// blob is stored and every tag's graph is complete in dst. On any failure
+// (ErrTampered, ErrTruncated, ErrMissingVolume, ErrForeignVolume,
+// ErrIncompleteDelta, ErrNoSpace, ErrUnsafeEntry, a cancelled ctx, a full
+// disk) the blobs this import stored are removed again and index.json is
+// not touched: dst is left as it was. (A blob another process stores into
+// dst at the same moment may be removed with them.)
+//
+// Archives ocipack writes list their contents first, so a delta whose
+// base dst lacks, or an archive dst has no room for, is refused before
+// anything is stored. Plain tars of a layout (`tar -cf x.tar -C dir .`,
+// `oras backup`), uncompressed, gzip or zstd, are read too, whatever the
+// order of their entries; their blobs that no tag reaches are not kept.
+// The caller closes dst.
+func Import(ctx context.Context, paths []string, dst *layout.Layout, opts ImportOptions) (*ImportReport, error) {
+	src, err := openSource(paths)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer src.Close()
+	var done int64
+	var onRead func(int)
+	if opts.Progress != nil {
+		onRead = func(n int) { done += int64(n); opts.Progress(done, src.size) }
+	}
+	rep, err := importStream(ctx, src.stream(onRead), dst, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import %s: %w", src.name, err)
+	}
+	return rep, nil
+}
+
+// ImportStream is Import reading one archive from r, such as standard
+// input.
+func ImportStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts ImportOptions) (*ImportReport, error) {
+	var done int64
+	if opts.Progress != nil {
+		r = &countReader{r: r, fn: func(n int) { done += int64(n); opts.Progress(done, 0) }}
+	}
+	rep, err := importStream(ctx, r, dst, opts)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	return rep, nil
+}
+
+// ImportDir is Import into the layout directory dir, created when it does
+// not exist. When the import fails, a directory it created is removed
+// again, and an empty one is emptied again.
+func ImportDir(ctx context.Context, paths []string, dir string, opts ImportOptions) (rep *ImportReport, err error) {
+	var before map[string]bool // nil: dir did not exist
+	if entries, err := os.ReadDir(dir); err == nil {
+		before = map[string]bool{}
+		for _, e := range entries {
+			before[e.Name()] = true
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	l, err := layout.OpenOrCreate(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("import: %w", err)
+	}
+	defer func() {
+		cerr := l.Close()
+		if err != nil {
+			switch {
+			case before == nil:
+				os.RemoveAll(dir)
+			case len(before) == 0:
+				entries, _ := os.ReadDir(dir)
+				for _, e := range entries {
+					os.RemoveAll(filepath.Join(dir, e.Name()))
+				}
+			}
+		} else if cerr != nil {
+			err = cerr
+		}
+	}()
+	return Import(ctx, paths, l, opts)
+}
+
+// importer is one import's state.
+type importer struct {
+	ctx      context.Context
+	dst      *layout.Layout
+	opts     ImportOptions
+	cls      classifier
+	contents *contents
+	listed   map[digest.Digest]int64
+	index    *ocispec.Index
+	sawFile  bool // oci-layout seen
+	seen     map[digest.Digest]int64
+	created  []digest.Digest
+	rep      ImportReport
+}
+
+func importStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts ImportOptions) (_ *ImportReport, err error) {
+	im := &importer{ctx: ctx, dst: dst, opts: opts, seen: map[digest.Digest]int64{}}
+	defer func() {
+		if err != nil {
+			im.rollback()
+		}
+	}()
+	tr, closeDec, err := openTar(r)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDec()
+	if err := im.readAll(tr); err != nil {
+		return nil, err
+	}
+	if err := im.finish(); err != nil {
+		return nil, err
+	}
+	rep := im.rep
+	return &rep, nil
+}
+
+// openTar detects the compression of r (zstd, gzip or none) from its first
+// bytes and returns a tar reader of its content.
+func openTar(r io.Reader) (*tar.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	head, err := br.Peek(4)
+	if err != nil && len(head) == 0 {
+		if err == io.EOF {
+			return nil, nil, fmt.Errorf("%w: the file is empty", ErrNotArchive)
+		}
+		return nil, nil, err
+	}
+	switch {
+	case bytes.HasPrefix(head, zstdMagic):
+		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<30))
+		if err != nil {
+			return nil, nil, err
+		}
+		return tar.NewReader(d), d.Close, nil
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		g, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", ErrNotArchive, err)
+		}
+		return tar.NewReader(g), func() { g.Close() }, nil
+	}
+	return tar.NewReader(br), func() {}, nil
+}
+
+// readAll reads every entry of the archive.
+func (im *importer) readAll(tr *tar.Reader) error {
+	for first := true; ; first = false {
+		if err := im.ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			if first {
+				return fmt.Errorf("%w: no entries", ErrNotArchive)
+			}
+			return nil
+		}
+		if err != nil {
+			return streamError(err, first)
+		}
+		kind, d, err := im.cls.classify(h)
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case kindLayoutFile:
+			b, err := readSmall(tr, h.Name, h.Size)
+			if err != nil {
+				return streamError(err, false)
+			}
+			if err := checkLayoutFile(b); err != nil {
+				return err
+			}
+			im.sawFile = true
+		case kindContents:
+			if im.contents != nil {
+				return fmt.Errorf("%w: two %s entries", ErrNotArchive, ContentsFile)
+			}
+			b, err := readSmall(tr, h.Name, h.Size)
+			if err != nil {
+				return streamError(err, false)
+			}
+			if im.contents, err = parseContents(b); err != nil {
+				return err
+			}
+			if err := im.preflight(); err != nil {
+				return err
+			}
+		case kindIndex:
+			if im.index != nil {
+				return fmt.Errorf("%w: two index.json entries", ErrNotArchive)
+			}
+			b, err := readSmall(tr, h.Name, h.Size)
+			if err != nil {
+				return streamError(err, false)
+			}
+			if im.index, err = parseIndex(b); err != nil {
+				return err
+			}
+			for _, e := range im.index.Manifests {
+				if t := e.Annotations[ocispec.AnnotationRefName]; t != "" && !layout.ValidTag(t) {
+					return fmt.Errorf("%w: index.json: tag %q is not a valid tag", layout.ErrInvalidReference, t)
+				}
+			}
+		case kindBlob:
+			if err := im.blob(tr, d, h.Size); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// streamError explains an error reading the archive's stream.
+func streamError(err error, first bool) error {
+	switch {
+	case errors.Is(err, ErrTampered), errors.Is(err, ErrTruncated), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: it ends in the middle of an entry: %w", ErrTruncated, err)
+	case errors.Is(err, tar.ErrHeader) && first:
+		return fmt.Errorf("%w: not a tar (nor a gzip or zstd tar): %w", ErrNotArchive, err)
+	case errors.Is(err, tar.ErrHeader):
+		return fmt.Errorf("%w: unreadable tar header: %w", ErrTampered, err)
+	}
+	return err
+}
+
+// preflight runs once the contents list is read, before any blob is
+// stored: a delta's required blobs must be in dst, and dst must have room
+// for the blobs it lacks.
+func (im *importer) preflight() error {
+	c := im.contents
+	im.listed = map[digest.Digest]int64{}
+	for _, b := range c.Blobs {
+		im.listed[b.Digest] = b.Size
+	}
+	im.rep.Delta = len(c.Required) > 0
+	var missing []digest.Digest
+	for _, b := range c.Required {
+		ok, err := im.dst.Exists(im.ctx, ocispec.Descriptor{Digest: b.Digest, Size: b.Size})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			missing = append(missing, b.Digest)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: layout %s lacks %s", ErrIncompleteDelta, im.dst.Path(), fewDigests(missing))
+	}
+	var need int64
+	for _, b := range c.Blobs {
+		if ok, _ := im.dst.Exists(im.ctx, ocispec.Descriptor{Digest: b.Digest, Size: b.Size}); !ok {
+			need += b.Size
+		}
+	}
+	return checkSpace(im.opts.FreeSpace, im.dst.Path(), need)
+}
+
+// blob stores one blob entry, verified, unless dst has it.
+func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
+	if im.contents != nil {
+		want, ok := im.listed[d]
+		if !ok {
+			return fmt.Errorf("blob %s: %w: the archive holds it but its %s does not list it", d, ErrTampered, ContentsFile)
+		}
+		if want != size {
+			return fmt.Errorf("blob %s: %w: %d bytes in the archive, %s says %d", d, ErrTampered, size, ContentsFile, want)
+		}
+	}
+	if _, dup := im.seen[d]; dup {
+		return nil
+	}
+	im.seen[d] = size
+	desc := ocispec.Descriptor{Digest: d, Size: size}
+	if ok, err := im.dst.Exists(im.ctx, desc); err != nil {
+		return err
+	} else if ok {
+		im.rep.Skipped++
+		return nil
+	}
+	if im.contents == nil {
+		if err := checkSpace(im.opts.FreeSpace, im.dst.Path(), size); err != nil {
+			return fmt.Errorf("blob %s: %w", d, err)
+		}
+	}
+	_, statErr := os.Lstat(im.dst.BlobPath(d))
+	existed := statErr == nil
+	// Push verifies size and digest as it writes; the media type is left
+	// empty so that it does not list referrers in index.json: that is done
+	// at the end, with the tags.
+	err := im.dst.Push(im.ctx, desc, r)
+	if errors.Is(err, layout.ErrAlreadyExists) {
+		im.rep.Skipped++
+		return nil
+	}
+	if err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("%w: %w", ErrTruncated, err)
+		}
+		return tampered(err)
+	}
+	if !existed {
+		im.created = append(im.created, d)
+	}
+	im.rep.Blobs++
+	im.rep.Bytes += size
+	return nil
+}
+
+// finish checks that the archive was whole and every tag complete, then
+// writes the tags.
+func (im *importer) finish() error {
+	if im.index == nil {
+		return fmt.Errorf("%w: no index.json in it", ErrNotArchive)
+	}
+	if im.contents != nil {
+		var absent []digest.Digest
+		for _, b := range im.contents.Blobs {
+			if _, ok := im.seen[b.Digest]; !ok {
+				absent = append(absent, b.Digest)
+			}
+		}
+		if len(absent) > 0 {
+			return fmt.Errorf("%w: it ends before %s that %s lists", ErrTruncated, fewDigests(absent), ContentsFile)
+		}
+	}
+	missing, reached, err := completeness(im.ctx, im.dst, im.index.Manifests)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		if im.rep.Delta {
+			return fmt.Errorf("%w: layout %s lacks %s", ErrIncompleteDelta, im.dst.Path(), fewDigests(missing))
+		}
+		return fmt.Errorf("%w: neither it nor layout %s holds %s", ErrIncomplete, im.dst.Path(), fewDigests(missing))
+	}
+	if err := im.ctx.Err(); err != nil {
+		return err
+	}
+	var tags []string
+	err = im.dst.UpdateIndex(im.ctx, func(idx *ocispec.Index) error {
+		for _, e := range im.index.Manifests {
+			tag := e.Annotations[ocispec.AnnotationRefName]
+			kept := idx.Manifests[:0]
+			for _, d := range idx.Manifests {
+				name := d.Annotations[ocispec.AnnotationRefName]
+				if tag != "" && name == tag || name == "" && d.Digest == e.Digest {
+					continue
+				}
+				kept = append(kept, d)
+			}
+			e.Annotations = maps.Clone(e.Annotations)
+			idx.Manifests = append(kept, e)
+			if tag != "" {
+				tags = append(tags, tag)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// From here on the import stands: blobs of a plain tar that nothing
+	// reaches are dropped, best effort.
+	if im.contents == nil {
+		for _, d := range im.created {
+			if !reached[d] {
+				os.Remove(im.dst.BlobPath(d))
+				im.rep.Blobs--
+				im.rep.Bytes -= im.seen[d]
+			}
+		}
+	}
+	im.created = nil
+	slices.Sort(tags)
+	im.rep.Tags = slices.Compact(tags)
+	return nil
+}
+
+// rollback removes the blobs this import stored.
+func (im *importer) rollback() {
+	for _, d := range im.created {
+		os.Remove(im.dst.BlobPath(d))
+	}
+	im.created = nil
+}
+
+// countReader reports the bytes read through it.
+type countReader struct {
+	r  io.Reader
+	fn func(int)
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.fn(n)
+	}
+	return n, err
+}

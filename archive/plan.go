@@ -1,0 +1,189 @@
+package archive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// DigestSet is a set of blob digests, such as the blobs an earlier archive
+// or layout holds (see DigestsOfLayout and DigestsOfArchive).
+type DigestSet map[digest.Digest]bool
+
+// plan is what an export writes.
+type plan struct {
+	tags     []string
+	index    ocispec.Index
+	blobs    []ocispec.Descriptor // in archive order: manifests, indexes and configs, then layers
+	required []ocispec.Descriptor // left out (delta)
+	contents []byte               // ocipack-archive.json
+}
+
+type planner struct {
+	ctx    context.Context
+	l      *layout.Layout
+	since  DigestSet
+	seen   map[digest.Digest]bool
+	meta   []ocispec.Descriptor
+	layers []ocispec.Descriptor
+	req    []ocispec.Descriptor
+	from   string // the tag being walked, for messages
+}
+
+// makePlan walks everything the tags reach in l (nil tags: every tag), and
+// the referrers index.json lists for it.
+func makePlan(ctx context.Context, l *layout.Layout, tags []string, since DigestSet) (*plan, error) {
+	all, err := l.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byTag := map[string]ocispec.Descriptor{}
+	for _, t := range all {
+		if _, dup := byTag[t.Tag]; !dup {
+			byTag[t.Tag] = t.Descriptor
+		}
+	}
+	if tags == nil {
+		for _, t := range all {
+			tags = append(tags, t.Tag)
+		}
+		if len(tags) == 0 {
+			return nil, fmt.Errorf("layout %s has no tags: nothing to export", l.Path())
+		}
+	}
+	tags = slices.Clone(tags)
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	if len(tags) == 0 {
+		return nil, errors.New("no tags given: nothing to export")
+	}
+
+	p := &planner{ctx: ctx, l: l, since: since, seen: map[digest.Digest]bool{}}
+	out := &plan{tags: tags}
+	out.index.SchemaVersion = 2
+	out.index.MediaType = ocispec.MediaTypeImageIndex
+	for _, t := range tags {
+		d, ok := byTag[t]
+		if !ok {
+			return nil, fmt.Errorf("tag %q: %w in layout %s", t, layout.ErrNotFound, l.Path())
+		}
+		p.from = "tag " + t
+		if err := p.visit(d, true, false); err != nil {
+			return nil, err
+		}
+		out.index.Manifests = append(out.index.Manifests, d)
+	}
+
+	// Referrers: untagged entries whose subject is exported, until no more
+	// are found (referrers of referrers).
+	idx, err := l.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	added := map[digest.Digest]bool{}
+	for more := true; more; {
+		more = false
+		for _, d := range idx.Manifests {
+			if d.Annotations[ocispec.AnnotationRefName] != "" || added[d.Digest] || !isManifest(d.MediaType) {
+				continue
+			}
+			b, err := layout.ReadBlob(ctx, l, d, layout.MaxManifestSize)
+			if err != nil {
+				continue // not ours to judge: it is not exported
+			}
+			c, err := parseChildren(d, b)
+			if err != nil || c.subject == nil || !p.seen[c.subject.Digest] {
+				continue
+			}
+			added[d.Digest] = true
+			more = true
+			p.from = "referrer " + d.Digest.String()
+			if err := p.visit(d, true, false); err != nil {
+				return nil, err
+			}
+			out.index.Manifests = append(out.index.Manifests, d)
+		}
+	}
+	slices.SortStableFunc(out.index.Manifests, func(a, b ocispec.Descriptor) int {
+		if c := strings.Compare(a.Annotations[ocispec.AnnotationRefName], b.Annotations[ocispec.AnnotationRefName]); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+	out.blobs = slices.Concat(p.meta, p.layers)
+	out.required = p.req
+	return out, nil
+}
+
+// visit adds d and what it refers to. manifest says d is a manifest or an
+// index (an index.json entry, or an index's child); small says it belongs
+// with the small blobs (a config).
+func (p *planner) visit(d ocispec.Descriptor, manifest, small bool) error {
+	if p.seen[d.Digest] {
+		return nil
+	}
+	p.seen[d.Digest] = true
+	if err := p.ctx.Err(); err != nil {
+		return err
+	}
+	d = ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size}
+	have := p.since[d.Digest]
+	if have {
+		p.req = append(p.req, d)
+	}
+	if manifest || isManifest(d.MediaType) {
+		b, err := layout.ReadBlob(p.ctx, p.l, d, layout.MaxManifestSize)
+		if err != nil {
+			if have && errors.Is(err, layout.ErrNotFound) {
+				return nil // the old side has it; its children too
+			}
+			return fmt.Errorf("%s: manifest %s: %w", p.from, d.Digest, err)
+		}
+		c, err := parseChildren(d, b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.from, err)
+		}
+		if !have {
+			p.meta = append(p.meta, d)
+		}
+		if c.config != nil {
+			if err := p.visit(*c.config, false, true); err != nil {
+				return err
+			}
+		}
+		for _, m := range c.manifests {
+			if err := p.visit(m, true, false); err != nil {
+				return err
+			}
+		}
+		for _, l := range c.layers {
+			if err := p.visit(l, false, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if have {
+		return nil
+	}
+	ok, err := p.l.Exists(p.ctx, d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%s: blob %s (%d bytes): %w in layout %s", p.from, d.Digest, d.Size, layout.ErrNotFound, p.l.Path())
+	}
+	if small {
+		p.meta = append(p.meta, d)
+	} else {
+		p.layers = append(p.layers, d)
+	}
+	return nil
+}

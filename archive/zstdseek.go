@@ -1,0 +1,169 @@
+package archive
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// The zstd archives ocipack writes follow Zstandard's seekable format
+// (contrib/seekable_format in the zstd sources): the stream is a series of
+// independent frames, each at most maxFrame bytes once decompressed, and a
+// new frame starts before each tar entry once the current one holds at
+// least minFrame bytes. A skippable frame at the end holds the seek table,
+// the compressed and decompressed size of every frame. Plain zstd tools
+// decompress such a stream as any other and ignore the table; Open uses it
+// to start decompressing at the frame holding a blob.
+const (
+	maxFrame = 4 << 20
+	minFrame = 256 << 10
+
+	skippableSeekMagic = 0x184D2A5E
+	seekableMagic      = 0x8F92EAB1
+	seekFooterSize     = 9
+	seekEntrySize      = 8
+	seekChecksumFlag   = 1 << 7
+	// maxSeekFrames bounds the seek table read into memory (1 TiB of
+	// content in 4 MiB frames).
+	maxSeekFrames = 1 << 18
+)
+
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// frame locates one zstd frame: where it starts in the compressed stream
+// and where its content starts in the decompressed one.
+type frame struct{ c, d int64 }
+
+// frameWriter writes a seekable zstd stream to w.
+type frameWriter struct {
+	w     io.Writer
+	enc   *zstd.Encoder
+	buf   []byte
+	out   []byte
+	sizes [][2]uint32 // compressed, decompressed
+	err   error
+}
+
+func newFrameWriter(w io.Writer) (*frameWriter, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+	if err != nil {
+		return nil, err
+	}
+	return &frameWriter{w: w, enc: enc, buf: make([]byte, 0, maxFrame)}, nil
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		if f.err != nil {
+			return n, f.err
+		}
+		k := min(len(p), maxFrame-len(f.buf))
+		f.buf = append(f.buf, p[:k]...)
+		p, n = p[k:], n+k
+		if len(f.buf) == maxFrame {
+			f.flush()
+		}
+	}
+	return n, f.err
+}
+
+// boundary starts a new frame if the current one is large enough: called
+// before each tar entry.
+func (f *frameWriter) boundary() error {
+	if len(f.buf) >= minFrame {
+		f.flush()
+	}
+	return f.err
+}
+
+func (f *frameWriter) flush() {
+	if f.err != nil || len(f.buf) == 0 {
+		return
+	}
+	f.out = f.enc.EncodeAll(f.buf, f.out[:0])
+	if _, err := f.w.Write(f.out); err != nil {
+		f.err = err
+		return
+	}
+	f.sizes = append(f.sizes, [2]uint32{uint32(len(f.out)), uint32(len(f.buf))})
+	f.buf = f.buf[:0]
+}
+
+// Close writes the last frame and the seek table. It does not close w.
+func (f *frameWriter) Close() error {
+	f.flush()
+	if f.err != nil {
+		return f.err
+	}
+	table := make([]byte, 8, 8+len(f.sizes)*seekEntrySize+seekFooterSize)
+	binary.LittleEndian.PutUint32(table[0:], skippableSeekMagic)
+	binary.LittleEndian.PutUint32(table[4:], uint32(len(f.sizes)*seekEntrySize+seekFooterSize))
+	for _, s := range f.sizes {
+		table = binary.LittleEndian.AppendUint32(table, s[0])
+		table = binary.LittleEndian.AppendUint32(table, s[1])
+	}
+	table = binary.LittleEndian.AppendUint32(table, uint32(len(f.sizes)))
+	table = append(table, 0) // descriptor: no checksums
+	table = binary.LittleEndian.AppendUint32(table, seekableMagic)
+	_, f.err = f.w.Write(table)
+	if f.err == nil {
+		f.err = errors.New("frame writer closed")
+		return nil
+	}
+	return f.err
+}
+
+// readSeekTable reads the seek table at the end of a zstd stream of size
+// bytes. It returns nil (and no error) when the stream has none: it is then
+// read from its start.
+func readSeekTable(r io.ReaderAt, size int64) ([]frame, error) {
+	if size < seekFooterSize+8 {
+		return nil, nil
+	}
+	var foot [seekFooterSize]byte
+	if _, err := r.ReadAt(foot[:], size-seekFooterSize); err != nil {
+		return nil, err
+	}
+	if binary.LittleEndian.Uint32(foot[5:]) != seekableMagic {
+		return nil, nil
+	}
+	n := int64(binary.LittleEndian.Uint32(foot[0:]))
+	entry := int64(seekEntrySize)
+	if foot[4]&seekChecksumFlag != 0 {
+		entry += 4
+	}
+	tableSize := n*entry + seekFooterSize
+	start := size - tableSize - 8
+	if n > maxSeekFrames || start < 0 {
+		return nil, nil
+	}
+	b := make([]byte, tableSize+8)
+	if _, err := r.ReadAt(b, start); err != nil {
+		return nil, err
+	}
+	if binary.LittleEndian.Uint32(b[0:]) != skippableSeekMagic || int64(binary.LittleEndian.Uint32(b[4:])) != tableSize {
+		return nil, nil
+	}
+	frames := make([]frame, 0, n)
+	var c, d int64
+	for i := int64(0); i < n; i++ {
+		e := b[8+i*entry:]
+		frames = append(frames, frame{c: c, d: d})
+		c += int64(binary.LittleEndian.Uint32(e[0:]))
+		d += int64(binary.LittleEndian.Uint32(e[4:]))
+	}
+	if c != start {
+		return nil, fmt.Errorf("%w: zstd seek table covers %d bytes, the stream has %d", ErrTampered, c, start)
+	}
+	return frames, nil
+}
+
+// frameAt returns the index of the frame holding decompressed offset off.
+func frameAt(frames []frame, off int64) int {
+	return sort.Search(len(frames), func(i int) bool { return frames[i].d > off }) - 1
+}

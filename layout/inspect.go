@@ -1,0 +1,259 @@
+package layout
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Inspection describes one artifact of a layout: what `ocipack inspect
+// LAYOUT:TAG` shows.
+type Inspection struct {
+	// Reference is the tag or digest inspected, as given.
+	Reference string `json:"reference"`
+	// Digest is the manifest's digest.
+	Digest digest.Digest `json:"digest"`
+	// MediaType is the manifest's media type.
+	MediaType string `json:"mediaType"`
+	// ArtifactType is the manifest's artifactType or, when it has none, its
+	// config's media type (as image-spec v1.1 says to read it).
+	ArtifactType string `json:"artifactType,omitempty"`
+	// Created is the org.opencontainers.image.created annotation.
+	Created string `json:"created,omitempty"`
+	// Annotations are the manifest's annotations.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Config is the manifest's config (zero for an image index).
+	Config ocispec.Descriptor `json:"config"`
+	// Files are the manifest's layers, in order.
+	Files []InspectedFile `json:"files"`
+	// Manifests are the manifests an image index lists (nil for a
+	// manifest).
+	Manifests []ocispec.Descriptor `json:"manifests,omitempty"`
+	// Size is the size of the manifest, its config and its layers; for an
+	// image index, of the index and the manifests it lists (not their
+	// blobs).
+	Size int64 `json:"size"`
+	// Subject is the manifest this one refers to, if it is a referrer.
+	Subject *ocispec.Descriptor `json:"subject,omitempty"`
+}
+
+// InspectedFile is one layer of an inspected manifest.
+type InspectedFile struct {
+	// Title is the org.opencontainers.image.title annotation: the file or
+	// directory name ("" for a layer without one, such as an image's).
+	Title string `json:"title"`
+	// MediaType is the layer's media type.
+	MediaType string `json:"mediaType"`
+	// Size is the layer's size, as stored (compressed).
+	Size int64 `json:"size"`
+	// Digest is the layer's digest.
+	Digest digest.Digest `json:"digest"`
+	// Dir says that the layer is a directory's archive (the
+	// io.deis.oras.content.unpack annotation is "true").
+	Dir bool `json:"dir,omitempty"`
+	// Mode is a file's permission bits in octal ("0644"), when packed with
+	// them.
+	Mode string `json:"mode,omitempty"`
+	// Annotations are all of the layer's annotations.
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Inspect describes the artifact ref names: a tag, or the digest of a
+// manifest or image index stored in the layout. The manifest is read and
+// verified against its digest; its blobs are not read. It fails with
+// ErrNotFound when there is no such tag or manifest, and ErrCorrupt when
+// the manifest does not parse.
+func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
+	desc, err := l.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	b, err := ReadBlob(ctx, l, desc, MaxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	doc, cls, err := parseManifest(desc.MediaType, b)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: manifest %s: %w: %w", ref, desc.Digest, ErrCorrupt, err)
+	}
+	in := &Inspection{
+		Reference:    ref,
+		Digest:       desc.Digest,
+		MediaType:    desc.MediaType,
+		ArtifactType: doc.ArtifactType,
+		Created:      doc.Annotations[ocispec.AnnotationCreated],
+		Annotations:  doc.Annotations,
+		Files:        []InspectedFile{},
+		Size:         desc.Size,
+		Subject:      doc.Subject,
+	}
+	if in.MediaType == "" {
+		in.MediaType = doc.MediaType
+	}
+	if in.ArtifactType == "" {
+		in.ArtifactType = desc.ArtifactType
+	}
+	switch cls {
+	case classImage:
+		in.Config = *doc.Config
+		if in.ArtifactType == "" {
+			in.ArtifactType = doc.Config.MediaType
+		}
+		in.Size += doc.Config.Size
+		for _, d := range doc.Layers {
+			in.Size += d.Size
+			in.Files = append(in.Files, InspectedFile{
+				Title:       d.Annotations[ocispec.AnnotationTitle],
+				MediaType:   d.MediaType,
+				Size:        d.Size,
+				Digest:      d.Digest,
+				Dir:         d.Annotations[AnnotationUnpack] == "true",
+				Mode:        d.Annotations[AnnotationFileMode],
+				Annotations: d.Annotations,
+			})
+		}
+	case classIndex:
+		in.Manifests = doc.Manifests
+		for _, d := range doc.Manifests {
+			in.Size += d.Size
+		}
+	case classArtifact:
+		for _, d := range doc.Blobs {
+			in.Size += d.Size
+			in.Files = append(in.Files, InspectedFile{
+				Title: d.Annotations[ocispec.AnnotationTitle], MediaType: d.MediaType, Size: d.Size, Digest: d.Digest,
+				Dir: d.Annotations[AnnotationUnpack] == "true", Mode: d.Annotations[AnnotationFileMode], Annotations: d.Annotations,
+			})
+		}
+	}
+	return in, nil
+}
+
+// Summary is one tag of a layout, as `ocipack ls` lists it.
+type Summary struct {
+	// Tag is the tag.
+	Tag string `json:"tag"`
+	// Digest is the digest of the manifest it points at.
+	Digest digest.Digest `json:"digest"`
+	// MediaType is the manifest's media type.
+	MediaType string `json:"mediaType"`
+	// ArtifactType is the manifest's artifactType or, when it has none, its
+	// config's media type.
+	ArtifactType string `json:"artifactType,omitempty"`
+	// Size is the size of the manifest, its config and its layers; for an
+	// image index, of the index alone.
+	Size int64 `json:"size"`
+	// Created is the manifest's org.opencontainers.image.created
+	// annotation.
+	Created string `json:"created,omitempty"`
+	// Files is how many layers the manifest has.
+	Files int `json:"files"`
+	// Error says why the manifest could not be read ("" when it could);
+	// the other fields then come from index.json alone.
+	Error string `json:"error,omitempty"`
+}
+
+// Summaries describes every tag of the layout, sorted by tag. It reads each
+// manifest once (verified against its digest), several at a time, so that
+// it stays fast for layouts of many thousand tags. A manifest that cannot be
+// read does not fail the whole list: its Summary has Error set. Summaries
+// fails only when index.json cannot be read or ctx is done.
+func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
+	tags, err := l.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// One job per distinct manifest.
+	type job struct {
+		desc ocispec.Descriptor
+		sum  Summary // the fields that come from the manifest
+	}
+	jobs := map[digest.Digest]*job{}
+	var order []*job
+	for _, t := range tags {
+		if jobs[t.Descriptor.Digest] == nil {
+			j := &job{desc: t.Descriptor}
+			jobs[t.Descriptor.Digest] = j
+			order = append(order, j)
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), 8, len(order))
+	var wg sync.WaitGroup
+	next := make(chan *job)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				j.sum = l.summarize(ctx, j.desc)
+			}
+		}()
+	}
+	for _, j := range order {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Summary, 0, len(tags))
+	for _, t := range tags {
+		s := jobs[t.Descriptor.Digest].sum
+		s.Tag = t.Tag
+		if s.Created == "" {
+			s.Created = t.Descriptor.Annotations[ocispec.AnnotationCreated]
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// summarize reads the manifest desc describes for Summaries.
+func (l *Layout) summarize(ctx context.Context, desc ocispec.Descriptor) Summary {
+	s := Summary{Digest: desc.Digest, MediaType: desc.MediaType, ArtifactType: desc.ArtifactType, Size: desc.Size}
+	if desc.MediaType != "" && classOf(desc.MediaType) == classUnknown {
+		return s // not a manifest: nothing more to tell
+	}
+	b, err := ReadBlob(ctx, l, desc, MaxManifestSize)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	doc, cls, err := parseManifest(desc.MediaType, b)
+	if err != nil {
+		s.Error = fmt.Sprintf("manifest %s: %v: %v", desc.Digest, ErrCorrupt, err)
+		return s
+	}
+	if s.MediaType == "" {
+		s.MediaType = doc.MediaType
+	}
+	if doc.ArtifactType != "" {
+		s.ArtifactType = doc.ArtifactType
+	}
+	s.Created = doc.Annotations[ocispec.AnnotationCreated]
+	switch cls {
+	case classImage:
+		if s.ArtifactType == "" {
+			s.ArtifactType = doc.Config.MediaType
+		}
+		s.Size += doc.Config.Size
+		for _, d := range doc.Layers {
+			s.Size += d.Size
+		}
+		s.Files = len(doc.Layers)
+	case classArtifact:
+		for _, d := range doc.Blobs {
+			s.Size += d.Size
+		}
+		s.Files = len(doc.Blobs)
+	}
+	return s
+}
