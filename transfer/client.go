@@ -216,7 +216,11 @@ func Login(ctx context.Context, store credentials.Store, host string, cred auth.
 	reg.Client = c
 	reg.PlainHTTP = opts.PlainHTTP
 	if err := credentials.Login(ctx, store, reg, cred); err != nil {
-		return explain(err, host)
+		err = explain(err, host)
+		if errors.Is(err, ErrUnauthorized) {
+			return fmt.Errorf("%w: %s refused user %q; check the user name and the password or token", ErrUnauthorized, host, cred.Username)
+		}
+		return err
 	}
 	return nil
 }
