@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -25,6 +26,9 @@ import (
 	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
+	"oras.land/oras-go/v2"
+
+	"github.com/ocipack/ocipack/archive"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/progress"
@@ -60,7 +64,7 @@ type env struct {
 }
 
 func commands() []command {
-	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand(), tagCommand(), rmCommand()}
+	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand(), exportCommand(), importCommand(), tagCommand(), rmCommand()}
 }
 
 func main() {
@@ -191,8 +195,14 @@ func packCommand() command {
 		name:    "pack",
 		args:    "LAYOUT:TAG PATH[:MEDIATYPE]... [flags]",
 		summary: "Pack files and directories into a layout as one tagged artifact",
-		examples: `  # a Helm chart and a directory of manifests, as v1.2.0
-  ocipack pack ./bundle:v1.2.0 mychart-1.2.0.tgz:application/vnd.cncf.helm.chart.content.v1.tar+gzip ./k8s
+		examples: `  # a tarball and a directory of manifests, as v1.2.0
+  ocipack pack ./bundle:v1.2.0 app-1.2.0.tar.gz ./k8s
+
+  # a file with a media type of your choosing
+  ocipack pack ./bundle:v1 app.tar.gz:application/vnd.example.app.v1.tar+gzip
+
+  # a Helm chart, as 'helm push' stores it (tag = chart version)
+  ocipack pack ./charts --helm mychart-1.2.0.tgz
 
   # reproducible: the same digest on any machine
   SOURCE_DATE_EPOCH=1700000000 ocipack pack ./bundle:v1 ./deploy --compression zstd
@@ -325,18 +335,17 @@ needs no tag.
 				if len(args) != 1 {
 					return usagef("need exactly one LAYOUT[:TAG|@DIGEST]")
 				}
-				l, ref, err := openLayoutRef(ctx, args[0])
+				src, ref, err := openSource(ctx, args[0])
 				if err != nil {
 					return err
 				}
-				r := ref.Ref()
-				if r == "" {
-					if r, err = onlyTag(ctx, l); err != nil {
-						return err
-					}
+				defer src.close()
+				r, err := src.ref(ctx, ref)
+				if err != nil {
+					return err
 				}
 				bar := progress.New(e.stderr, "unpacking", e.progress)
-				res, err := unpack.Unpack(ctx, l, r, *out, unpack.Options{Overwrite: *overwrite, MaxSize: *maxSize, Progress: bar.Update})
+				res, err := unpack.Unpack(ctx, src.target, r, *out, unpack.Options{Overwrite: *overwrite, MaxSize: *maxSize, Progress: bar.Update})
 				bar.Finish()
 				if err != nil {
 					return err
@@ -355,27 +364,73 @@ needs no tag.
 	}
 }
 
-// onlyTag returns the layout's one tag, or explains why a tag is needed.
-func onlyTag(ctx context.Context, l *layout.Layout) (string, error) {
-	tags, err := l.Tags(ctx)
+// source is what unpack and push read from: a layout directory, or an
+// archive file (or its split volumes) read in place.
+type source struct {
+	target oras.ReadOnlyTarget
+	path   string
+	tags   func(context.Context) ([]string, error)
+	close  func() error
+}
+
+// openSource opens the layout or archive a reference names.
+func openSource(ctx context.Context, s string) (*source, layout.Reference, error) {
+	ref, err := layout.ParseReference(s)
+	if err != nil {
+		return nil, ref, usagef("%v", err)
+	}
+	if isArchive(ref.Path) {
+		r, err := archive.Open(ctx, ref.Path)
+		if err != nil {
+			return nil, ref, err
+		}
+		return &source{target: r, path: ref.Path, tags: r.Tags, close: r.Close}, ref, nil
+	}
+	l, err := layout.Open(ctx, ref.Path)
+	if err != nil {
+		return nil, ref, err
+	}
+	tags := func(ctx context.Context) ([]string, error) {
+		ts, err := l.Tags(ctx)
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = t.Tag
+		}
+		return names, err
+	}
+	return &source{target: l, path: ref.Path, tags: tags, close: l.Close}, ref, nil
+}
+
+// isArchive reports whether p is an archive file (or the base name of split
+// volumes) rather than a layout directory.
+func isArchive(p string) bool {
+	if fi, err := os.Stat(p); err == nil {
+		return fi.Mode().IsRegular()
+	}
+	_, err := os.Stat(archive.VolumeName(p, 1))
+	return err == nil
+}
+
+// ref returns the reference's tag or digest, or the source's only tag.
+func (s *source) ref(ctx context.Context, r layout.Reference) (string, error) {
+	if r.Ref() != "" {
+		return r.Ref(), nil
+	}
+	tags, err := s.tags(ctx)
 	if err != nil {
 		return "", err
 	}
 	switch len(tags) {
 	case 1:
-		return tags[0].Tag, nil
+		return tags[0], nil
 	case 0:
-		return "", fmt.Errorf("layout %s has no tags: nothing to unpack", l.Path())
+		return "", fmt.Errorf("%s has no tags: nothing to take", s.path)
 	}
-	names := make([]string, 0, 5)
-	for i, t := range tags {
-		if i == 5 {
-			names = append(names, "…")
-			break
-		}
-		names = append(names, t.Tag)
+	shown := tags
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], "…")
 	}
-	return "", usagef("layout %s has %d tags (%s): name one, as %s:TAG", l.Path(), len(tags), strings.Join(names, ", "), l.Path())
+	return "", usagef("%s has %d tags (%s): name one, as %s:TAG", s.path, len(tags), strings.Join(shown, ", "), s.path)
 }
 
 func lsCommand() command {
@@ -590,10 +645,11 @@ again sends only what is missing.
 				if len(args) != 2 {
 					return usagef("need a LAYOUT[:TAG|@DIGEST] and a REGISTRY/REPO[:TAG]")
 				}
-				l, src, err := openLayoutRef(ctx, args[0])
+				l, src, err := openSource(ctx, args[0])
 				if err != nil {
 					return err
 				}
+				defer l.close()
 				dst, err := transfer.ParseReference(args[1])
 				if err != nil {
 					return usagef("%v", err)
@@ -613,22 +669,20 @@ again sends only what is missing.
 					if src.Ref() != "" || dst.Reference != "" {
 						return usagef("--all-tags takes a LAYOUT and a REGISTRY/REPO without tags")
 					}
-					tags, err := l.Tags(ctx)
+					tags, err := l.tags(ctx)
 					if err != nil {
 						return err
 					}
 					if len(tags) == 0 {
-						return fmt.Errorf("layout %s has no tags: nothing to push", l.Path())
+						return fmt.Errorf("%s has no tags: nothing to push", l.path)
 					}
 					for _, t := range tags {
-						jobs = append(jobs, job{t.Tag, t.Tag})
+						jobs = append(jobs, job{t, t})
 					}
 				default:
-					r := src.Ref()
-					if r == "" {
-						if r, err = onlyTag(ctx, l); err != nil {
-							return err
-						}
+					r, err := l.ref(ctx, src)
+					if err != nil {
+						return err
 					}
 					dstTag := dst.Reference
 					if dstTag == "" && src.Digest == "" {
@@ -640,7 +694,7 @@ again sends only what is missing.
 					jobs = append(jobs, job{r, dstTag})
 				}
 				for _, j := range jobs {
-					res, err := transfer.Push(ctx, l, j.src, dst, j.dstTag, opts)
+					res, err := transfer.Push(ctx, l.target, j.src, dst, j.dstTag, opts)
 					finish() // end the progress line before an error is printed too
 					if err != nil {
 						return err
@@ -874,6 +928,186 @@ func rmCommand() command {
 					}
 					fmt.Fprintf(e.stdout, "removed tag %s\n", ref)
 				}
+				return nil
+			}
+		},
+	}
+}
+
+// parseSize reads a size such as 4G, 700M, 1.5GiB or 4096 (bytes); the
+// units are powers of 1024.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		if i := strings.IndexByte("KMGT", t[n-1]); i >= 0 {
+			mult = int64(1) << (10 * (i + 1))
+			t = t[:n-1]
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f <= 0 || f*float64(mult) > float64(1<<62) {
+		return 0, fmt.Errorf("%q is not a size: write a number with K, M, G or T, for example 4G", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+// parseExportSource reads LAYOUT[:TAG[,TAG...]].
+func parseExportSource(s string) (string, []string, error) {
+	if i := strings.LastIndex(s, ":"); i > 0 {
+		tags := strings.Split(s[i+1:], ",")
+		ok := true
+		for _, t := range tags {
+			ok = ok && layout.ValidTag(t)
+		}
+		if ok {
+			return s[:i], tags, nil
+		}
+	}
+	ref, err := layout.ParseReference(s)
+	if err != nil {
+		return "", nil, err
+	}
+	if ref.Digest != "" {
+		return "", nil, fmt.Errorf("%q: export takes tags, not a digest", s)
+	}
+	return ref.Path, nil, nil
+}
+
+func exportCommand() command {
+	return command{
+		name:    "export",
+		args:    "LAYOUT[:TAG[,TAG...]] ARCHIVE [--split SIZE] [--since OLD]",
+		summary: "Write a layout (or some tags) into one verifiable archive file, or volumes",
+		examples: `  ocipack export ./bundle bundle.tar
+  ocipack export ./bundle:v1.2.0,v1.2.1 bundle.tar.zst         # zstd, by extension
+  ocipack export ./bundle bundle.tar --split 4G                # bundle.tar.001, .002, ...
+  ocipack export ./bundle delta.tar --since last-week.tar      # only what changed
+  ocipack export ./bundle - | ssh gateway 'cat > bundle.tar'
+
+The archive is a tar of an OCI layout (each blob once, in a stable order)
+with a list of its contents, so 'ocipack import' can check it whole. Volumes
+each carry the archive's ID, their number and their own digest.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			split := fs.String("split", "", "write volumes of at most `SIZE` (e.g. 4G, 700M)")
+			since := fs.String("since", "", "leave out blobs that `OLD` (an earlier archive or layout) holds")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 2 {
+					return usagef("need a LAYOUT[:TAG[,TAG...]] and an ARCHIVE path (or - for stdout)")
+				}
+				path, tags, err := parseExportSource(args[0])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				l, err := layout.Open(ctx, path)
+				if err != nil {
+					return err
+				}
+				opts := archive.ExportOptions{Compression: archive.CompressionFor(args[1])}
+				if *split != "" {
+					if opts.Split, err = parseSize(*split); err != nil {
+						return usagef("--split: %v", err)
+					}
+					if args[1] == "-" {
+						return usagef("--split writes files: give an ARCHIVE path, not -")
+					}
+				}
+				if *since != "" {
+					if opts.Since, err = digestsOf(ctx, *since); err != nil {
+						return fmt.Errorf("--since %s: %w", *since, err)
+					}
+				}
+				bar := progress.New(e.stderr, "exporting", e.progress)
+				opts.Progress = bar.Update
+				var rep *archive.ExportReport
+				if args[1] == "-" {
+					if f, ok := e.stdout.(*os.File); ok && isTerminal(f) {
+						return usagef("refusing to write an archive to a terminal: redirect stdout or give a file")
+					}
+					rep, err = archive.Export(ctx, l, tags, e.stdout, opts)
+				} else {
+					rep, err = archive.ExportFile(ctx, l, tags, args[1], opts)
+				}
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				out := e.stdout
+				if args[1] == "-" {
+					out = e.stderr
+				}
+				fmt.Fprintf(out, "exported %d tag(s), %d blob(s), %s", len(rep.Tags), rep.Blobs, progress.Bytes(rep.Bytes))
+				if rep.Omitted > 0 {
+					fmt.Fprintf(out, " (%d blob(s) left out: OLD holds them)", rep.Omitted)
+				}
+				fmt.Fprintf(out, ", archive %s\n", rep.ID)
+				for _, f := range rep.Files {
+					fmt.Fprintf(out, "  %s\n", f)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// digestsOf lists the blobs an earlier archive or layout holds.
+func digestsOf(ctx context.Context, p string) (archive.DigestSet, error) {
+	if isArchive(p) {
+		return archive.DigestsOfArchive(ctx, p)
+	}
+	l, err := layout.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return archive.DigestsOfLayout(ctx, l)
+}
+
+func importCommand() command {
+	return command{
+		name:    "import",
+		args:    "ARCHIVE... LAYOUT",
+		summary: "Verify an archive (or its volumes) and merge it into a layout",
+		examples: `  ocipack import bundle.tar ./bundle
+  ocipack import bundle.tar.001 bundle.tar.002 bundle.tar.003 ./bundle
+  ocipack import bundle.tar ./bundle                           # or just the first volume: finds the rest
+  ocipack import delta.tar ./bundle                            # completes every tag, or says what is missing
+  ssh gateway 'cat bundle.tar' | ocipack import - ./bundle
+
+Every blob is verified while it is read; tags are added only once all of it
+checked out. On any failure (a tampered byte, a missing volume, a full disk)
+the layout is left exactly as it was. Plain layout tars (tar -cf, oras
+backup) import too.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) < 2 {
+					return usagef("need at least one ARCHIVE (or - for stdin) and a LAYOUT")
+				}
+				dst := args[len(args)-1]
+				if ref, err := layout.ParseReference(dst); err != nil || ref.Ref() != "" {
+					return usagef("the last argument is the LAYOUT directory, without a tag")
+				}
+				bar := progress.New(e.stderr, "importing", e.progress)
+				opts := archive.ImportOptions{Progress: bar.Update}
+				var rep *archive.ImportReport
+				var err error
+				if len(args) == 2 && args[0] == "-" {
+					var l *layout.Layout
+					if l, err = layout.OpenOrCreate(ctx, dst); err != nil {
+						return err
+					}
+					defer l.Close()
+					rep, err = archive.ImportStream(ctx, e.stdin, l, opts)
+				} else {
+					rep, err = archive.ImportDir(ctx, args[:len(args)-1], dst, opts)
+				}
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "imported %d blob(s), %s, %d skipped (already there); tags: %s\n",
+					rep.Blobs, progress.Bytes(rep.Bytes), rep.Skipped, strings.Join(rep.Tags, ", "))
 				return nil
 			}
 		},

@@ -717,6 +717,32 @@ func TestReadInPlace(t *testing.T) {
 	}
 }
 
+func TestNotAnArchive(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	dst := newLayout(t)
+	before := snap(t, dst.Path())
+	for _, p := range []string{filepath.Join(f.src, "a.bin"), filepath.Join(f.dir, "index.json")} {
+		_, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{})
+		mustIs(t, err, archive.ErrNotArchive)
+		_, err = archive.Open(ctx, p)
+		mustIs(t, err, archive.ErrNotArchive)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.tar")
+	os.WriteFile(empty, nil, 0o644)
+	_, err := archive.Import(ctx, []string{empty}, dst, archive.ImportOptions{})
+	mustIs(t, err, archive.ErrNotArchive)
+	// A tar without index.json.
+	noIndex := filepath.Join(t.TempDir(), "noindex.tar")
+	makeTar(t, noIndex, layoutEntries(t, f.dir, "./")[:5])
+	_, err = archive.Import(ctx, []string{noIndex}, dst, archive.ImportOptions{})
+	mustIs(t, err, archive.ErrNotArchive)
+	before.equal(t, snap(t, dst.Path()))
+	if !errors.Is(archive.ErrTampered, layout.ErrDigestMismatch) {
+		t.Fatal("ErrTampered does not match layout.ErrDigestMismatch")
+	}
+}
+
 func TestNoSpace(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

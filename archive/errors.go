@@ -14,7 +14,7 @@ var (
 	// size: a blob, or a volume's payload. It wraps layout.ErrDigestMismatch,
 	// so errors.Is(err, layout.ErrDigestMismatch) holds too (and, for a
 	// wrong size, errors.Is(err, layout.ErrSizeMismatch)).
-	ErrTampered = fmt.Errorf("archive tampered or damaged: %w", layout.ErrDigestMismatch)
+	ErrTampered error = &sentinel{msg: "archive tampered or damaged", is: layout.ErrDigestMismatch}
 	// ErrMissingVolume means a volume of a split archive was not given (or
 	// could not be found next to the others).
 	ErrMissingVolume = errors.New("missing volume")
@@ -27,7 +27,7 @@ var (
 	// ErrIncompleteDelta means a delta archive needs blobs that the target
 	// layout does not hold: import it into a layout that holds the archive
 	// or layout it was made against.
-	ErrIncompleteDelta = errors.New("incomplete delta: the target lacks blobs the archive left out")
+	ErrIncompleteDelta = errors.New("incomplete delta")
 	// ErrIncomplete means a (non-delta) archive does not hold every blob
 	// its tags need, and the target does not hold them either.
 	ErrIncomplete = errors.New("archive incomplete")
@@ -42,6 +42,15 @@ var (
 	// tar (plain, gzip or zstd), or without index.json.
 	ErrNotArchive = errors.New("not an OCI layout archive")
 )
+
+// sentinel is an error that also matches another sentinel.
+type sentinel struct {
+	msg string
+	is  error
+}
+
+func (s *sentinel) Error() string        { return s.msg }
+func (s *sentinel) Is(target error) bool { return target == s.is }
 
 // tampered wraps a verification error from the layout package (digest or
 // size mismatch) as ErrTampered, keeping both in the chain.

@@ -3,7 +3,6 @@ package archive
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -130,5 +129,3 @@ func completeness(ctx context.Context, s content.ReadOnlyStorage, roots []ocispe
 func errMissing(sentinel error, missing []digest.Digest) error {
 	return fmt.Errorf("%w: %s", sentinel, fewDigests(missing))
 }
-
-var errStop = errors.New("stop")

@@ -334,6 +334,9 @@ func contains(t *testing.T, err error, subs ...string) {
 // mustIs fails unless errors.Is(err, target).
 func mustIs(t *testing.T, err, target error) {
 	t.Helper()
+	if os.Getenv("SHOW_ERRORS") != "" && err != nil {
+		t.Logf("error: %v", err)
+	}
 	if err == nil {
 		t.Fatalf("no error, want %v", target)
 	}

@@ -146,7 +146,6 @@ type importer struct {
 	contents *contents
 	listed   map[digest.Digest]int64
 	index    *ocispec.Index
-	sawFile  bool // oci-layout seen
 	seen     map[digest.Digest]int64
 	created  []digest.Digest
 	rep      ImportReport
@@ -231,7 +230,6 @@ func (im *importer) readAll(tr *tar.Reader) error {
 			if err := checkLayoutFile(b); err != nil {
 				return err
 			}
-			im.sawFile = true
 		case kindContents:
 			if im.contents != nil {
 				return fmt.Errorf("%w: two %s entries", ErrNotArchive, ContentsFile)

@@ -2,7 +2,12 @@ package layout
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"runtime"
 	"sync"
 
@@ -181,15 +186,16 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 			order = append(order, j)
 		}
 	}
-	workers := min(runtime.GOMAXPROCS(0), 8, len(order))
+	workers := min(2*runtime.GOMAXPROCS(0), 16, len(order))
 	var wg sync.WaitGroup
 	next := make(chan *job)
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for j := range next {
-				j.sum = l.summarize(ctx, j.desc)
+				j.sum = l.summarize(j.desc, &buf)
 			}
 		}()
 	}
@@ -217,30 +223,64 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 }
 
 // summarize reads the manifest desc describes for Summaries.
-func (l *Layout) summarize(ctx context.Context, desc ocispec.Descriptor) Summary {
+func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 	s := Summary{Digest: desc.Digest, MediaType: desc.MediaType, ArtifactType: desc.ArtifactType, Size: desc.Size}
 	if desc.MediaType != "" && classOf(desc.MediaType) == classUnknown {
 		return s // not a manifest: nothing more to tell
 	}
-	b, err := ReadBlob(ctx, l, desc, MaxManifestSize)
+	b, err := l.readSmallBlob(desc, buf)
 	if err != nil {
 		s.Error = err.Error()
 		return s
 	}
-	doc, cls, err := parseManifest(desc.MediaType, b)
-	if err != nil {
-		s.Error = fmt.Sprintf("manifest %s: %v: %v", desc.Digest, ErrCorrupt, err)
+	// Only what a summary needs, so that the decoder allocates little.
+	var doc struct {
+		SchemaVersion int    `json:"schemaVersion"`
+		MediaType     string `json:"mediaType"`
+		ArtifactType  string `json:"artifactType"`
+		Config        *struct {
+			MediaType string `json:"mediaType"`
+			Size      int64  `json:"size"`
+		} `json:"config"`
+		Layers []struct {
+			Size int64 `json:"size"`
+		} `json:"layers"`
+		Blobs []struct {
+			Size int64 `json:"size"`
+		} `json:"blobs"`
+		Manifests   json.RawMessage `json:"manifests"`
+		Annotations struct {
+			Created string `json:"org.opencontainers.image.created"`
+		} `json:"annotations"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		s.Error = fmt.Sprintf("manifest %s: %v: not a valid manifest: %v", desc.Digest, ErrCorrupt, err)
 		return s
 	}
-	if s.MediaType == "" {
-		s.MediaType = doc.MediaType
+	mt := desc.MediaType
+	if mt == "" {
+		mt = doc.MediaType
+		s.MediaType = mt
+	}
+	cls := classOf(mt)
+	if mt == "" {
+		switch {
+		case doc.Manifests != nil:
+			cls = classIndex
+		case doc.Config != nil:
+			cls = classImage
+		}
 	}
 	if doc.ArtifactType != "" {
 		s.ArtifactType = doc.ArtifactType
 	}
-	s.Created = doc.Annotations[ocispec.AnnotationCreated]
+	s.Created = doc.Annotations.Created
 	switch cls {
 	case classImage:
+		if doc.Config == nil {
+			s.Error = fmt.Sprintf("manifest %s: %v: an image manifest without a config", desc.Digest, ErrCorrupt)
+			return s
+		}
 		if s.ArtifactType == "" {
 			s.ArtifactType = doc.Config.MediaType
 		}
@@ -256,4 +296,46 @@ func (l *Layout) summarize(ctx context.Context, desc ocispec.Descriptor) Summary
 		s.Files = len(doc.Blobs)
 	}
 	return s
+}
+
+// readSmallBlob reads the blob desc describes, at most MaxManifestSize
+// bytes, verified against its digest, with as few system calls as it can
+// (Summaries reads thousands of manifests): the content goes into *buf,
+// which is reused and grown as needed. Like Fetch, it refuses a blob that is
+// not a regular file, which might block or be any file of the machine.
+func (l *Layout) readSmallBlob(desc ocispec.Descriptor, buf *[]byte) ([]byte, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("blob %q: %w", desc.Digest, err)
+	}
+	if desc.Size < 0 || desc.Size > MaxManifestSize {
+		return nil, fmt.Errorf("blob %s: %w: %d bytes is more than the %d allowed for it", desc.Digest, ErrSizeMismatch, desc.Size, MaxManifestSize)
+	}
+	p := l.BlobPath(desc.Digest)
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("blob %s: %w in layout %s", desc.Digest, ErrNotFound, l.root)
+	case err != nil:
+		return nil, err
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("blob %s: %w: %s is a %v, not a regular file", desc.Digest, ErrCorrupt, p, fi.Mode().Type())
+	case fi.Size() != desc.Size:
+		return nil, fmt.Errorf("blob %s: %w: stored file has %d bytes, descriptor says %d", desc.Digest, ErrSizeMismatch, fi.Size(), desc.Size)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if int64(cap(*buf)) < desc.Size {
+		*buf = make([]byte, desc.Size, max(desc.Size, 4096))
+	}
+	b := (*buf)[:desc.Size]
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("blob %s: %w: %v", desc.Digest, ErrSizeMismatch, err)
+	}
+	if got := desc.Digest.Algorithm().FromBytes(b); got != desc.Digest {
+		return nil, fmt.Errorf("blob %s: %w: content hashes to %s", desc.Digest, ErrDigestMismatch, got)
+	}
+	return b, nil
 }

@@ -59,9 +59,10 @@ type Result struct {
 	Attempts int
 }
 
-// Push copies the artifact srcRef (a tag or digest) of the layout l to the
-// registry repository dst, tagged dstTag ("" copies by digest only).
-func Push(ctx context.Context, l *layout.Layout, srcRef string, dst registry.Reference, dstTag string, opts Options) (*Result, error) {
+// Push copies the artifact srcRef (a tag or digest) of the layout l (or of
+// an archive read in place) to the registry repository dst, tagged dstTag
+// ("" copies by digest only).
+func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registry.Reference, dstTag string, opts Options) (*Result, error) {
 	if dstTag == "" {
 		// Copy, like oras.Copy, would tag the destination with srcRef.
 		desc, err := l.Resolve(ctx, srcRef)
@@ -75,7 +76,7 @@ func Push(ctx context.Context, l *layout.Layout, srcRef string, dst registry.Ref
 		return nil, err
 	}
 	defer closeIdleConnections(repo.Client)
-	res, err := Copy(ctx, l, srcRef, repo, dstTag, opts)
+	res, err := Copy(ctx, asGraph(l), srcRef, repo, dstTag, opts)
 	if err != nil {
 		return res, fmt.Errorf("push to %s: %w", dst.Registry+"/"+dst.Repository, explain(err, dst.Registry))
 	}
@@ -383,4 +384,19 @@ func walkGraph(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, 
 		return nil
 	}
 	return walk(root, 0)
+}
+
+// asGraph lets a source that cannot list referrers (an archive read in
+// place) be copied: it reports none.
+func asGraph(t oras.ReadOnlyTarget) oras.ReadOnlyGraphTarget {
+	if g, ok := t.(oras.ReadOnlyGraphTarget); ok {
+		return g
+	}
+	return noReferrers{t}
+}
+
+type noReferrers struct{ oras.ReadOnlyTarget }
+
+func (noReferrers) Predecessors(context.Context, ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	return nil, nil
 }

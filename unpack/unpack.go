@@ -249,6 +249,9 @@ func planLayers(m *ocispec.Manifest, maxSize int64) ([]*layerPlan, error) {
 	for i, d := range m.Layers {
 		raw := d.Annotations[ocispec.AnnotationTitle]
 		if raw == "" {
+			raw = helmChartName(m, d)
+		}
+		if raw == "" {
 			continue // no title: not a file, as for oras
 		}
 		title, err := cleanTitle(raw)
@@ -441,4 +444,19 @@ func (u *unpacker) progress(n int64) {
 // destPath returns a title's path in dest, for messages.
 func (u *unpacker) destPath(title string) string {
 	return filepath.Join(u.dest, filepath.FromSlash(title))
+}
+
+// helmChartMediaType is the layer of a chart that `helm push` stored.
+const helmChartMediaType = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+// helmChartName names the chart layer of a Helm artifact, which has no title
+// annotation, NAME-VERSION.tgz as `helm pull` does (from the manifest's
+// title and version annotations, which Helm writes). It returns "" for any
+// other layer.
+func helmChartName(m *ocispec.Manifest, d ocispec.Descriptor) string {
+	name, version := m.Annotations[ocispec.AnnotationTitle], m.Annotations[ocispec.AnnotationVersion]
+	if d.MediaType != helmChartMediaType || name == "" || version == "" {
+		return ""
+	}
+	return name + "-" + version + ".tgz"
 }
