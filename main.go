@@ -15,13 +15,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -64,7 +64,7 @@ type env struct {
 }
 
 func commands() []command {
-	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand(), exportCommand(), importCommand(), tagCommand(), rmCommand()}
+	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), loginCommand(), logoutCommand(), exportCommand(), importCommand(), verifyCommand(), gcCommand(), inspectCommand(), tagCommand(), rmCommand()}
 }
 
 func main() {
@@ -451,67 +451,38 @@ func lsCommand() command {
 				if err != nil {
 					return err
 				}
-				entries, err := listTags(ctx, l)
+				entries, err := l.Summaries(ctx)
 				if err != nil {
 					return err
 				}
 				if *asJSON {
-					enc := json.NewEncoder(e.stdout)
-					enc.SetIndent("", "  ")
-					return enc.Encode(entries)
+					return writeJSON(e.stdout, entries)
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "TAG\tDIGEST\tARTIFACT TYPE\tSIZE")
+				fmt.Fprintln(tw, "TAG\tDIGEST\tARTIFACT TYPE\tFILES\tSIZE\tCREATED")
+				var broken []string
 				for _, t := range entries {
 					at := t.ArtifactType
 					if at == "" {
 						at = t.MediaType
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Tag, t.Digest, at, progress.Bytes(t.Size))
+					if t.Error != "" {
+						broken = append(broken, t.Tag)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t?\t?\tERROR: %s\n", t.Tag, t.Digest, at, oneLine(t.Error))
+						continue
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Tag, t.Digest, at, t.Files, progress.Bytes(t.Size), t.Created)
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if len(broken) > 0 {
+					return fmt.Errorf("%d tag(s) point at damaged or missing manifests (%s); run 'ocipack verify %s'", len(broken), strings.Join(broken, ", "), l.Path())
+				}
+				return nil
 			}
 		},
 	}
-}
-
-// lsEntry is one line of `ocipack ls`.
-type lsEntry struct {
-	Tag          string        `json:"tag"`
-	Digest       digest.Digest `json:"digest"`
-	MediaType    string        `json:"mediaType"`
-	ArtifactType string        `json:"artifactType,omitempty"`
-	// Size is the manifest's size plus its config's and layers' sizes.
-	Size int64 `json:"size"`
-}
-
-func listTags(ctx context.Context, l *layout.Layout) ([]lsEntry, error) {
-	tags, err := l.Tags(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]lsEntry, 0, len(tags))
-	for _, t := range tags {
-		d := t.Descriptor
-		e := lsEntry{Tag: t.Tag, Digest: d.Digest, MediaType: d.MediaType, ArtifactType: d.ArtifactType, Size: d.Size}
-		if d.MediaType == ocispec.MediaTypeImageManifest {
-			m, err := layout.ReadManifest(ctx, l, d)
-			if err != nil {
-				return nil, fmt.Errorf("tag %s: %w", t.Tag, err)
-			}
-			if m.ArtifactType != "" {
-				e.ArtifactType = m.ArtifactType
-			} else if e.ArtifactType == "" {
-				e.ArtifactType = m.Config.MediaType
-			}
-			e.Size += m.Config.Size
-			for _, layer := range m.Layers {
-				e.Size += layer.Size
-			}
-		}
-		out = append(out, e)
-	}
-	return out, nil
 }
 
 // registryFlags are the flags every command that talks to a registry has.
@@ -1109,6 +1080,196 @@ backup) import too.
 				fmt.Fprintf(e.stdout, "imported %d blob(s), %s, %d skipped (already there); tags: %s\n",
 					rep.Blobs, progress.Bytes(rep.Bytes), rep.Skipped, strings.Join(rep.Tags, ", "))
 				return nil
+			}
+		},
+	}
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// errProblems is returned by verify when it found problems: they were
+// printed already, so main prints only this summary line.
+var errProblems = errors.New("problems found")
+
+func verifyCommand() command {
+	return command{
+		name:    "verify",
+		args:    "LAYOUT [--fast] [--json]",
+		summary: "Check a layout: index, every manifest, every blob's size and digest",
+		examples: `  ocipack verify ./bundle
+  ocipack verify ./bundle --json | jq '.problems[]'
+  ocipack verify bundle.tar.003        # one volume of a split archive, on its own
+
+Exit status 0 when the layout is sound (warnings, such as blobs no tag
+reaches, which 'ocipack gc' removes, do not count), 1 when anything is
+missing or damaged, with every problem listed.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			fast := fs.Bool("fast", false, "check sizes but do not hash blobs (manifests are always hashed)")
+			asJSON := fs.Bool("json", false, "print the report as JSON")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one LAYOUT")
+				}
+				if isArchive(args[0]) {
+					v, err := archive.Verify(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					if *asJSON {
+						return writeJSON(e.stdout, v)
+					}
+					fmt.Fprintf(e.stdout, "volume %d of %d of archive %s: %s, digest %s: ok\n", v.Number, v.Count, v.Archive, progress.Bytes(v.Size), v.Digest)
+					return nil
+				}
+				l, err := layout.Open(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				bar := progress.New(e.stderr, "verifying", e.progress)
+				rep, err := l.Check(ctx, layout.CheckOptions{SkipHash: *fast, Progress: bar.Update})
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					if err := writeJSON(e.stdout, rep); err != nil {
+						return err
+					}
+				} else {
+					for _, p := range rep.Problems {
+						fmt.Fprintf(e.stdout, "problem: %s\n", p)
+					}
+					for _, w := range rep.Warnings {
+						fmt.Fprintf(e.stdout, "warning: %s\n", w)
+					}
+					fmt.Fprintf(e.stdout, "%d tag(s), %d manifest(s), %d blob(s), %s checked: %d problem(s), %d warning(s)\n",
+						rep.Tags, rep.Manifests, rep.Blobs, progress.Bytes(rep.Bytes), len(rep.Problems), len(rep.Warnings))
+				}
+				if !rep.OK() {
+					return fmt.Errorf("%w: %d in layout %s (listed above); re-import or re-pull what is damaged", errProblems, len(rep.Problems), l.Path())
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func gcCommand() command {
+	return command{
+		name:    "gc",
+		args:    "LAYOUT [--dry-run]",
+		summary: "Remove blobs and manifests no tag reaches, and stale temporary files",
+		examples: `  ocipack rm ./bundle:v1.0.0 && ocipack gc ./bundle
+  ocipack gc ./bundle --dry-run
+
+It never removes anything a tag reaches, and waits for other ocipack
+processes writing into the layout to finish first.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			dryRun := fs.Bool("dry-run", false, "only report what would be removed")
+			asJSON := fs.Bool("json", false, "print the report as JSON")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one LAYOUT")
+				}
+				l, err := layout.Open(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				rep, err := l.GC(ctx, layout.GCOptions{DryRun: *dryRun})
+				if errors.Is(err, layout.ErrCorrupt) {
+					return fmt.Errorf("%w; nothing was removed: run 'ocipack verify %s' and repair the layout first", err, args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return writeJSON(e.stdout, rep)
+				}
+				verb := "removed"
+				if rep.DryRun {
+					verb = "would remove"
+				}
+				for _, r := range rep.Removed {
+					fmt.Fprintf(e.stdout, "%s %s %s\n", verb, r.Digest, progress.Bytes(r.Size))
+				}
+				fmt.Fprintf(e.stdout, "%s %d blob(s) and %d temporary file(s): %s freed\n", verb, len(rep.Removed), rep.TempFiles, progress.Bytes(rep.BytesFreed))
+				return nil
+			}
+		},
+	}
+}
+
+func inspectCommand() command {
+	return command{
+		name:    "inspect",
+		args:    "LAYOUT:TAG|LAYOUT@DIGEST [--json]",
+		summary: "Show an artifact: type, created, annotations and every file",
+		examples: `  ocipack inspect ./bundle:v1.2.0
+  ocipack inspect ./bundle@sha256:0123…cdef --json
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			asJSON := fs.Bool("json", false, "print JSON")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one LAYOUT:TAG")
+				}
+				l, ref, err := openLayoutRef(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if ref.Ref() == "" {
+					return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
+				}
+				in, err := l.Inspect(ctx, ref.Ref())
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return writeJSON(e.stdout, in)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "Reference:\t%s\n", args[0])
+				fmt.Fprintf(tw, "Digest:\t%s\n", in.Digest)
+				fmt.Fprintf(tw, "Media type:\t%s\n", in.MediaType)
+				fmt.Fprintf(tw, "Artifact type:\t%s\n", in.ArtifactType)
+				fmt.Fprintf(tw, "Created:\t%s\n", in.Created)
+				fmt.Fprintf(tw, "Size:\t%s\n", progress.Bytes(in.Size))
+				if in.Subject != nil {
+					fmt.Fprintf(tw, "Subject:\t%s\n", in.Subject.Digest)
+				}
+				keys := make([]string, 0, len(in.Annotations))
+				for k := range in.Annotations {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				for _, k := range keys {
+					fmt.Fprintf(tw, "Annotation:\t%s=%s\n", k, in.Annotations[k])
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout)
+				tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "TITLE\tKIND\tMODE\tSIZE\tMEDIA TYPE\tDIGEST")
+				for _, f := range in.Files {
+					kind := "file"
+					if f.Dir {
+						kind = "dir"
+					}
+					title := f.Title
+					if title == "" {
+						title = "(untitled)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", title, kind, f.Mode, progress.Bytes(f.Size), f.MediaType, f.Digest)
+				}
+				return tw.Flush()
 			}
 		},
 	}

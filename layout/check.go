@@ -498,6 +498,12 @@ func readFileLimited(p string, limit int64) ([]byte, error) {
 	} else if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is a %v, not a regular file", p, fi.Mode().Type())
 	}
+	return openAndReadLimited(p, limit)
+}
+
+// openAndReadLimited reads the file at p, which the caller saw is a regular
+// file, failing if it holds more than limit bytes.
+func openAndReadLimited(p string, limit int64) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err

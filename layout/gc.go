@@ -336,7 +336,10 @@ func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descrip
 		g.problem(ProblemCorruptManifest, desc.Digest, rel, fmt.Sprintf("%d bytes, more than the %d a manifest may have (referenced by %s)", desc.Size, MaxManifestSize, via), true)
 		return nil
 	}
-	b, err := readFileLimited(p, MaxManifestSize)
+	b, err := openAndReadLimited(p, MaxManifestSize) // a regular file, as visit saw
+	if err == nil && int64(len(b)) != desc.Size {
+		err = fmt.Errorf("%s changed while being checked", p)
+	}
 	if err != nil {
 		g.problem(ProblemUnreadable, desc.Digest, rel, err.Error(), true)
 		return nil

@@ -186,6 +186,7 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 			order = append(order, j)
 		}
 	}
+	// Reading is mostly system calls: a few more workers than CPUs.
 	workers := min(2*runtime.GOMAXPROCS(0), 16, len(order))
 	var wg sync.WaitGroup
 	next := make(chan *job)

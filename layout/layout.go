@@ -128,6 +128,9 @@ func (l *Layout) Exclusive(ctx context.Context, fn func() error) error {
 	}
 	fl := flock.New(filepath.Join(l.root, WorkDir, writersLockName))
 	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("lock layout %s: %w", l.root, err)
+	}
 	if err != nil || !ok {
 		return fmt.Errorf("layout %s: %w: another process is writing into it (%v)", l.root, ErrBusy, ctx.Err())
 	}
