@@ -262,6 +262,7 @@ func packCommand() command {
 				defer l.Close()
 				bar := progress.New(e.stderr, "packing", e.progress)
 				opts.Progress = bar.Update
+				opts.CheckSpace = func(need int64) error { return archive.CheckSpace(ref.Path, need) }
 				res, err := pack.Pack(ctx, l, ref.Tag, inputs, opts)
 				bar.Finish()
 				if err != nil {
@@ -455,12 +456,25 @@ func lsCommand() command {
 				if err != nil {
 					return err
 				}
+				var broken []string
 				if *asJSON {
-					return writeJSON(e.stdout, entries)
+					// The entries carry their errors; the exit status
+					// says so too, as it does for the table.
+					if err := writeJSON(e.stdout, entries); err != nil {
+						return err
+					}
+					for _, t := range entries {
+						if t.Error != "" {
+							broken = append(broken, t.Tag)
+						}
+					}
+					if len(broken) > 0 {
+						return fmt.Errorf("%d tag(s) point at damaged or missing manifests (%s); run 'ocipack verify %s'", len(broken), strings.Join(broken, ", "), l.Path())
+					}
+					return nil
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "TAG\tDIGEST\tARTIFACT TYPE\tFILES\tSIZE\tCREATED")
-				var broken []string
 				for _, t := range entries {
 					at := t.ArtifactType
 					if at == "" {
@@ -1059,17 +1073,38 @@ backup) import too.
 				if ref, err := layout.ParseReference(dst); err != nil || ref.Ref() != "" {
 					return usagef("the last argument is the LAYOUT directory, without a tag")
 				}
+				stdin := len(args) == 2 && args[0] == "-"
+				if !stdin && slices.Contains(args[:len(args)-1], "-") {
+					return usagef("- (standard input) must be the only ARCHIVE: ocipack import - LAYOUT")
+				}
 				bar := progress.New(e.stderr, "importing", e.progress)
 				opts := archive.ImportOptions{Progress: bar.Update}
 				var rep *archive.ImportReport
 				var err error
-				if len(args) == 2 && args[0] == "-" {
+				if stdin {
+					// As ImportDir does: a failed import removes the
+					// layout it created, and empties a directory that
+					// was empty.
+					entries, statErr := os.ReadDir(dst)
+					created := errors.Is(statErr, os.ErrNotExist)
+					wasEmpty := statErr == nil && len(entries) == 0
 					var l *layout.Layout
 					if l, err = layout.OpenOrCreate(ctx, dst); err != nil {
+						bar.Finish()
 						return err
 					}
-					defer l.Close()
 					rep, err = archive.ImportStream(ctx, e.stdin, l, opts)
+					if cerr := l.Close(); err == nil {
+						err = cerr
+					}
+					if err != nil && created {
+						os.RemoveAll(dst)
+					} else if err != nil && wasEmpty {
+						entries, _ := os.ReadDir(dst)
+						for _, en := range entries {
+							os.RemoveAll(filepath.Join(dst, en.Name()))
+						}
+					}
 				} else {
 					rep, err = archive.ImportDir(ctx, args[:len(args)-1], dst, opts)
 				}

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"testing"
 
-	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/ocipack/ocipack/internal/registrytest"
 	"github.com/ocipack/ocipack/pack"
+	"github.com/ocipack/ocipack/transfer"
 )
 
 // TestHelmE2E checks PackHelm against a real helm binary, named by the
@@ -72,12 +72,12 @@ func TestHelmE2E(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			repo, err := remote.NewRepository(reg.Ref("charts/" + tc.name))
+			// ocipack push (transfer.Push) to REGISTRY/charts/NAME:VERSION.
+			dst, err := transfer.ParseReference(reg.Ref("charts/" + tc.name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			repo.PlainHTTP = true
-			if _, err := oras.Copy(ctx, l, tag, repo, tag, oras.DefaultCopyOptions); err != nil {
+			if _, err := transfer.Push(ctx, l, tag, dst, tag, transfer.Options{PlainHTTP: true}); err != nil {
 				t.Fatal(err)
 			}
 

@@ -119,6 +119,10 @@ type Options struct {
 	// Progress, when set, is called as input bytes are read, with the bytes
 	// read so far and the total of all inputs.
 	Progress func(done, total int64)
+	// CheckSpace, when set, is called before anything is written with the
+	// bytes the inputs hold (an upper bound of what the layout needs), and
+	// Pack stops with its error. The CLI checks the layout's free disk space.
+	CheckSpace func(need int64) error
 }
 
 // Result describes what Pack stored.
@@ -200,6 +204,12 @@ func Pack(ctx context.Context, l *layout.Layout, tag string, inputs []Input, opt
 			config.MediaType = DefaultConfigMediaType
 		}
 		configReader = f
+	}
+	if opts.CheckSpace != nil {
+		// An upper bound: compression and blobs stored already only lower it.
+		if err := opts.CheckSpace(total); err != nil {
+			return nil, err
+		}
 	}
 	prog := &counter{total: total, fn: opts.Progress}
 
