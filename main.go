@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -898,6 +899,7 @@ func rmCommand() command {
 				if len(args) < 1 {
 					return usagef("need at least one LAYOUT:TAG")
 				}
+				// Check every tag first, so that a typo removes nothing.
 				for _, a := range args {
 					l, ref, err := openLayoutRef(ctx, a)
 					if err != nil {
@@ -905,6 +907,15 @@ func rmCommand() command {
 					}
 					if ref.Tag == "" {
 						return usagef("%q names no tag: write LAYOUT:TAG", a)
+					}
+					if _, err := l.Resolve(ctx, ref.Tag); err != nil {
+						return fmt.Errorf("%w; nothing was removed", err)
+					}
+				}
+				for _, a := range args {
+					l, ref, err := openLayoutRef(ctx, a)
+					if err != nil {
+						return err
 					}
 					err = l.Untag(ctx, ref.Tag)
 					l.Close()
@@ -1153,6 +1164,10 @@ missing or damaged, with every problem listed.
 				}
 				if isArchive(args[0]) {
 					v, err := archive.Verify(ctx, args[0])
+					if errors.Is(err, archive.ErrNotArchive) || errors.Is(err, iofs.ErrNotExist) {
+						// A whole archive (or the base name of its volumes).
+						return verifyArchive(ctx, e, args[0], *asJSON)
+					}
 					if err != nil {
 						return err
 					}
@@ -1308,4 +1323,21 @@ func inspectCommand() command {
 			}
 		},
 	}
+}
+
+// verifyArchive checks every blob of a whole archive.
+func verifyArchive(ctx context.Context, e *env, path string, asJSON bool) error {
+	rep, err := archive.Check(ctx, path)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(e.stdout, rep)
+	}
+	fmt.Fprintf(e.stdout, "archive %s: %d tag(s), %d blob(s), %s verified", path, len(rep.Tags), rep.Blobs, progress.Bytes(rep.Bytes))
+	if len(rep.Required) > 0 {
+		fmt.Fprintf(e.stdout, "; a delta: the layout it is imported into must hold %d more blob(s)", len(rep.Required))
+	}
+	fmt.Fprintln(e.stdout)
+	return nil
 }
