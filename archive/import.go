@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -60,8 +61,9 @@ type ImportReport struct {
 // (ErrTampered, ErrTruncated, ErrMissingVolume, ErrForeignVolume,
 // ErrIncompleteDelta, ErrNoSpace, ErrUnsafeEntry, a cancelled ctx, a full
 // disk) the blobs this import stored are removed again and index.json is
-// not touched: dst is left as it was. (A blob another process stores into
-// dst at the same moment may be removed with them.)
+// not touched: dst is left as it was. (While another process writes into
+// dst, which may have found one of them stored and referenced it, they
+// are left for gc instead.)
 //
 // Archives ocipack writes list their contents first, so a delta whose
 // base dst lacks, or an archive dst has no room for, is refused before
@@ -153,6 +155,11 @@ type importer struct {
 
 func importStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts ImportOptions) (_ *ImportReport, err error) {
 	im := &importer{ctx: ctx, dst: dst, opts: opts, seen: map[digest.Digest]int64{}}
+	// Blobs dst has are skipped: hold GC off from before they are looked
+	// at until the caller closes dst.
+	if err := dst.HoldForWriting(ctx); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if err != nil {
 			im.rollback()
@@ -186,7 +193,7 @@ func openTar(r io.Reader) (*tar.Reader, func(), error) {
 	}
 	switch {
 	case bytes.HasPrefix(head, zstdMagic):
-		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<30))
+		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -393,6 +400,21 @@ func (im *importer) finish() error {
 		}
 		return fmt.Errorf("%w: neither it nor layout %s holds %s", ErrIncomplete, im.dst.Path(), fewDigests(missing))
 	}
+	// Every blob is there and intact; the graph must also be one Check
+	// accepts (known media types, manifests that parse as what their
+	// descriptors say, sizes that agree, bounded nesting), or the import
+	// would leave a layout that verify reports as damaged and GC refuses.
+	problems, err := im.dst.CheckGraph(im.ctx, im.index.Manifests)
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		more := ""
+		if len(problems) > 1 {
+			more = fmt.Sprintf(" (and %d more problems)", len(problems)-1)
+		}
+		return fmt.Errorf("%w: the archive's index.json: %s%s", layout.ErrCorrupt, problems[0], more)
+	}
 	if err := im.ctx.Err(); err != nil {
 		return err
 	}
@@ -422,13 +444,15 @@ func (im *importer) finish() error {
 	// From here on the import stands: blobs of a plain tar that nothing
 	// reaches are dropped, best effort.
 	if im.contents == nil {
+		var drop []digest.Digest
 		for _, d := range im.created {
 			if !reached[d] {
-				os.Remove(im.dst.BlobPath(d))
+				drop = append(drop, d)
 				im.rep.Blobs--
 				im.rep.Bytes -= im.seen[d]
 			}
 		}
+		im.removeUnreached(drop)
 	}
 	im.created = nil
 	slices.Sort(tags)
@@ -438,10 +462,40 @@ func (im *importer) finish() error {
 
 // rollback removes the blobs this import stored.
 func (im *importer) rollback() {
-	for _, d := range im.created {
-		os.Remove(im.dst.BlobPath(d))
-	}
+	im.removeUnreached(im.created)
 	im.created = nil
+}
+
+// removeUnreached removes the blobs ds that this import stored, best
+// effort. Another writer may have found one of them stored meanwhile and
+// referenced it (a blob is stored once), so they are removed only while
+// no other writer is at work, and only those that index.json does not
+// reach; otherwise they stay, unreferenced, for gc. It releases dst's hold
+// on the layout, which a later write takes again.
+func (im *importer) removeUnreached(ds []digest.Digest) {
+	if len(ds) == 0 {
+		return
+	}
+	im.dst.Close()
+	// Not im.ctx, which may be why the import stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	defer cancel()
+	_ = im.dst.Exclusive(ctx, func() error {
+		idx, err := im.dst.Index(ctx)
+		if err != nil {
+			return err
+		}
+		_, reached, err := completeness(ctx, im.dst, idx.Manifests)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if !reached[d] {
+				os.Remove(im.dst.BlobPath(d))
+			}
+		}
+		return nil
+	})
 }
 
 // countReader reports the bytes read through it.

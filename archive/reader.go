@@ -282,7 +282,7 @@ func (r *Reader) openAt(off int64) (io.ReadCloser, error) {
 	raw := io.NewSectionReader(r.src, f.c, r.src.size-f.c)
 	var dec io.ReadCloser
 	if r.comp == Zstd {
-		z, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<30))
+		z, err := zstd.NewReader(raw, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,13 @@ const (
 
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
+// maxZstdWindow bounds the window a zstd stream may ask for, which the
+// decoder allocates as soon as it reads the frame header: a few bytes
+// asking for 1 GiB would otherwise cost 1 GiB for every decoder (one per
+// Fetch when reading in place). 128 MiB is what `zstd --long` uses (window
+// log 27), as the unpack package allows; ocipack's own frames need 4 MiB.
+const maxZstdWindow = 128 << 20
+
 // frame locates one zstd frame: where it starts in the compressed stream
 // and where its content starts in the decompressed one.
 type frame struct{ c, d int64 }

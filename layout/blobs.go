@@ -39,6 +39,11 @@ func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 	if err := expected.Digest.Validate(); err != nil {
 		return fmt.Errorf("push blob %q: %w", expected.Digest, err)
 	}
+	// Held before looking, so that GC cannot remove a blob found here
+	// before the caller references it.
+	if err := l.holdWriting(ctx); err != nil {
+		return err
+	}
 	if ok, _ := l.Exists(ctx, expected); ok {
 		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
 	}

@@ -217,6 +217,31 @@ func (l *Layout) Check(ctx context.Context, opts CheckOptions) (*CheckReport, er
 	return rep, nil
 }
 
+// CheckGraph checks what roots reach as Check checks what index.json
+// reaches: each root as if index.json listed it, and the manifests, image
+// indexes and blobs below it (stored with the right size; manifests and
+// indexes verified against their digests, parsed, of known media types and
+// nested at most 32 deep; descriptors of one digest agreeing on its size).
+// Blobs other than manifests are not hashed. It returns the problems found,
+// sorted (none when the graph is sound), and an error only when ctx is done.
+// Importers call it before they tag what they stored, so that they never
+// leave a layout that Check finds damaged.
+func (l *Layout) CheckGraph(ctx context.Context, roots []ocispec.Descriptor) ([]Problem, error) {
+	g := newGraph(l)
+	idx := &ocispec.Index{}
+	for i, d := range roots {
+		if err := checkDescriptor(d); err != nil {
+			g.problem(ProblemCorruptIndex, validOrEmpty(d.Digest), ocispec.ImageIndexFile, fmt.Sprintf("manifests[%d]: %v", i, err), true)
+			continue
+		}
+		idx.Manifests = append(idx.Manifests, d)
+	}
+	if err := g.walk(ctx, idx); err != nil {
+		return nil, err
+	}
+	return sortProblems(g.problems), nil
+}
+
 // checkLayoutFile checks oci-layout.
 func (g *graph) checkLayoutFile() {
 	name := ocispec.ImageLayoutFile
@@ -509,6 +534,10 @@ func openAndReadLimited(p string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	// Refuse an absurd size before reading (and allocating) a byte of it.
+	if fi, err := f.Stat(); err == nil && fi.Size() > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, limit)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err

@@ -52,6 +52,8 @@ const (
 	MaxManifestSize = 4 << 20
 	// maxIndexFileSize bounds index.json (10,000 tags take about 3 MiB).
 	maxIndexFileSize = 256 << 20
+	// maxLayoutFileSize bounds oci-layout (it is about 30 bytes).
+	maxLayoutFileSize = 1 << 20
 	// copyBufferSize is the buffer used to stream blobs.
 	copyBufferSize = 1 << 20
 )
@@ -96,6 +98,13 @@ func (l *Layout) holdWriting(ctx context.Context) error {
 	l.writing = fl
 	return nil
 }
+
+// HoldForWriting takes now the shared lock that l otherwise takes at its
+// first write, and keeps it until Close, so that GC waits meanwhile. A
+// writer that decides from what the layout holds which blobs to skip (a
+// pull, an import) calls it before it looks, so that GC cannot remove a
+// blob it found and means to reference.
+func (l *Layout) HoldForWriting(ctx context.Context) error { return l.holdWriting(ctx) }
 
 // Close releases the layout's locks. A Layout that wrote into the layout
 // keeps a shared lock that holds garbage collection off until Close (or
@@ -145,7 +154,15 @@ func Open(ctx context.Context, path string) (*Layout, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(path, ocispec.ImageLayoutFile))
+	p := filepath.Join(path, ocispec.ImageLayoutFile)
+	// oci-layout is a few bytes: a fifo (which would block the read) or a
+	// huge file (which would exhaust memory) is not a layout's.
+	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w: %s is a %v, not a regular file", path, ErrNotLayout, ocispec.ImageLayoutFile, fi.Mode().Type())
+	} else if err == nil && fi.Size() > maxLayoutFileSize {
+		return nil, fmt.Errorf("%s: %w: %s has %d bytes, more than %d", path, ErrNotLayout, ocispec.ImageLayoutFile, fi.Size(), maxLayoutFileSize)
+	}
+	b, err := openAndReadLimited(p, maxLayoutFileSize)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w (no %s file)", path, ErrNotLayout, ocispec.ImageLayoutFile)
@@ -293,6 +310,13 @@ func (l *Layout) Index(ctx context.Context) (*ocispec.Index, error) {
 		return nil, err
 	}
 	p := filepath.Join(l.root, ocispec.ImageIndexFile)
+	// A fifo would block Open, and an absurd size is refused before a byte
+	// of it is read (and allocated).
+	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w: a %v, not a regular file", p, ErrCorrupt, fi.Mode().Type())
+	} else if err == nil && fi.Size() > maxIndexFileSize {
+		return nil, fmt.Errorf("%s: %w: %d bytes, larger than %d", p, ErrCorrupt, fi.Size(), maxIndexFileSize)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

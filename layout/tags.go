@@ -29,6 +29,11 @@ func (l *Layout) Tag(ctx context.Context, desc ocispec.Descriptor, tag string) e
 	if !ValidTag(tag) {
 		return fmt.Errorf("tag %q: %w: a tag is 1 to 128 of [A-Za-z0-9._-] and does not start with '.' or '-'", tag, ErrInvalidReference)
 	}
+	// Held before looking, so that GC cannot remove the manifest between
+	// this check and the tag.
+	if err := l.holdWriting(ctx); err != nil {
+		return err
+	}
 	if ok, err := l.Exists(ctx, desc); err != nil {
 		return err
 	} else if !ok {

@@ -86,6 +86,10 @@ type Options struct {
 	OnEvent func(Event)
 	// UserAgent is sent to the registry; "" means "ocipack".
 	UserAgent string
+	// IdleTimeout fails a request that makes no progress for this long:
+	// no response headers, or no byte of a body moving either way. Such a
+	// failure is transient, so it is retried. 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
 
 // DockerCredentials returns the credential store docker and oras use:
@@ -107,6 +111,27 @@ func (o *Options) httpClient() (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
 	tr.MaxIdleConnsPerHost = 16
+	// Nothing else bounds a registry that stops answering: neither
+	// oras-go nor http.DefaultTransport sets a timeout past the dial and
+	// the TLS handshake, and a client-wide timeout would cut off large
+	// blobs. Bound the wait for response headers, and every read and
+	// write of a connection, by the idle timeout instead.
+	idle := o.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: idle}, nil
+	}
+	tr.ResponseHeaderTimeout = idle
+	// Idle pooled connections are closed before their read deadline
+	// would break them under a request just handed to them.
+	tr.IdleConnTimeout = min(tr.IdleConnTimeout, idle/2)
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.Insecure} //nolint:gosec // only with --insecure
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
@@ -134,6 +159,31 @@ func (o *Options) httpClient() (*http.Client, error) {
 	}
 	tr.TLSClientConfig = cfg
 	return &http.Client{Transport: &retryTransport{Transport: retry.NewTransport(tr), base: tr}}, nil
+}
+
+// DefaultIdleTimeout is the Options.IdleTimeout used when it is 0: how long
+// a registry may leave a request without progress (no response headers, no
+// body byte either way) before it fails and is retried.
+const DefaultIdleTimeout = time.Minute
+
+// idleConn is a connection whose reads and writes fail with a timeout when
+// they make no progress for idle. Each Read and Write moves the deadline of
+// both directions: a write extends a read that waits for the answer to what
+// is being written (HTTP/1 reads the answer while the request body is
+// still going out), and a read extends a write.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.Conn.SetDeadline(time.Now().Add(c.idle))
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	c.Conn.SetDeadline(time.Now().Add(c.idle))
+	return c.Conn.Write(p)
 }
 
 // retryTransport is oras-go's retry transport with the CloseIdleConnections
@@ -263,6 +313,28 @@ func isCertError(err error) bool {
 	return errors.As(err, &ua) || errors.As(err, &ci) || errors.As(err, &hn) || errors.As(err, &cve)
 }
 
+// isTimeout reports whether an error in err's chain is a timeout. Unlike
+// errors.As with a net.Error, it looks past the first net.Error: a
+// *url.Error is one, and its Timeout looks no deeper than the error it
+// wraps, which is not one in "net/http: HTTP/1.x transport connection
+// broken: net/http: timeout awaiting response headers".
+func isTimeout(err error) bool {
+	if t, ok := err.(interface{ Timeout() bool }); ok && t.Timeout() {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return isTimeout(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if isTimeout(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func rootCause(err error) error {
 	for {
 		u := errors.Unwrap(err)
@@ -276,7 +348,10 @@ func rootCause(err error) error {
 // transient reports whether err may go away when the copy is tried again:
 // connection resets, timeouts, cut responses, 408, 429 and 5xx answers.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	// Not context.DeadlineExceeded: net/http's "timeout awaiting response
+	// headers" and net's dial timeout match it too, and they are network
+	// timeouts. Copy checks its own context before it tries again.
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, layout.ErrDigestMismatch) || errors.Is(err, layout.ErrSizeMismatch) {
@@ -297,8 +372,7 @@ func transient(err error) bool {
 	// Not any net.Error: every error of an HTTP request is a *url.Error,
 	// which is one, including "server gave HTTP response to HTTPS client"
 	// and TLS handshake failures, which trying again cannot cure.
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
 		return true
 	}
 	var ue *url.Error

@@ -94,11 +94,53 @@ func Pull(ctx context.Context, src registry.Reference, l *layout.Layout, dstTag 
 		return nil, err
 	}
 	defer closeIdleConnections(repo.Client)
-	res, err := Copy(ctx, repo, src.Reference, l, dstTag, opts)
+	// Blobs l has are skipped: hold GC off from before the copy looks at
+	// them until the caller closes l.
+	if err := l.HoldForWriting(ctx); err != nil {
+		return nil, err
+	}
+	res, err := Copy(ctx, repo, src.Reference, completeLayout{l}, dstTag, opts)
 	if err != nil {
 		return res, fmt.Errorf("pull %s: %w", src, explain(err, src.Registry))
 	}
 	return res, nil
+}
+
+// completeLayout is a pull's destination. oras.Copy skips the whole graph
+// below a manifest the destination has, so here a manifest counts as there
+// only when everything below it is stored too: an import or a gc that was
+// killed part way can leave a manifest whose blobs are missing (an import
+// stores manifests before their layers; gc removes blobs in any order).
+type completeLayout struct{ *layout.Layout }
+
+func (c completeLayout) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	ok, err := c.Layout.Exists(ctx, d)
+	if !ok || err != nil || !isManifest(d) {
+		return ok, err
+	}
+	return c.complete(ctx, d, 0), nil
+}
+
+// complete reports whether every blob below the stored manifest d is
+// stored, within walkGraph's bounds; a manifest that cannot be read counts
+// as incomplete, so that it is copied again.
+func (c completeLayout) complete(ctx context.Context, d ocispec.Descriptor, depth int) bool {
+	if depth > 16 || d.Size > layout.MaxManifestSize {
+		return false
+	}
+	succ, err := content.Successors(ctx, c.Layout, d)
+	if err != nil {
+		return false
+	}
+	for _, s := range succ {
+		if ok, err := c.Layout.Exists(ctx, s); err != nil || !ok {
+			return false
+		}
+		if isManifest(s) && !c.complete(ctx, s, depth+1) {
+			return false
+		}
+	}
+	return true
 }
 
 // Copy copies the artifact srcRef of src, and everything it references
@@ -118,26 +160,39 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 	}
 	st := &stats{copied: map[digest.Digest]bool{}, skipped: map[digest.Digest]bool{}, sent: map[digest.Digest]bool{}, onEvent: opts.OnEvent}
 	res := &Result{}
-	root, err := src.Resolve(ctx, srcRef)
-	if err != nil {
-		return res, err
-	}
-	// Every blob of the graph that is not transferred is one the destination
-	// had: oras.Copy reports only the top of a skipped sub-graph.
-	if err := walkGraph(ctx, src, root, func(d ocispec.Descriptor) { st.node(d) }); err != nil {
-		return res, err
-	}
-	if dstRef == "" && srcRef != root.Digest.String() {
-		dstRef = srcRef
+	// The root is resolved and its graph walked within the attempts: from
+	// a registry, that reads manifests, which a fault can cut short too.
+	var root ocispec.Descriptor
+	resolve := func() error {
+		d, err := src.Resolve(ctx, srcRef)
+		if err != nil {
+			return err
+		}
+		// Every blob of the graph that is not transferred is one the destination
+		// had: oras.Copy reports only the top of a skipped sub-graph.
+		if err := walkGraph(ctx, src, d, func(d ocispec.Descriptor) { st.node(d) }); err != nil {
+			return err
+		}
+		root = d
+		if dstRef == "" && srcRef != root.Digest.String() {
+			dstRef = srcRef
+		}
+		return nil
 	}
 	for {
 		res.Attempts++
-		root, err := copyOnce(ctx, src, root.Digest.String(), &countingTarget{Target: dst, st: st}, dstRef, opts, st)
-		if err == nil {
-			res.Manifest = root
-			break
+		var err error
+		if root.Digest == "" {
+			err = resolve()
 		}
-		if !transient(err) || res.Attempts >= attempts {
+		if err == nil {
+			var copied ocispec.Descriptor
+			if copied, err = copyOnce(ctx, src, root.Digest.String(), &countingTarget{Target: dst, st: st}, dstRef, opts, st); err == nil {
+				res.Manifest = copied
+				break
+			}
+		}
+		if ctx.Err() != nil || !transient(err) || res.Attempts >= attempts {
 			st.fill(res)
 			if res.Attempts > 1 {
 				err = fmt.Errorf("%w (gave up after %d attempts)", err, res.Attempts)

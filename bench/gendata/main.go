@@ -8,6 +8,7 @@
 //	gendata tags -layout DIR [-n N]                 rewrite index.json with N tags
 //	gendata freeport                                print a free TCP port on 127.0.0.1
 //	gendata wait-http -url URL [-timeout D]         wait until URL answers
+//	gendata quiet [-max F] [-interval D] [-timeout D] wait until the CPUs are idle
 package main
 
 import (
@@ -46,6 +47,8 @@ func main() {
 		err = cmdFreePort()
 	case "wait-http":
 		err = cmdWaitHTTP(os.Args[2:])
+	case "quiet":
+		err = cmdQuiet(os.Args[2:])
 	default:
 		usage()
 	}
@@ -56,7 +59,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gendata random|tree|small|tags|freeport|wait-http [flags]")
+	fmt.Fprintln(os.Stderr, "usage: gendata random|tree|small|tags|freeport|wait-http|quiet [flags]")
 	os.Exit(2)
 }
 
@@ -394,4 +397,56 @@ func cmdWaitHTTP(args []string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("%s did not answer within %s: %v", *url, *timeout, last)
+}
+
+// cpuTimes reads the busy and total jiffies of all CPUs from /proc/stat.
+func cpuTimes() (busy, total uint64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	var v [8]uint64
+	for i := range v {
+		fmt.Sscan(f[i+1], &v[i])
+	}
+	// user nice system idle iowait irq softirq steal
+	busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return busy, busy + v[3] + v[4], true
+}
+
+// cmdQuiet waits, at least one -interval and at most -timeout, until the
+// CPUs were busy at most -max of the time over one -interval (other
+// processes' work: the harness itself is idle meanwhile). It prints the
+// busy fraction of the last interval and "quiet" or "busy". Where there is
+// no /proc/stat it only sleeps one interval.
+func cmdQuiet(args []string) error {
+	fs := flag.NewFlagSet("quiet", flag.ExitOnError)
+	maxBusy := fs.Float64("max", 0.25, "largest busy fraction that counts as quiet")
+	interval := fs.Duration("interval", time.Second, "sampling interval")
+	timeout := fs.Duration("timeout", time.Minute, "longest wait")
+	fs.Parse(args)
+	start := time.Now()
+	for {
+		b0, t0, ok := cpuTimes()
+		time.Sleep(*interval)
+		b1, t1, ok1 := cpuTimes()
+		if !ok || !ok1 || t1 == t0 {
+			fmt.Println("0.00 unknown")
+			return nil
+		}
+		frac := float64(b1-b0) / float64(t1-t0)
+		if frac <= *maxBusy {
+			fmt.Printf("%.2f quiet\n", frac)
+			return nil
+		}
+		if time.Since(start) >= *timeout {
+			fmt.Printf("%.2f busy\n", frac)
+			return nil
+		}
+	}
 }

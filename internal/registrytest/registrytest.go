@@ -41,8 +41,9 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
 
-	// Register the htpasswd access controller and the inmemory driver.
+	// Register the htpasswd access controller and the storage drivers.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 )
 
@@ -58,6 +59,10 @@ type Options struct {
 	// generated for the test (ECDSA P-256, SANs 127.0.0.1 and localhost,
 	// valid for one hour).
 	TLS bool
+	// Disk stores blobs in a temporary directory instead of memory. The
+	// in-memory driver copies an upload's whole buffer on every write, so
+	// blobs of many MiB (and the race detector) make it very slow.
+	Disk bool
 }
 
 // Registry is a running in-process registry. All fields are read-only.
@@ -117,13 +122,17 @@ func Start(t testing.TB, opts Options) *Registry {
 	dir := t.TempDir()
 	config := &configuration.Configuration{
 		Storage: configuration.Storage{
-			"inmemory": configuration.Parameters{},
-			"delete":   configuration.Parameters{"enabled": true},
+			"delete": configuration.Parameters{"enabled": true},
 			// No background upload purger goroutine.
 			"maintenance": configuration.Parameters{
 				"uploadpurging": map[any]any{"enabled": false},
 			},
 		},
+	}
+	if opts.Disk {
+		config.Storage["filesystem"] = configuration.Parameters{"rootdirectory": filepath.Join(dir, "storage")}
+	} else {
+		config.Storage["inmemory"] = configuration.Parameters{}
 	}
 	config.HTTP.Secret = randomHex(t)
 	if len(opts.Users) > 0 {

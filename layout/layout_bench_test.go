@@ -1,0 +1,224 @@
+package layout_test
+
+// Benchmarks of the layout's hot paths (issue 5): Ingest (hashing and
+// writing a blob) and index.json updates with 10,000 tags. The baseline
+// sub-benchmarks split Ingest's cost into its parts on this machine.
+//
+//	go test -run '^$' -bench . -benchtime 5x ./layout
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+const benchIngestSize = 64 << 20
+
+func benchRandom(n int) []byte {
+	b := make([]byte, n)
+	var seed [32]byte
+	copy(seed[:], "ocipack layout benchmark")
+	rand.NewChaCha8(seed).Read(b)
+	return b
+}
+
+func benchOpenLayout(b *testing.B) *layout.Layout {
+	b.Helper()
+	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(b.TempDir(), "layout"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+// BenchmarkIngest64MiB stores 64 MiB of random data as a blob: the path of
+// `ocipack pack FILE`. The blob is removed (untimed) after each iteration so
+// that every iteration stores it anew.
+func BenchmarkIngest64MiB(b *testing.B) {
+	data := benchRandom(benchIngestSize)
+	ctx := context.Background()
+
+	b.Run("ingest", func(b *testing.B) {
+		l := benchOpenLayout(b)
+		b.SetBytes(benchIngestSize)
+		b.ResetTimer()
+		for b.Loop() {
+			desc, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader(data))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := os.Remove(l.BlobPath(desc.Digest)); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
+
+	// The parts of Ingest, each alone.
+	b.Run("baseline-sha256", func(b *testing.B) {
+		b.SetBytes(benchIngestSize)
+		for b.Loop() {
+			h := sha256.New()
+			h.Write(data)
+			h.Sum(nil)
+		}
+	})
+	writeFile := func(b *testing.B, sync bool) {
+		dir := b.TempDir()
+		b.SetBytes(benchIngestSize)
+		for b.Loop() {
+			f, err := os.Create(filepath.Join(dir, "blob"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			for off := 0; off < len(data); off += 1 << 20 {
+				if _, err := f.Write(data[off : off+1<<20]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if sync {
+				if err := f.Sync(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := f.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			os.Remove(f.Name())
+			b.StartTimer()
+		}
+	}
+	b.Run("baseline-write", func(b *testing.B) { writeFile(b, false) })
+	b.Run("baseline-write-fsync", func(b *testing.B) { writeFile(b, true) })
+}
+
+// benchTaggedLayout returns a layout whose index.json has n tags (t00000,
+// t00001, ...) pointing at one small manifest, and that manifest's
+// descriptor. index.json is written in one update, not n.
+func benchTaggedLayout(b *testing.B, n int) (*layout.Layout, ocispec.Descriptor) {
+	b.Helper()
+	ctx := context.Background()
+	l := benchOpenLayout(b)
+	cfg, err := l.Ingest(ctx, ocispec.MediaTypeEmptyJSON, bytes.NewReader([]byte("{}")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	layer, err := l.Ingest(ctx, "application/vnd.oci.image.layer.v1.tar", bytes.NewReader([]byte("hello")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	layer.Annotations = map[string]string{ocispec.AnnotationTitle: "hello.txt"}
+	m, err := json.Marshal(ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: "application/vnd.ocipack.bundle.v1",
+		Config:       cfg,
+		Layers:       []ocispec.Descriptor{layer},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	desc, err := l.Ingest(ctx, ocispec.MediaTypeImageManifest, bytes.NewReader(m))
+	if err != nil {
+		b.Fatal(err)
+	}
+	desc.ArtifactType = "application/vnd.ocipack.bundle.v1"
+	err = l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
+		idx.Manifests = idx.Manifests[:0]
+		for i := range n {
+			d := desc
+			d.Annotations = map[string]string{ocispec.AnnotationRefName: fmt.Sprintf("t%05d", i)}
+			idx.Manifests = append(idx.Manifests, d)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l, desc
+}
+
+// BenchmarkTag10k adds a tag to a layout holding 10,000 tags: the path of
+// `ocipack tag` and of the last step of `ocipack pack` and `pull`. The same
+// new tag is moved on each iteration, so the index keeps 10,001 entries.
+func BenchmarkTag10k(b *testing.B) {
+	l, desc := benchTaggedLayout(b, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := l.Tag(ctx, desc, "bench-new"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUpdateIndex10k is a read-modify-write of index.json that
+// changes nothing, with 10,000 tags: lock, read, parse, validate, sort,
+// marshal, write, fsync, rename, fsync the directory.
+func BenchmarkUpdateIndex10k(b *testing.B) {
+	l, _ := benchTaggedLayout(b, 10000)
+	ctx := context.Background()
+	fi, err := os.Stat(filepath.Join(l.Path(), "index.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(fi.Size())
+	for b.Loop() {
+		if err := l.UpdateIndex(ctx, func(*ocispec.Index) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIndexRead10k reads and parses index.json with 10,000 tags, as
+// every command that resolves a tag does.
+func BenchmarkIndexRead10k(b *testing.B) {
+	l, _ := benchTaggedLayout(b, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := l.Index(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSummaries10kSameManifest is what `ocipack ls` computes for the
+// layout bench/run lists: 10,000 tags on one manifest (inspect_test.go's
+// BenchmarkSummaries10k has a manifest per tag).
+func BenchmarkSummaries10kSameManifest(b *testing.B) {
+	l, _ := benchTaggedLayout(b, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		s, err := l.Summaries(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(s) != 10000 {
+			b.Fatalf("%d summaries, want 10000", len(s))
+		}
+	}
+}
+
+// BenchmarkResolve10k resolves the last of 10,000 tags.
+func BenchmarkResolve10k(b *testing.B) {
+	l, _ := benchTaggedLayout(b, 10000)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := l.Resolve(ctx, "t09999"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
