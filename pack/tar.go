@@ -136,12 +136,15 @@ func packDir(ctx context.Context, l *layout.Layout, p *plan, opts Options, prog 
 		done <- err
 	}()
 	desc, err := l.Ingest(ctx, mt, pr)
-	pr.CloseWithError(fmt.Errorf("ingest stopped: %w", err)) // unblock the writer if Ingest failed
-	if werr := <-done; werr != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("pack %s: %w", p.in.Path, werr)
-	}
+	pr.CloseWithError(err) // unblock the writer if Ingest failed
+	werr := <-done
 	if err != nil {
+		// Ingest's error is the cause (a full disk, say); the writer's is
+		// then only the closed pipe.
 		return ocispec.Descriptor{}, fmt.Errorf("pack %s: %w", p.in.Path, err)
+	}
+	if werr != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("pack %s: %w", p.in.Path, werr)
 	}
 	desc.Annotations = map[string]string{
 		ocispec.AnnotationTitle:        p.title,
