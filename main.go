@@ -950,6 +950,9 @@ func parseSize(s string) (int64, error) {
 
 // parseExportSource reads LAYOUT[:TAG[,TAG...]].
 func parseExportSource(s string) (string, []string, error) {
+	if ref, err := layout.ParseReference(s); err == nil && ref.Digest != "" {
+		return "", nil, fmt.Errorf("%q: export takes tags, not a digest", s)
+	}
 	if i := strings.LastIndex(s, ":"); i > 0 {
 		tags := strings.Split(s[i+1:], ",")
 		ok := true
