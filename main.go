@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -474,7 +475,10 @@ func lsCommand() command {
 					}
 					return nil
 				}
-				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				// tabwriter writes cell by cell: buffered, a table of
+				// 10,000 tags is a few writes rather than 120,000.
+				bw := bufio.NewWriterSize(e.stdout, 64<<10)
+				tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "TAG\tDIGEST\tARTIFACT TYPE\tFILES\tSIZE\tCREATED")
 				for _, t := range entries {
 					at := t.ArtifactType
@@ -489,6 +493,9 @@ func lsCommand() command {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Tag, t.Digest, at, t.Files, progress.Bytes(t.Size), t.Created)
 				}
 				if err := tw.Flush(); err != nil {
+					return err
+				}
+				if err := bw.Flush(); err != nil {
 					return err
 				}
 				if len(broken) > 0 {
@@ -508,6 +515,8 @@ type registryFlags struct {
 	passwordStdin         bool
 	concurrency           int
 	referrers             bool
+	chunkSize             string // push only
+	parallelRanges        int    // pull only
 }
 
 func addRegistryFlags(fs *pflag.FlagSet, transferFlags bool) *registryFlags {
@@ -522,6 +531,12 @@ func addRegistryFlags(fs *pflag.FlagSet, transferFlags bool) *registryFlags {
 	if transferFlags {
 		fs.IntVar(&f.concurrency, "concurrency", 4, "blobs transferred at once")
 		fs.BoolVar(&f.referrers, "referrers", false, "carry the artifact's referrers (SBOMs, signatures) along")
+		switch fs.Name() {
+		case "ocipack push":
+			fs.StringVar(&f.chunkSize, "chunk-size", "", "send blobs larger than `SIZE` (e.g. 64M) in chunks of that size, resumable after a cut (default: whole, chunks of 64M only if the registry refuses a blob as too large)")
+		case "ocipack pull":
+			fs.IntVar(&f.parallelRanges, "parallel-ranges", 1, "download each blob of 8 MiB or more in `N` HTTP ranges at once")
+		}
 	}
 	return f
 }
@@ -534,7 +549,18 @@ func (f *registryFlags) options(e *env) (transfer.Options, error) {
 		PlainHTTP: f.plainHTTP, Insecure: f.insecure,
 		CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.key,
 		Concurrency: f.concurrency, Referrers: f.referrers,
-		UserAgent: "ocipack/" + version,
+		UserAgent:      "ocipack/" + version,
+		ParallelRanges: f.parallelRanges,
+	}
+	if f.chunkSize != "" {
+		n, err := parseSize(f.chunkSize)
+		if err != nil || n < 1<<20 {
+			return o, usagef("--chunk-size %q: give a size of at least 1M, such as 16M or 1G", f.chunkSize)
+		}
+		o.ChunkSize = n
+	}
+	if f.parallelRanges < 0 || f.parallelRanges > 64 {
+		return o, usagef("--parallel-ranges %d: give a number from 1 to 64", f.parallelRanges)
 	}
 	if f.passwordStdin && f.username == "" {
 		return o, usagef("--password-stdin needs -u/--username")
@@ -648,10 +674,8 @@ again sends only what is missing.
 				onEvent, finish := transferReporter(e, "pushed", &q)
 				opts.OnEvent = onEvent
 
-				type job struct{ src, dstTag string }
-				var jobs []job
-				switch {
-				case *allTags:
+				repoName := dst.Registry + "/" + dst.Repository
+				if *allTags {
 					if src.Ref() != "" || dst.Reference != "" {
 						return usagef("--all-tags takes a LAYOUT and a REGISTRY/REPO without tags")
 					}
@@ -662,37 +686,37 @@ again sends only what is missing.
 					if len(tags) == 0 {
 						return fmt.Errorf("%s has no tags: nothing to push", l.path)
 					}
-					for _, t := range tags {
-						jobs = append(jobs, job{t, t})
-					}
-				default:
-					r, err := l.ref(ctx, src)
-					if err != nil {
-						return err
-					}
-					dstTag := dst.Reference
-					if dstTag == "" && src.Digest == "" {
-						dstTag = r
-					}
-					if _, err := dst.Digest(); err == nil {
-						return usagef("the destination %s names a digest: give a tag or none", args[1])
-					}
-					jobs = append(jobs, job{r, dstTag})
-				}
-				for _, j := range jobs {
-					res, err := transfer.Push(ctx, l.target, j.src, dst, j.dstTag, opts)
+					// One client for every tag; several tags at once.
+					err = transfer.PushTags(ctx, l.target, dst, tags, opts, func(tag string, res *transfer.Result) {
+						finish() // end the progress line before the summary
+						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pushed", res), repoName, tag)
+					})
 					finish() // end the progress line before an error is printed too
-					if err != nil {
-						return err
-					}
-					target := dst.Registry + "/" + dst.Repository
-					if j.dstTag != "" {
-						target += ":" + j.dstTag
-					} else {
-						target += "@" + res.Manifest.Digest.String()
-					}
-					fmt.Fprintf(e.stdout, "%s -> %s\n", summary("pushed", res), target)
+					return err
 				}
+				r, err := l.ref(ctx, src)
+				if err != nil {
+					return err
+				}
+				dstTag := dst.Reference
+				if dstTag == "" && src.Digest == "" {
+					dstTag = r
+				}
+				if _, err := dst.Digest(); err == nil {
+					return usagef("the destination %s names a digest: give a tag or none", args[1])
+				}
+				res, err := transfer.Push(ctx, l.target, r, dst, dstTag, opts)
+				finish() // end the progress line before an error is printed too
+				if err != nil {
+					return err
+				}
+				target := repoName
+				if dstTag != "" {
+					target += ":" + dstTag
+				} else {
+					target += "@" + res.Manifest.Digest.String()
+				}
+				fmt.Fprintf(e.stdout, "%s -> %s\n", summary("pushed", res), target)
 				return nil
 			}
 		},
@@ -702,24 +726,73 @@ again sends only what is missing.
 func pullCommand() command {
 	return command{
 		name:    "pull",
-		args:    "REGISTRY/REPO[:TAG|@DIGEST] LAYOUT[:TAG] [flags]",
-		summary: "Pull an artifact from a registry into a layout",
+		args:    "REGISTRY/REPO[:TAG|@DIGEST] LAYOUT[:TAG] [flags]\n  ocipack pull --all-tags REGISTRY/REPO LAYOUT [flags]",
+		summary: "Pull an artifact (or every tag) from a registry into a layout",
 		examples: `  ocipack pull registry.example/apps/bundle:v1.2.0 ./bundle
   ocipack pull registry.example/apps/bundle@sha256:0123…cdef ./bundle:v1.2.0
   ocipack pull registry.example/apps/bundle:v1 ./bundle --referrers
+  ocipack pull --all-tags registry.example/apps/bundle ./bundle
 
 The layout is created if missing; its other tags are left alone. What was
-pulled unpacks with 'ocipack unpack'.
+pulled unpacks with 'ocipack unpack'. --all-tags pulls every tag the
+registry lists for the repository, under the same names, several at once
+(--concurrency) over one connection; a blob shared by several tags is
+fetched once. It prints one line a tag and a total; the first failure
+stops the rest and names its tag.
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			rf := addRegistryFlags(fs, true)
+			allTags := fs.Bool("all-tags", false, "pull every tag of the repository")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) != 2 {
+					if *allTags {
+						return usagef("--all-tags needs a REGISTRY/REPO and a LAYOUT")
+					}
 					return usagef("need a REGISTRY/REPO[:TAG|@DIGEST] and a LAYOUT[:TAG]")
 				}
 				src, err := transfer.ParseReference(args[0])
 				if err != nil {
 					return usagef("%v", err)
+				}
+				if *allTags {
+					dst, err := layout.ParseReference(args[1])
+					if err != nil {
+						return usagef("%v", err)
+					}
+					if src.Reference != "" || dst.Tag != "" || dst.Digest != "" {
+						return usagef("--all-tags takes a REGISTRY/REPO and a LAYOUT without tags")
+					}
+					opts, err := rf.options(e)
+					if err != nil {
+						return err
+					}
+					l, err := layout.OpenOrCreate(ctx, dst.Path)
+					if err != nil {
+						return err
+					}
+					defer l.Close()
+					q, _ := fs.GetBool("quiet")
+					onEvent, finish := transferReporter(e, "pulled", &q)
+					opts.OnEvent = onEvent
+					var total transfer.Result
+					n := 0
+					// One client for every tag; several tags at once.
+					err = transfer.PullTags(ctx, src, l, nil, opts, func(tag string, res *transfer.Result) {
+						finish() // end the progress line before the summary
+						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, tag)
+						n++
+						total.Bytes += res.Bytes
+						total.Copied += res.Copied
+						total.Skipped += res.Skipped
+						total.Manifests += res.Manifests
+					})
+					finish() // end the progress line before an error is printed too
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "pulled %d tag(s) of %s: %s received, %d blob(s) copied, %d skipped (already there), %d manifest(s) -> %s\n",
+						n, src, progress.Bytes(total.Bytes), total.Copied, total.Skipped, total.Manifests, dst.Path)
+					return nil
 				}
 				if src.Reference == "" {
 					return usagef("%s names no tag or digest: write REGISTRY/REPO:TAG or @sha256:…", args[0])
@@ -870,14 +943,13 @@ func tagCommand() command {
 						return usagef("%q is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})", t)
 					}
 				}
-				desc, err := l.Resolve(ctx, ref.Ref())
+				// One read and one write of index.json, under its lock,
+				// for every new tag.
+				desc, err := l.TagReference(ctx, ref.Ref(), args[1:]...)
 				if err != nil {
 					return err
 				}
 				for _, t := range args[1:] {
-					if err := l.Tag(ctx, desc, t); err != nil {
-						return err
-					}
 					fmt.Fprintf(e.stdout, "tagged %s:%s -> %s\n", ref.Path, t, desc.Digest)
 				}
 				return nil

@@ -86,6 +86,23 @@ type Options struct {
 	OnEvent func(Event)
 	// UserAgent is sent to the registry; "" means "ocipack".
 	UserAgent string
+	// ChunkSize, when > 0, pushes every blob larger than this in chunks of
+	// this many bytes (PATCH requests of one upload session), for
+	// registries and proxies that cap the size of a request. The session is
+	// saved after each chunk (see StateDir), so a push that was cut off and
+	// is run again continues where the registry's copy ends. 0 sends each
+	// blob in one request, and in chunks of 64 MiB only when the registry
+	// refuses it as too large (413).
+	ChunkSize int64
+	// ParallelRanges, when > 1, pulls each blob of 8 MiB or more in this
+	// many HTTP ranges at once, joined and verified before it is stored.
+	// Registries that ignore Range get the blob in one piece.
+	ParallelRanges int
+	// StateDir is where the upload sessions of chunked pushes are saved
+	// between runs. "" means the temporary area of the source layout
+	// (.ocipack/tmp) when pushing from a layout, and memory only (this
+	// process's retries) otherwise.
+	StateDir string
 	// IdleTimeout fails a request that makes no progress for this long:
 	// no response headers, or no byte of a body moving either way. Such a
 	// failure is transient, so it is retried. 0 means DefaultIdleTimeout.

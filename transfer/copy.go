@@ -15,6 +15,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/ocipack/ocipack/layout"
 )
@@ -76,9 +77,18 @@ func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registr
 		return nil, err
 	}
 	defer closeIdleConnections(repo.Client)
-	res, err := Copy(ctx, asGraph(l), srcRef, repo, dstTag, opts)
+	return pushRepo(ctx, asGraph(l), srcRef, repo, dstTag, opts, nil)
+}
+
+// pushRepo is Push through the client repo, sharing blobs with the other
+// copies of fl (when not nil).
+func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, repo *remote.Repository, dstTag string, opts Options, fl *blobFlights) (*Result, error) {
+	dst, done := fl.wrap(repo)
+	defer done()
+	res, err := Copy(ctx, src, srcRef, dst, dstTag, opts)
 	if err != nil {
-		return res, fmt.Errorf("push to %s: %w", dst.Registry+"/"+dst.Repository, explain(err, dst.Registry))
+		ref := repo.Reference
+		return res, fmt.Errorf("push to %s: %w", ref.Registry+"/"+ref.Repository, explain(err, ref.Registry))
 	}
 	return res, nil
 }
@@ -94,12 +104,22 @@ func Pull(ctx context.Context, src registry.Reference, l *layout.Layout, dstTag 
 		return nil, err
 	}
 	defer closeIdleConnections(repo.Client)
+	return pullRepo(ctx, repo, src.Reference, l, dstTag, opts, nil)
+}
+
+// pullRepo is Pull of srcRef (a tag or digest) through the client repo,
+// sharing blobs with the other copies of fl (when not nil).
+func pullRepo(ctx context.Context, repo *remote.Repository, srcRef string, l *layout.Layout, dstTag string, opts Options, fl *blobFlights) (*Result, error) {
+	src := repo.Reference
+	src.Reference = srcRef
 	// Blobs l has are skipped: hold GC off from before the copy looks at
 	// them until the caller closes l.
 	if err := l.HoldForWriting(ctx); err != nil {
 		return nil, err
 	}
-	res, err := Copy(ctx, repo, src.Reference, completeLayout{l}, dstTag, opts)
+	dst, done := fl.wrap(completeLayout{l})
+	defer done()
+	res, err := Copy(ctx, repo, srcRef, dst, dstTag, opts)
 	if err != nil {
 		return res, fmt.Errorf("pull %s: %w", src, explain(err, src.Registry))
 	}
@@ -179,6 +199,7 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 		}
 		return nil
 	}
+	tgt, copySrc := newCountingTarget(src, dst, opts, st)
 	for {
 		res.Attempts++
 		var err error
@@ -187,7 +208,7 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 		}
 		if err == nil {
 			var copied ocispec.Descriptor
-			if copied, err = copyOnce(ctx, src, root.Digest.String(), &countingTarget{Target: dst, st: st}, dstRef, opts, st); err == nil {
+			if copied, err = copyOnce(ctx, copySrc, root.Digest.String(), tgt, dstRef, opts, st); err == nil {
 				res.Manifest = copied
 				break
 			}
@@ -342,13 +363,108 @@ func (s *stats) fill(r *Result) {
 // and name the blob in errors. It pushes tagged manifests with
 // PushReference where the destination can (one request to a registry), and
 // with Push and Tag otherwise.
+//
+// Between a registry and a layout it also makes blob transfers resumable:
+// a pull downloads large blobs itself (see resume.go) and a push sends
+// blobs in chunks when asked or when the registry refuses one whole (see
+// chunk.go).
 type countingTarget struct {
 	oras.Target
-	st *stats
+	st   *stats
+	pull *puller // set for a pull from a registry into a layout
+	up   *pusher // set for a push to a registry
+}
+
+// newCountingTarget wraps dst, and returns the source for oras.Copy to
+// read: a pull's source hands large blobs over unfetched.
+func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Options, st *stats) (*countingTarget, oras.ReadOnlyGraphTarget) {
+	t := &countingTarget{Target: dst, st: st}
+	if repo, ok := src.(*remote.Repository); ok {
+		var l *layout.Layout
+		switch d := dst.(type) {
+		case completeLayout:
+			l = d.Layout
+		case *layout.Layout:
+			l = d
+		}
+		if l != nil {
+			t.pull = &puller{raw: rawRepo{repo}, l: l, ranges: opts.ParallelRanges}
+			src = resumableSource{src}
+		}
+	}
+	if repo, ok := dst.(*remote.Repository); ok {
+		dir := opts.StateDir
+		if l, ok := src.(*layout.Layout); ok && dir == "" {
+			dir = l.TempDir()
+		}
+		t.up = &pusher{raw: rawRepo{repo}, src: src, chunk: opts.ChunkSize, stateDir: dir}
+	}
+	return t, src
 }
 
 func (t *countingTarget) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	if b, ok := r.(*lazyBlob); ok && t.pull != nil {
+		return t.download(ctx, d, b)
+	}
+	if t.up != nil && !isManifest(d) {
+		return t.upload(ctx, d, r)
+	}
 	return t.push(d, r, func(r io.Reader) error { return t.Target.Push(ctx, d, r) })
+}
+
+// download pulls a large blob resumably (see puller).
+func (t *countingTarget) download(ctx context.Context, d ocispec.Descriptor, _ *lazyBlob) error {
+	t.st.event(BlobStarted, d, 0)
+	var have atomic.Int64
+	err := t.pull.download(ctx, d, func(n int64) {
+		have.Store(n)
+		if n > 0 {
+			t.st.event(BlobProgress, d, n)
+		}
+	}, func(n int64) {
+		t.st.bytes.Add(n)
+		t.st.event(BlobProgress, d, have.Add(n))
+	})
+	if errors.Is(err, errdef.ErrAlreadyExists) {
+		t.st.skip(d)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("blob %s (%d bytes, %s): %w", d.Digest, d.Size, d.MediaType, err)
+	}
+	t.st.done(d)
+	return nil
+}
+
+// upload pushes a blob: in chunks when it is larger than Options.ChunkSize,
+// else in one request, and in chunks after all if the registry refuses
+// that as too large.
+func (t *countingTarget) upload(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	chunked := func(size int64) func(io.Reader) error {
+		return func(cr io.Reader) error { return t.up.upload(ctx, d, cr.(*countingReader), size) }
+	}
+	if t.up.chunk > 0 && d.Size > t.up.chunk {
+		return t.push(d, r, chunked(t.up.chunk))
+	}
+	err := t.push(d, r, func(r io.Reader) error { return t.Target.Push(ctx, d, r) })
+	if !errTooLarge(err) {
+		return err
+	}
+	// Refused whole: once more, in chunks. The first try consumed r.
+	size := int64(autoChunk)
+	if t.up.chunk > 0 {
+		size = t.up.chunk
+	}
+	size = min(size, max(d.Size/2, minChunk))
+	rc, ferr := t.up.src.Fetch(ctx, d)
+	if ferr != nil {
+		return err
+	}
+	defer rc.Close()
+	if cerr := t.push(d, rc, chunked(size)); cerr != nil {
+		return fmt.Errorf("%w (the registry refused it in one request too: %v)", cerr, err)
+	}
+	return nil
 }
 
 func (t *countingTarget) PushReference(ctx context.Context, d ocispec.Descriptor, r io.Reader, ref string) error {

@@ -212,6 +212,14 @@ type Faults struct {
 	// Rate says), without forwarding it. It is no fault: it is not drawn,
 	// and counts in Stats.Refused.
 	RefuseBodiesOver int64
+	// Match, when set, narrows Classes further: only the requests it
+	// accepts may fault or count for After (say, the GETs of one blob, or
+	// the PATCHes of a chunked upload).
+	Match func(*http.Request) bool
+	// IgnoreRange drops the Range header of every request (whatever Rate
+	// says), as a registry or proxy that does not serve ranges would: the
+	// upstream answers 200 with the whole body.
+	IgnoreRange bool
 }
 
 // Options configures a proxy.
@@ -296,6 +304,7 @@ type Proxy struct {
 	wg      sync.WaitGroup // handlers in flight
 
 	up, down, discarded atomic.Int64
+	inflight            atomic.Int64 // handlers running
 
 	mu       sync.Mutex
 	faults   Faults
@@ -446,6 +455,21 @@ func (p *Proxy) Stats() Stats {
 	return s
 }
 
+// WaitIdle waits, at most timeout, until no request is being handled, and
+// reports whether that happened. A client that gave up on a request does
+// not stop the proxy from forwarding the rest of its answer at once:
+// counters read before it is idle may still grow.
+func (p *Proxy) WaitIdle(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for p.inflight.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 // Log returns the faults injected so far, in the order they were decided.
 func (p *Proxy) Log() []Injection {
 	p.mu.Lock()
@@ -521,7 +545,7 @@ func (p *Proxy) decide(seq int, r *http.Request, c Class) (Fault, float64) {
 	if classes == 0 {
 		classes = All
 	}
-	if classes&c == 0 {
+	if classes&c == 0 || (f.Match != nil && !f.Match(r)) {
 		return None, 0
 	}
 	p.matched++
@@ -603,6 +627,7 @@ func (p *Proxy) enter() bool {
 		return false
 	}
 	p.wg.Add(1)
+	p.inflight.Add(1)
 	return true
 }
 
@@ -611,6 +636,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	defer p.wg.Done()
+	defer p.inflight.Add(-1)
 	seq, f, ok := p.admit()
 	if !ok {
 		p.discard(r.Body)
@@ -619,6 +645,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if p.refuse(w, r, f) {
 		return
+	}
+	if f.IgnoreRange {
+		r.Header.Del("Range")
 	}
 	fault, at := p.decide(seq, r, Classify(r))
 
