@@ -1,0 +1,313 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// tagListPageSize is the page size asked of a registry that lists tags;
+// 0 leaves it to the registry. Tests set it to make listings paginate.
+var tagListPageSize = 0
+
+// PushTags pushes the tags of l (a layout, or an archive read in place) to
+// the registry repository dst, each under its own name, through one
+// repository client: one connection pool, one token cache. Up to
+// opts.Concurrency tags are copied at once (each copying up to
+// opts.Concurrency blobs at once), and a blob that several tags share is
+// sent once; the other tags count it as skipped.
+//
+// each, when not nil, is called with each tag's result in the order of
+// tags, one call at a time. The first failure stops the rest and is
+// returned, naming its tag; the tags pushed before it stay pushed.
+func PushTags(ctx context.Context, l oras.ReadOnlyTarget, dst registry.Reference, tags []string, opts Options, each func(tag string, res *Result)) error {
+	if dst.Reference != "" {
+		return fmt.Errorf("%w: %s: pushing tags needs a repository without a tag or digest", ErrInvalidReference, dst)
+	}
+	if len(tags) == 0 {
+		return errors.New("no tags to push")
+	}
+	repo, err := NewRepository(dst, opts)
+	if err != nil {
+		return err
+	}
+	defer closeIdleConnections(repo.Client)
+	src := asGraph(l)
+	fl := newBlobFlights()
+	return forEachTag(ctx, tags, opts.Concurrency, each, func(ctx context.Context, tag string) (*Result, error) {
+		res, err := pushRepo(ctx, src, tag, repo, tag, opts, fl)
+		if err != nil {
+			err = fmt.Errorf("tag %s: %w", tag, err)
+		}
+		return res, err
+	})
+}
+
+// PullTags pulls tags of the registry repository src into the layout l,
+// each under its own name, through one repository client: one connection
+// pool, one token cache. When tags is nil, every tag the registry lists
+// for the repository is pulled. Other tags of l are left alone. Up to
+// opts.Concurrency tags are copied at once (each copying up to
+// opts.Concurrency blobs at once), and a blob that several tags share is
+// fetched once; the other tags count it as skipped.
+//
+// each, when not nil, is called with each tag's result in the order of
+// tags (the registry's order when listed), one call at a time. The first
+// failure stops the rest and is returned, naming its tag; the tags pulled
+// before it stay in l.
+func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tags []string, opts Options, each func(tag string, res *Result)) error {
+	if src.Reference != "" {
+		return fmt.Errorf("%w: %s: pulling tags needs a repository without a tag or digest", ErrInvalidReference, src)
+	}
+	if tags != nil && len(tags) == 0 {
+		return errors.New("no tags to pull")
+	}
+	repo, err := NewRepository(src, opts)
+	if err != nil {
+		return err
+	}
+	defer closeIdleConnections(repo.Client)
+	if tags == nil {
+		if tags, err = listTags(ctx, repo); err != nil {
+			return err
+		}
+	}
+	for _, t := range tags {
+		if !layout.ValidTag(t) {
+			return fmt.Errorf("%s lists tag %q, which is not a valid tag", src, t)
+		}
+	}
+	// Blobs l has are skipped: hold GC off from before any copy looks at
+	// them until the caller closes l.
+	if err := l.HoldForWriting(ctx); err != nil {
+		return err
+	}
+	fl := newBlobFlights()
+	return forEachTag(ctx, tags, opts.Concurrency, each, func(ctx context.Context, tag string) (*Result, error) {
+		return pullRepo(ctx, repo, tag, l, tag, opts, fl)
+	})
+}
+
+func listTags(ctx context.Context, repo *remote.Repository) ([]string, error) {
+	repo.TagListPageSize = tagListPageSize
+	var tags []string
+	err := repo.Tags(ctx, "", func(page []string) error {
+		tags = append(tags, page...)
+		return nil
+	})
+	name := repo.Reference.Registry + "/" + repo.Reference.Repository
+	if err != nil {
+		return nil, fmt.Errorf("list the tags of %s: %w", name, explain(err, repo.Reference.Registry))
+	}
+	if len(tags) == 0 {
+		return nil, fmt.Errorf("%s has no tags: nothing to pull", name)
+	}
+	return tags, nil
+}
+
+// forEachTag runs fn for every tag, up to concurrency (0 means 4) at once,
+// and calls each (when not nil) with the results in the order of tags. The
+// first error cancels the copies still running and is returned; the
+// errors they end with then are not.
+func forEachTag(ctx context.Context, tags []string, concurrency int, each func(string, *Result), fn func(context.Context, string) (*Result, error)) error {
+	if concurrency <= 0 {
+		concurrency = 4
+	}
+	concurrency = min(concurrency, len(tags))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var (
+		mu       sync.Mutex
+		firstErr error
+		results  = make([]*Result, len(tags))
+		next     int // the first tag whose result is not yet reported
+	)
+	finish := func(i int, res *Result, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr != nil {
+			return
+		}
+		if err != nil {
+			firstErr = err
+			cancel()
+			return
+		}
+		results[i] = res
+		for ; next < len(tags) && results[next] != nil; next++ {
+			if each != nil {
+				each(tags[next], results[next])
+			}
+		}
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				res, err := fn(ctx, tags[i])
+				if err == nil && res == nil {
+					res = &Result{}
+				}
+				finish(i, res, err)
+			}
+		}()
+	}
+feed:
+	for i := range tags {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// blobFlights lets the concurrent copies of several tags into one
+// destination transfer each blob once. The first copy to ask whether the
+// destination has a blob claims it; another copy that asks meanwhile waits
+// until the claim is settled: the blob arrived (it is there, and counts as
+// skipped), or the claimant failed or finished without it (the waiter then
+// looks again, and may claim it itself). Manifests are not shared: a copy
+// pushes its own, and tagging relies on it.
+type blobFlights struct {
+	mu      sync.Mutex
+	stored  map[digest.Digest]bool
+	flights map[digest.Digest]*flight
+}
+
+type flight struct {
+	owner *sharedTarget
+	done  chan struct{}
+}
+
+func newBlobFlights() *blobFlights {
+	return &blobFlights{stored: map[digest.Digest]bool{}, flights: map[digest.Digest]*flight{}}
+}
+
+// wrap returns the destination of one tag's copy, and the function to call
+// when that copy is over, which settles the claims it left open. A nil f
+// returns dst unchanged.
+func (f *blobFlights) wrap(dst oras.Target) (oras.Target, func()) {
+	if f == nil {
+		return dst, func() {}
+	}
+	t := &sharedTarget{Target: dst, f: f}
+	if rp, ok := dst.(registry.ReferencePusher); ok {
+		return &sharedRefTarget{sharedTarget: t, rp: rp}, t.release
+	}
+	return t, t.release
+}
+
+// sharedTarget is one copy's view of a destination shared through
+// blobFlights.
+type sharedTarget struct {
+	oras.Target
+	f *blobFlights
+}
+
+func (t *sharedTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	if isManifest(d) {
+		return t.Target.Exists(ctx, d)
+	}
+	for {
+		t.f.mu.Lock()
+		if t.f.stored[d.Digest] {
+			t.f.mu.Unlock()
+			return true, nil
+		}
+		fl := t.f.flights[d.Digest]
+		switch {
+		case fl == nil:
+			t.f.flights[d.Digest] = &flight{owner: t, done: make(chan struct{})}
+			t.f.mu.Unlock()
+			ok, err := t.Target.Exists(ctx, d)
+			if ok || err != nil {
+				t.settle(d, ok && err == nil)
+			}
+			return ok, err
+		case fl.owner == t:
+			// This copy tries again after a failure, still holding its claim.
+			t.f.mu.Unlock()
+			return t.Target.Exists(ctx, d)
+		}
+		t.f.mu.Unlock()
+		select {
+		case <-fl.done:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+func (t *sharedTarget) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
+	err := t.Target.Push(ctx, d, r)
+	if !isManifest(d) {
+		t.settle(d, err == nil || errors.Is(err, errdef.ErrAlreadyExists))
+	}
+	return err
+}
+
+// settle ends t's claim on d, recording whether the destination has it.
+func (t *sharedTarget) settle(d ocispec.Descriptor, stored bool) {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	if stored {
+		t.f.stored[d.Digest] = true
+	}
+	if fl := t.f.flights[d.Digest]; fl != nil && fl.owner == t {
+		delete(t.f.flights, d.Digest)
+		close(fl.done)
+	}
+}
+
+// release ends every claim t still holds: its copy is over.
+func (t *sharedTarget) release() {
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	for d, fl := range t.f.flights {
+		if fl.owner == t {
+			delete(t.f.flights, d)
+			close(fl.done)
+		}
+	}
+}
+
+// sharedRefTarget is a sharedTarget over a destination that pushes tagged
+// manifests in one request (a registry), which keeps that ability.
+type sharedRefTarget struct {
+	*sharedTarget
+	rp registry.ReferencePusher
+}
+
+func (t *sharedRefTarget) PushReference(ctx context.Context, d ocispec.Descriptor, r io.Reader, ref string) error {
+	err := t.rp.PushReference(ctx, d, r, ref)
+	if !isManifest(d) {
+		t.settle(d, err == nil)
+	}
+	return err
+}
+
+// unwrapTarget returns the destination t shares, for code that looks at
+// what the destination is (a layout, a registry).
+func (t *sharedTarget) unwrapTarget() oras.Target { return t.Target }

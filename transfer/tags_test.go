@@ -1,0 +1,338 @@
+package transfer_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	"oras.land/oras-go/v2/registry/remote"
+
+	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/transfer"
+)
+
+// tagsHello is the file every artifact of packTags shares (besides the
+// empty config).
+const tagsHello = "../testdata/example/hello-0.1.0.tgz"
+
+// packTags packs n artifacts into l, tagged t00, t01, …: each one file of
+// its own and tagsHello. It returns the tags and their manifest digests.
+func packTags(t *testing.T, l *layout.Layout, n int) ([]string, map[string]digest.Digest) {
+	t.Helper()
+	dir := t.TempDir()
+	var tags []string
+	want := map[string]digest.Digest{}
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("part-%02d.txt", i))
+		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tag := fmt.Sprintf("t%02d", i)
+		res := packPaths(t, l, tag, p, tagsHello)
+		tags = append(tags, tag)
+		want[tag] = res.Manifest.Digest
+	}
+	return tags, want
+}
+
+// tagResults collects what PushTags and PullTags report, checking that
+// each is called one call at a time.
+type tagResults struct {
+	mu      sync.Mutex
+	busy    bool
+	t       *testing.T
+	tags    []string
+	results map[string]*transfer.Result
+}
+
+func newTagResults(t *testing.T) *tagResults {
+	return &tagResults{t: t, results: map[string]*transfer.Result{}}
+}
+
+func (r *tagResults) each(tag string, res *transfer.Result) {
+	r.mu.Lock()
+	if r.busy {
+		r.t.Error("each called while another call is running")
+	}
+	r.busy = true
+	r.tags = append(r.tags, tag)
+	r.results[tag] = res
+	r.busy = false
+	r.mu.Unlock()
+}
+
+// sums returns the blobs copied and skipped over every result.
+func (r *tagResults) sums() (copied, skipped int) {
+	for _, res := range r.results {
+		copied += res.Copied
+		skipped += res.Skipped
+	}
+	return copied, skipped
+}
+
+// registryTags lists the tags of repo as the registry has them.
+func registryTags(t *testing.T, repo *remote.Repository) []string {
+	t.Helper()
+	var tags []string
+	if err := repo.Tags(t.Context(), "", func(ts []string) error { tags = append(tags, ts...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return tags
+}
+
+// TestPushPullTags pushes 30 tags sharing two blobs with PushTags, then
+// pulls them all with PullTags into a fresh layout, the listing paginated:
+// every tag has the registry's digest and unpacks, and each shared blob
+// moved once each way.
+func TestPushPullTags(t *testing.T) {
+	ctx := testCtx(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	transfer.SetTagListPageSize(t, 7)
+	src := newLayout(t)
+	tags, want := packTags(t, src, 30)
+	ref := regRef(t, reg, "apps/many")
+	opts := transfer.Options{PlainHTTP: true, Concurrency: 8}
+
+	var pushEv events
+	opts.OnEvent = pushEv.on
+	pushed := newTagResults(t)
+	if err := transfer.PushTags(ctx, src, ref, tags, opts, pushed.each); err != nil {
+		t.Fatalf("push tags: %v", err)
+	}
+	if !slices.Equal(pushed.tags, tags) {
+		t.Errorf("each called for %v, want %v in that order", pushed.tags, tags)
+	}
+	for _, tag := range tags {
+		if res := pushed.results[tag]; res == nil || res.Manifest.Digest != want[tag] || res.Manifests != 1 {
+			t.Errorf("push %s: result %+v, want manifest %s", tag, res, want[tag])
+		}
+	}
+	// 30 files of their own, the shared file and the config: sent once.
+	if c, s := pushed.sums(); c != 32 || s != 30*3-32 {
+		t.Errorf("push tags copied %d and skipped %d blobs, want 32 and %d", c, s, 30*3-32)
+	}
+	hello := graphOf(t, src, "t00").blobs
+	for _, b := range hello {
+		n := 0
+		for _, ev := range pushEv.all {
+			if ev.Kind == transfer.BlobDone && ev.Descriptor.Digest == b.Digest {
+				n++
+			}
+		}
+		if n > 1 {
+			t.Errorf("blob %s sent %d times", b.Digest, n)
+		}
+	}
+	direct := directRepo(t, reg, "apps/many")
+	if got := registryTags(t, direct); !slices.Equal(got, tags) {
+		t.Fatalf("registry tags = %v, want %v", got, tags)
+	}
+	for _, tag := range tags {
+		if d, err := direct.Resolve(ctx, tag); err != nil || d.Digest != want[tag] {
+			t.Errorf("registry %s = %v, %v; want %s", tag, d.Digest, err, want[tag])
+		}
+	}
+
+	dst := newLayout(t)
+	var pullEv events
+	opts.OnEvent = pullEv.on
+	pulled := newTagResults(t)
+	if err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each); err != nil {
+		t.Fatalf("pull tags: %v", err)
+	}
+	if !slices.Equal(pulled.tags, tags) {
+		t.Errorf("each called for %v, want %v in that order", pulled.tags, tags)
+	}
+	if c, s := pulled.sums(); c != 32 || s != 30*3-32 {
+		t.Errorf("pull tags copied %d and skipped %d blobs, want 32 and %d", c, s, 30*3-32)
+	}
+	pullEv.mu.Lock()
+	for _, b := range hello[:2] {
+		n := 0
+		for _, ev := range pullEv.all {
+			if ev.Kind == transfer.BlobDone && ev.Descriptor.Digest == b.Digest {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("shared blob %s fetched %d times, want once", b.Digest, n)
+		}
+	}
+	pullEv.mu.Unlock()
+	layoutTags, err := dst.Tags(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(layoutTags) != len(tags) {
+		t.Errorf("layout has %d tags, want %d", len(layoutTags), len(tags))
+	}
+	for i, tag := range tags {
+		d, err := direct.Resolve(ctx, tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := dst.Resolve(ctx, tag); err != nil || got.Digest != d.Digest {
+			t.Errorf("pulled %s = %v, %v; registry has %s", tag, got.Digest, err, d.Digest)
+		}
+		if res := pulled.results[tag]; res == nil || res.Manifest.Digest != d.Digest || res.Manifests != 1 {
+			t.Errorf("pull %s: result %+v, want manifest %s", tag, res, d.Digest)
+		}
+		out := unpackTo(t, dst, tag)
+		part := fmt.Sprintf("part-%02d.txt", i)
+		if !bytes.Equal(fileBytes(t, filepath.Join(out, part)), []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i))) {
+			t.Errorf("%s: %s differs", tag, part)
+		}
+		if !bytes.Equal(fileBytes(t, filepath.Join(out, "hello-0.1.0.tgz")), fileBytes(t, tagsHello)) {
+			t.Errorf("%s: hello-0.1.0.tgz differs", tag)
+		}
+	}
+	if rep, err := dst.Check(ctx, layout.CheckOptions{}); err != nil || !rep.OK() {
+		t.Errorf("pulled layout does not check out: %v %+v", err, rep)
+	}
+}
+
+// TestPullTagsIntoExistingLayout pulls every tag into a layout that has
+// some of them already, one of them on another artifact, and a tag of its
+// own: the tags it had are skipped, the other artifact's tag is moved to
+// the registry's, and its own tag is left alone.
+func TestPullTagsIntoExistingLayout(t *testing.T) {
+	ctx := testCtx(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	src := newLayout(t)
+	tags, want := packTags(t, src, 12)
+	ref := regRef(t, reg, "apps/many")
+	opts := transfer.Options{PlainHTTP: true}
+	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dst := newLayout(t)
+	for _, tag := range tags[:4] {
+		if _, err := transfer.Pull(ctx, regRef(t, reg, "apps/many:"+tag), dst, tag, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	packPaths(t, dst, "t07", "../testdata/example/app-1.0.tar")
+	own := packPaths(t, dst, "local", "../testdata/example/site")
+
+	pulled := newTagResults(t)
+	if err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each); err != nil {
+		t.Fatalf("pull tags: %v", err)
+	}
+	if !slices.Equal(pulled.tags, tags) {
+		t.Errorf("each called for %v, want %v", pulled.tags, tags)
+	}
+	for i, tag := range tags {
+		res := pulled.results[tag]
+		switch {
+		case res == nil:
+			t.Errorf("%s: no result", tag)
+		case i < 4 && (res.Copied != 0 || res.Skipped != 3):
+			t.Errorf("%s was there: copied %d skipped %d, want 0 and 3", tag, res.Copied, res.Skipped)
+		case i >= 4 && res.Copied != 1:
+			t.Errorf("%s: copied %d, want only its own file", tag, res.Copied)
+		}
+		if d, err := dst.Resolve(ctx, tag); err != nil || d.Digest != want[tag] {
+			t.Errorf("%s = %v, %v; want %s", tag, d.Digest, err, want[tag])
+		}
+	}
+	if d, err := dst.Resolve(ctx, "local"); err != nil || d.Digest != own.Manifest.Digest {
+		t.Errorf("local = %v, %v; want %s", d.Digest, err, own.Manifest.Digest)
+	}
+	assertExampleSite(t, unpackTo(t, dst, "local"))
+}
+
+// assertExampleSite checks that dir holds the example's site directory.
+func assertExampleSite(t *testing.T, dir string) {
+	t.Helper()
+	want := map[string]entry{}
+	for k, v := range snapshot(t, "../testdata/example/site") {
+		want[filepath.Join("site", k)] = v
+	}
+	assertSameTree(t, want, snapshot(t, dir))
+}
+
+// TestPullTagsErrorNamesTag: a tag whose blob the registry lost (deleted
+// from the repository) fails the pull with an error naming the tag; the
+// tags before it (one at a time) are pulled and those after it are not. A
+// tag the registry does not have is named too, and PushTags names a tag
+// the layout lacks.
+func TestPullTagsErrorNamesTag(t *testing.T) {
+	ctx := testCtx(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	src := newLayout(t)
+	tags, _ := packTags(t, src, 10)
+	ref := regRef(t, reg, "apps/many")
+	opts := transfer.Options{PlainHTTP: true, Attempts: 1}
+	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	// t05's own file (its first layer) is deleted from the repository.
+	lost := graphOf(t, src, "t05").blobs[1]
+	if err := directRepo(t, reg, "apps/many").Blobs().Delete(ctx, lost); err != nil {
+		t.Fatalf("delete blob: %v", err)
+	}
+
+	for _, conc := range []int{1, 4} {
+		t.Run(fmt.Sprintf("concurrency%d", conc), func(t *testing.T) {
+			dst := newLayout(t)
+			opts := opts
+			opts.Concurrency = conc
+			pulled := newTagResults(t)
+			err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each)
+			if err == nil {
+				t.Fatal("pull tags succeeded without a blob")
+			}
+			if msg := err.Error(); !strings.Contains(msg, ":t05") || !strings.Contains(msg, lost.Digest.String()) || strings.Contains(msg, "context canceled") {
+				t.Errorf("error does not name t05 and its blob: %v", err)
+			}
+			if slices.Contains(pulled.tags, "t05") {
+				t.Error("each was called for t05")
+			}
+			if !slices.Equal(pulled.tags, tags[:len(pulled.tags)]) {
+				t.Errorf("each called for %v: not in order", pulled.tags)
+			}
+			if _, err := dst.Resolve(ctx, "t05"); err == nil {
+				t.Error("t05 was tagged")
+			}
+			if conc == 1 {
+				if !slices.Equal(pulled.tags, tags[:5]) {
+					t.Errorf("one at a time, each called for %v, want %v", pulled.tags, tags[:5])
+				}
+				for _, tag := range tags[6:] {
+					if _, err := dst.Resolve(ctx, tag); err == nil {
+						t.Errorf("%s was pulled after the failure", tag)
+					}
+				}
+			}
+			for _, tag := range pulled.tags {
+				if _, err := dst.Resolve(ctx, tag); err != nil {
+					t.Errorf("%s reported but not in the layout: %v", tag, err)
+				}
+			}
+		})
+	}
+
+	err := transfer.PullTags(ctx, ref, newLayout(t), []string{"t00", "nosuchtag", "t01"}, opts, nil)
+	if err == nil || !strings.Contains(err.Error(), "nosuchtag") {
+		t.Errorf("pull of a missing tag: %v, want an error naming it", err)
+	}
+	err = transfer.PushTags(ctx, src, ref, []string{"t00", "notinlayout"}, opts, nil)
+	if err == nil || !strings.Contains(err.Error(), "notinlayout") {
+		t.Errorf("push of a missing tag: %v, want an error naming it", err)
+	}
+	err = transfer.PullTags(ctx, regRef(t, reg, "apps/none"), newLayout(t), nil, opts, nil)
+	if err == nil || !strings.Contains(err.Error(), "apps/none") {
+		t.Errorf("pull of a missing repository: %v, want an error naming it", err)
+	}
+	if err := transfer.PullTags(ctx, regRef(t, reg, "apps/many:t00"), newLayout(t), nil, opts, nil); err == nil {
+		t.Error("PullTags took a reference with a tag")
+	}
+}
