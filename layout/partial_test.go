@@ -1,0 +1,205 @@
+package layout_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+func partialBlob(n int) ([]byte, ocispec.Descriptor) {
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{'p'}).Read(b)
+	return b, ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(b), Size: int64(n)}
+}
+
+func openPartialLayout(t *testing.T) *layout.Layout {
+	t.Helper()
+	l, err := layout.OpenOrCreate(t.Context(), filepath.Join(t.TempDir(), "l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func assertStored(t *testing.T, ctx context.Context, l *layout.Layout, want []byte, d ocispec.Descriptor) {
+	t.Helper()
+	rc, err := l.Fetch(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, _ := io.ReadAll(rc)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("stored blob differs from what was downloaded")
+	}
+	if entries, _ := os.ReadDir(l.TempDir()); len(entries) != 0 {
+		t.Errorf("temporary area after commit: %v", entries)
+	}
+}
+
+// A partial download kept by Close continues where it stopped, after its
+// bytes are hashed again; Commit stores the blob.
+func TestPartialResume(t *testing.T) {
+	ctx := t.Context()
+	l := openPartialLayout(t)
+	data, d := partialBlob(3<<20 + 17)
+	p, err := l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write(data[:1<<20]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, err = l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Offset() != 1<<20 {
+		t.Fatalf("reopened at %d, want %d", p.Offset(), 1<<20)
+	}
+	if _, err := p.Write(data[p.Offset():]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write([]byte{0}); !errors.Is(err, layout.ErrSizeMismatch) {
+		t.Errorf("a byte past the blob's size: %v, want ErrSizeMismatch", err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertStored(t, ctx, l, data, d)
+	if _, err := l.OpenPartial(ctx, d); !errors.Is(err, layout.ErrAlreadyExists) {
+		t.Errorf("OpenPartial of a stored blob: %v, want ErrAlreadyExists", err)
+	}
+}
+
+// Bytes on disk are not trusted: a byte damaged while the download was
+// stopped makes Commit fail with ErrDigestMismatch, which discards the
+// partial download, and the next try starts over.
+func TestPartialDamaged(t *testing.T) {
+	ctx := t.Context()
+	l := openPartialLayout(t)
+	data, d := partialBlob(1 << 20)
+	p, err := l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write(data[:1000])
+	p.Close()
+	path := filepath.Join(l.TempDir(), "partial-sha256-"+d.Digest.Encoded())
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte{data[500] ^ 1}, 500)
+	f.Close()
+	p, err = l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Write(data[p.Offset():])
+	if err := p.Commit(ctx); !errors.Is(err, layout.ErrDigestMismatch) || !bytes.Contains([]byte(err.Error()), []byte(d.Digest.String())) {
+		t.Fatalf("commit of damaged bytes: %v, want ErrDigestMismatch naming %s", err, d.Digest)
+	}
+	if ok, _ := l.Exists(ctx, d); ok {
+		t.Fatal("a blob that does not match its digest was stored")
+	}
+	p, err = l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Offset() != 0 {
+		t.Fatalf("after a mismatch the download continues at %d, want 0", p.Offset())
+	}
+	p.Write(data)
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertStored(t, ctx, l, data, d)
+}
+
+// One download of a blob at a time: a second OpenPartial is refused.
+func TestPartialBusy(t *testing.T) {
+	ctx := t.Context()
+	l := openPartialLayout(t)
+	_, d := partialBlob(4096)
+	p, err := l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := layout.Open(ctx, l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if _, err := l2.OpenPartial(ctx, d); !errors.Is(err, layout.ErrPartialBusy) {
+		t.Errorf("second OpenPartial: %v, want ErrPartialBusy", err)
+	}
+	p.Close()
+	p2, err := l2.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatalf("OpenPartial after Close: %v", err)
+	}
+	p2.Close()
+}
+
+// Segments written in any order are joined in order, hashed, and stored;
+// a Join with a gap before a segment is refused, and a file with a segment
+// name that is not one of ours is ignored and removed.
+func TestPartialSegments(t *testing.T) {
+	ctx := t.Context()
+	l := openPartialLayout(t)
+	data, d := partialBlob(10 << 20)
+	p, err := l.OpenPartial(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := []int64{7 << 20, 3 << 20}
+	for i, s := range starts {
+		end := int64(len(data))
+		if i == 1 {
+			end = 7 << 20
+		}
+		f, err := p.OpenSegment(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(data[s:end])
+		f.Close()
+	}
+	os.WriteFile(filepath.Join(l.TempDir(), "partial-sha256-"+d.Digest.Encoded()+".at-zzz"), []byte("x"), 0o600)
+	segs, err := p.Segments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 2 || segs[0].Start != 3<<20 || segs[1].Start != 7<<20 || segs[0].Len != 4<<20 {
+		t.Fatalf("segments %+v", segs)
+	}
+	if _, err := p.OpenSegment(int64(len(data))); err == nil {
+		t.Error("a segment at the blob's end was opened")
+	}
+	if err := p.Join(ctx); !errors.Is(err, layout.ErrSizeMismatch) {
+		t.Errorf("join with bytes 0-3M missing: %v, want ErrSizeMismatch", err)
+	}
+	p.Write(data[:3<<20])
+	if err := p.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertStored(t, ctx, l, data, d)
+}
