@@ -210,7 +210,14 @@ func (l *Layout) Check(ctx context.Context, opts CheckOptions) (*CheckReport, er
 		return nil, err
 	}
 	for _, t := range l.tempFiles() {
-		g.warn(ProblemTempFile, "", t.rel, "temporary file left by an interrupted write (or a write in progress); gc removes it")
+		msg := "temporary file left by an interrupted write (or a write in progress); gc removes it"
+		switch base := path.Base(t.rel); {
+		case strings.HasPrefix(base, "partial-"):
+			msg = "part of a blob an interrupted pull downloaded; the next pull continues it, gc removes it"
+		case strings.HasPrefix(base, "upload-"):
+			msg = "upload session an interrupted chunked push saved; the next push continues it, gc removes it"
+		}
+		g.warn(ProblemTempFile, "", t.rel, msg)
 	}
 	rep.Problems = sortProblems(g.problems)
 	rep.Warnings = sortProblems(g.warnings)

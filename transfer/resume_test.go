@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/internal/flakyproxy"
+	"github.com/ocipack/ocipack/internal/registrytest"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -392,4 +394,34 @@ func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 		t.Errorf("sent %d bytes upstream for a %d-byte blob", up, resumeSize)
 	}
 	assertRegistryTag(t, ctx, e, "apps/auto", a.g.manifest.Digest)
+}
+
+// TestResumeAuth: chunked pushes and ranged pulls go through the same
+// authenticated client as everything else, against a registry that wants
+// credentials for every request.
+func TestResumeAuth(t *testing.T) {
+	ctx := resumeCtx(t)
+	a := packFlakyArtifact(t)
+	reg := registrytest.Start(t, registrytest.Options{Users: map[string]string{"robot": "s3cret"}, Disk: true})
+	opts := transfer.Options{PlainHTTP: true, Username: "robot", Password: "s3cret", ChunkSize: 1 << 20, ParallelRanges: 3}
+	ref := regRef(t, reg, "apps/auth:v1")
+	res, err := transfer.Push(ctx, a.src, "v1", ref, "v1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Copied != len(a.g.blobs) {
+		t.Errorf("pushed %d blobs, want %d", res.Copied, len(a.g.blobs))
+	}
+	dst := newLayout(t)
+	defer dst.Close()
+	if _, err := transfer.Pull(ctx, ref, dst, "v1", opts); err != nil {
+		t.Fatal(err)
+	}
+	assertLayoutTag(t, ctx, dst, a, "", true)
+
+	opts.Password = "wrong"
+	_, err = transfer.Pull(ctx, ref, newLayout(t), "v1", opts)
+	if !errors.Is(err, transfer.ErrUnauthorized) {
+		t.Errorf("pull with a wrong password: %v, want ErrUnauthorized", err)
+	}
 }
