@@ -379,9 +379,18 @@ type countingTarget struct {
 // read: a pull's source hands large blobs over unfetched.
 func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Options, st *stats) (*countingTarget, oras.ReadOnlyGraphTarget) {
 	t := &countingTarget{Target: dst, st: st}
+	// What dst is underneath the wrappers of PullTags and PushTags.
+	under := dst
+	for {
+		u, ok := under.(interface{ unwrapTarget() oras.Target })
+		if !ok {
+			break
+		}
+		under = u.unwrapTarget()
+	}
 	if repo, ok := src.(*remote.Repository); ok {
 		var l *layout.Layout
-		switch d := dst.(type) {
+		switch d := under.(type) {
 		case completeLayout:
 			l = d.Layout
 		case *layout.Layout:
@@ -392,7 +401,7 @@ func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Optio
 			src = resumableSource{src}
 		}
 	}
-	if repo, ok := dst.(*remote.Repository); ok {
+	if repo, ok := under.(*remote.Repository); ok {
 		dir := opts.StateDir
 		if l, ok := src.(*layout.Layout); ok && dir == "" {
 			dir = l.TempDir()
@@ -413,10 +422,11 @@ func (t *countingTarget) Push(ctx context.Context, d ocispec.Descriptor, r io.Re
 }
 
 // download pulls a large blob resumably (see puller).
-func (t *countingTarget) download(ctx context.Context, d ocispec.Descriptor, _ *lazyBlob) error {
+func (t *countingTarget) download(ctx context.Context, d ocispec.Descriptor, _ *lazyBlob) (err error) {
+	defer func() { t.settle(d, err) }()
 	t.st.event(BlobStarted, d, 0)
 	var have atomic.Int64
-	err := t.pull.download(ctx, d, func(n int64) {
+	err = t.pull.download(ctx, d, func(n int64) {
 		have.Store(n)
 		if n > 0 {
 			t.st.event(BlobProgress, d, n)
@@ -444,7 +454,9 @@ func (t *countingTarget) upload(ctx context.Context, d ocispec.Descriptor, r io.
 		return func(cr io.Reader) error { return t.up.upload(ctx, d, cr.(*countingReader), size) }
 	}
 	if t.up.chunk > 0 && d.Size > t.up.chunk {
-		return t.push(d, r, chunked(t.up.chunk))
+		err := t.push(d, r, chunked(t.up.chunk))
+		t.settle(d, err)
+		return err
 	}
 	err := t.push(d, r, func(r io.Reader) error { return t.Target.Push(ctx, d, r) })
 	if !errTooLarge(err) {
@@ -461,10 +473,24 @@ func (t *countingTarget) upload(ctx context.Context, d ocispec.Descriptor, r io.
 		return err
 	}
 	defer rc.Close()
-	if cerr := t.push(d, rc, chunked(size)); cerr != nil {
+	cerr := t.push(d, rc, chunked(size))
+	t.settle(d, cerr)
+	if cerr != nil {
 		return fmt.Errorf("%w (the registry refused it in one request too: %v)", cerr, err)
 	}
 	return nil
+}
+
+// settle tells a destination shared by PullTags or PushTags the outcome of
+// a blob transfer that went around its Push (a resumable download or a
+// chunked upload), so that the copies of other tags waiting for that blob
+// go on.
+func (t *countingTarget) settle(d ocispec.Descriptor, err error) {
+	if s, ok := t.Target.(interface {
+		settle(ocispec.Descriptor, bool)
+	}); ok {
+		s.settle(d, err == nil || errors.Is(err, errdef.ErrAlreadyExists))
+	}
 }
 
 func (t *countingTarget) PushReference(ctx context.Context, d ocispec.Descriptor, r io.Reader, ref string) error {
