@@ -158,6 +158,31 @@ func (p *Partial) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom appends what r yields to the blob, hashing while it writes (on
+// another core, as Ingest does), until r ends. More than the blob's size is
+// refused with ErrSizeMismatch; what was written stays.
+func (p *Partial) ReadFrom(r io.Reader) (int64, error) {
+	rest := p.desc.Size - p.offset
+	n, err := copyHashing(context.Background(), offsetWriter{p}, p.h, io.LimitReader(r, rest+1))
+	if err == nil && n > rest {
+		err = fmt.Errorf("blob %s: %w: more than the %d bytes of its descriptor", p.desc.Digest, ErrSizeMismatch, p.desc.Size)
+	}
+	return n, err
+}
+
+// offsetWriter writes to the partial file and counts its offset, without
+// hashing (copyHashing does).
+type offsetWriter struct{ p *Partial }
+
+func (w offsetWriter) Write(b []byte) (int, error) {
+	if int64(len(b)) > w.p.desc.Size-w.p.offset {
+		return 0, fmt.Errorf("blob %s: %w: more than the %d bytes of its descriptor", w.p.desc.Digest, ErrSizeMismatch, w.p.desc.Size)
+	}
+	n, err := w.p.f.Write(b)
+	w.p.offset += int64(n)
+	return n, err
+}
+
 // Reset throws away every byte downloaded so far (and every segment), to
 // start the blob over.
 func (p *Partial) Reset() error {

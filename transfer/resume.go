@@ -245,7 +245,13 @@ func (p *puller) fetchRange(ctx context.Context, d ocispec.Descriptor, pc piece,
 	}
 	defer resp.Body.Close()
 	n := pc.to - pc.from
-	got, err := io.CopyBuffer(writerOnly{pc.w}, &reportingReader{r: io.LimitReader(resp.Body, n), fn: received}, make([]byte, 256<<10))
+	body := &reportingReader{r: io.LimitReader(resp.Body, n), fn: received}
+	var got int64
+	if part, ok := pc.w.(*layout.Partial); ok {
+		got, err = part.ReadFrom(body) // hashes on another core while it writes
+	} else {
+		got, err = io.CopyBuffer(writerOnly{pc.w}, body, make([]byte, 256<<10))
+	}
 	if err == nil && got < n {
 		err = fmt.Errorf("blob %s: the registry sent %d of bytes %d-%d: %w", d.Digest, got, pc.from, pc.to-1, io.ErrUnexpectedEOF)
 	}
