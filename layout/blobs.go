@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/internal/hashcopy"
 )
 
 // Ingest stores the content read from r as a blob and returns its descriptor
@@ -20,11 +22,11 @@ import (
 // its digest at the end; memory use does not depend on the size of r. Content
 // that is already stored is not stored twice.
 func (l *Layout) Ingest(ctx context.Context, mediaType string, r io.Reader) (ocispec.Descriptor, error) {
-	tmp, d, n, err := l.writeTemp(ctx, r, digest.SHA256, -1)
+	tmp, d, n, synced, err := l.writeTemp(ctx, r, digest.SHA256, -1)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	if err := l.commit(tmp, d); err != nil {
+	if err := l.commitTemp(tmp, d, synced); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: n}, nil
@@ -45,9 +47,11 @@ func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 		return err
 	}
 	if ok, _ := l.Exists(ctx, expected); ok {
+		// The caller may reference it now: see commitTemp.
+		l.markDirty(filepath.Dir(l.BlobPath(expected.Digest)))
 		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
 	}
-	tmp, d, n, err := l.writeTemp(ctx, r, expected.Digest.Algorithm(), expected.Size)
+	tmp, d, n, synced, err := l.writeTemp(ctx, r, expected.Digest.Algorithm(), expected.Size)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", expected.Digest, err)
 	}
@@ -59,7 +63,7 @@ func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 		os.Remove(tmp)
 		return fmt.Errorf("blob %s: %w: content hashes to %s", expected.Digest, ErrDigestMismatch, d)
 	}
-	if err := l.commit(tmp, d); err != nil {
+	if err := l.commitTemp(tmp, d, synced); err != nil {
 		return err
 	}
 	return l.addReferrer(ctx, expected)
@@ -69,12 +73,16 @@ func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 // with alg. When limit >= 0, at most limit+1 bytes are read, enough to tell
 // that content is too long without reading all of it. On error the temporary
 // file is removed.
-func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorithm, limit int64) (tmp string, d digest.Digest, n int64, err error) {
+//
+// The file is synced (synced is true) unless the layout already stores a
+// blob of that digest and size, which makes the copy redundant: commitTemp
+// then removes it, or syncs it first if it has to rename it after all.
+func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorithm, limit int64) (tmp string, d digest.Digest, n int64, synced bool, err error) {
 	if !alg.Available() {
-		return "", "", 0, fmt.Errorf("unsupported digest algorithm %q", alg)
+		return "", "", 0, false, fmt.Errorf("unsupported digest algorithm %q", alg)
 	}
 	if err := l.holdWriting(ctx); err != nil {
-		return "", "", 0, err
+		return "", "", 0, false, err
 	}
 	dir := filepath.Join(l.root, WorkDir, tmpName)
 	f, err := os.CreateTemp(dir, "blob-*")
@@ -84,7 +92,7 @@ func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorith
 		}
 	}
 	if err != nil {
-		return "", "", 0, fmt.Errorf("create temporary blob in %s: %w", dir, err)
+		return "", "", 0, false, fmt.Errorf("create temporary blob in %s: %w", dir, err)
 	}
 	// The deferred cleanup uses its own copy of the name: the error returns
 	// below set the named result tmp to "".
@@ -100,54 +108,52 @@ func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorith
 		r = io.LimitReader(r, limit+1)
 	}
 	h := alg.Hash()
-	n, err = copyHashing(ctx, f, h, r)
+	// FileWriter starts write-back as the copy goes, so that the Sync
+	// below has little left to write.
+	n, err = copyHashing(ctx, hashcopy.NewFileWriter(f), h, r)
 	if err != nil {
-		return "", "", 0, err
+		return "", "", 0, false, err
 	}
-	if err = f.Sync(); err != nil {
-		return "", "", 0, fmt.Errorf("sync %s: %w", tmp, err)
+	d = digest.NewDigest(alg, h)
+	if fi, serr := os.Lstat(l.BlobPath(d)); serr != nil || !fi.Mode().IsRegular() || fi.Size() != n {
+		if err = f.Sync(); err != nil {
+			return "", "", 0, false, fmt.Errorf("sync %s: %w", tmp, err)
+		}
+		synced = true
 	}
 	if err = f.Close(); err != nil {
-		return "", "", 0, fmt.Errorf("write %s: %w", tmp, err)
+		return "", "", 0, false, fmt.Errorf("write %s: %w", tmp, err)
 	}
-	return tmp, digest.NewDigest(alg, h), n, nil
+	return tmp, d, n, synced, nil
 }
 
-// copyHashing copies r to w and to h, checking ctx between reads.
+// copyHashing copies r to w and to h, checking ctx between reads. The
+// content is read in pieces of copyBufferSize, each hashed and written while
+// the next is read (see hashcopy.Copy), and only a clean io.EOF from r ends
+// it: a source's own io.ErrUnexpectedEOF is a failure, not an end. A failed
+// write is reported as "write blob: ...".
 func copyHashing(ctx context.Context, w io.Writer, h hash.Hash, r io.Reader) (int64, error) {
-	buf := make([]byte, copyBufferSize)
-	var n int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-		// Fill the buffer; only a clean io.EOF from r ends the content (a
-		// source's own io.ErrUnexpectedEOF is a failure, not an end).
-		m := 0
-		var rerr error
-		for m < len(buf) && rerr == nil {
-			var k int
-			k, rerr = r.Read(buf[m:])
-			m += k
-		}
-		if m > 0 {
-			h.Write(buf[:m])
-			if _, err := w.Write(buf[:m]); err != nil {
-				return n, fmt.Errorf("write blob: %w", err)
-			}
-			n += int64(m)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
+	n, err := hashcopy.Copy(ctx, w, h, r)
+	if we, ok := errors.AsType[*hashcopy.WriteError](err); ok {
+		return n, fmt.Errorf("write blob: %w", we.Err)
 	}
+	return n, err
 }
 
-// commit renames a verified temporary file to its digest's path.
+// commit renames a verified temporary file, which the caller has synced, to
+// its digest's path.
 func (l *Layout) commit(tmp string, d digest.Digest) error {
+	return l.commitTemp(tmp, d, true)
+}
+
+// commitTemp renames a verified temporary file to its digest's path. When
+// synced is false the file is synced first, unless the blob turns out to be
+// stored already (the file is then only removed).
+//
+// The rename is made durable lazily: the blob's directory is only marked
+// dirty here, and synced, once for all the blobs of an operation, before
+// index.json is next replaced or at Close (see syncDirty).
+func (l *Layout) commitTemp(tmp string, d digest.Digest, synced bool) error {
 	dst := l.BlobPath(d)
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		os.Remove(tmp)
@@ -156,13 +162,26 @@ func (l *Layout) commit(tmp string, d digest.Digest) error {
 	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() {
 		if tfi, err := os.Stat(tmp); err == nil && tfi.Size() == fi.Size() {
 			// Stored already (by us or by a concurrent writer): the
-			// content is the same, since the digest is.
+			// content is the same, since the digest is. Another
+			// process may have renamed it and not yet synced the
+			// directory; as the caller may reference it now, the
+			// directory is synced before index.json is written,
+			// as for a blob renamed here.
 			os.Remove(tmp)
+			l.markDirty(filepath.Dir(dst))
 			return nil
 		}
 		// A damaged copy (wrong size) is replaced by the verified one.
 	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if !synced {
+		if err := syncFile(tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	dir := filepath.Dir(dst)
+	_, statErr := os.Lstat(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -170,7 +189,29 @@ func (l *Layout) commit(tmp string, d digest.Digest) error {
 		os.Remove(tmp)
 		return fmt.Errorf("store blob %s: %w", d, err)
 	}
-	return syncDir(filepath.Dir(dst))
+	l.markDirty(dir)
+	if statErr != nil {
+		// blobs/<alg>/ was just created: its entry in blobs/ must be
+		// durable too.
+		l.markDirty(filepath.Dir(dir))
+	}
+	return nil
+}
+
+// syncFile syncs the file at path, through a new descriptor.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	return nil
 }
 
 // Exists reports whether the blob target describes is stored with the right
