@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/hashcopy"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -165,7 +166,9 @@ func ExportFile(ctx context.Context, l *layout.Layout, tags []string, path strin
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op once renamed
-	n, err := writeArchive(ctx, l, p, f, opts)
+	// FileWriter starts write-back as the archive is written, so that the
+	// Sync below has little left to write.
+	n, err := writeArchive(ctx, l, p, hashcopy.NewFileWriter(f), opts)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -332,7 +335,7 @@ func writeArchive(ctx context.Context, l *layout.Layout, p *plan, w io.Writer, o
 			if err != nil {
 				return err
 			}
-			_, err = copyCtx(ctx, tw, layout.NewVerifyReader(rc, b), nil)
+			err = copyBlob(ctx, tw, rc, b)
 			rc.Close()
 			if err != nil {
 				return fmt.Errorf("blob %s of layout %s: %w", b.Digest, l.Path(), err)
@@ -350,6 +353,57 @@ func writeArchive(ctx context.Context, l *layout.Layout, p *plan, w io.Writer, o
 		return cw.n, fmt.Errorf("export: %w", err)
 	}
 	return cw.n, nil
+}
+
+// copyBlob copies the blob b from r to w, checking it against b as
+// layout.VerifyReader does (ErrSizeMismatch when it is longer or shorter,
+// ErrDigestMismatch when it hashes to another digest), but hashing each
+// piece while the piece before is written (hashcopy.Copy), so that the
+// export costs about max(hash, read + write) rather than their sum. Bytes
+// past b.Size are never written to w.
+func copyBlob(ctx context.Context, w io.Writer, r io.Reader, b ocispec.Descriptor) error {
+	if err := b.Digest.Validate(); err != nil {
+		return fmt.Errorf("blob %q: %w", b.Digest, err)
+	}
+	if b.Size < 0 {
+		return fmt.Errorf("blob %s: %w: negative size %d", b.Digest, layout.ErrSizeMismatch, b.Size)
+	}
+	h := b.Digest.Algorithm().Hash()
+	// One byte past the end is read, to tell a longer blob.
+	n, err := hashcopy.Copy(ctx, &sizeWriter{w: w, size: b.Size}, h, io.LimitReader(r, b.Size+1))
+	switch we, _ := errors.AsType[*hashcopy.WriteError](err); {
+	case we != nil && we.Err == errPastSize:
+		return fmt.Errorf("blob %s: %w: more than the %d bytes expected", b.Digest, layout.ErrSizeMismatch, b.Size)
+	case we != nil:
+		return we.Err
+	case err != nil:
+		return err
+	case n != b.Size:
+		return fmt.Errorf("blob %s: %w: truncated at %d of %d bytes", b.Digest, layout.ErrSizeMismatch, n, b.Size)
+	}
+	if got := digest.NewDigest(b.Digest.Algorithm(), h); got != b.Digest {
+		return fmt.Errorf("blob %s: %w: content hashes to %s", b.Digest, layout.ErrDigestMismatch, got)
+	}
+	return nil
+}
+
+// errPastSize is sizeWriter's refusal of bytes past the blob's size.
+var errPastSize = errors.New("past the blob's size")
+
+// sizeWriter writes at most size bytes to w: a write that would go past
+// them writes nothing and fails with errPastSize.
+type sizeWriter struct {
+	w       io.Writer
+	size, n int64
+}
+
+func (s *sizeWriter) Write(p []byte) (int, error) {
+	if s.n+int64(len(p)) > s.size {
+		return 0, errPastSize
+	}
+	n, err := s.w.Write(p)
+	s.n += int64(n)
+	return n, err
 }
 
 // countWriter counts the bytes written through it.

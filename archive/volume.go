@@ -17,6 +17,8 @@ import (
 	"strconv"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/ocipack/ocipack/internal/hashcopy"
 )
 
 // VolumeHeaderSize is the size of the header that starts every volume of a
@@ -458,6 +460,7 @@ type volumeWriter struct {
 	base    string
 	payload int64 // payload bytes per volume
 	cur     *os.File
+	curw    *hashcopy.FileWriter // writes to cur, starting write-back as it goes
 	n       int64
 	h       hash.Hash
 	vols    []Volume
@@ -473,7 +476,7 @@ func (w *volumeWriter) Write(p []byte) (int, error) {
 			}
 		}
 		k := int(min(int64(len(p)), w.payload-w.n))
-		m, err := w.cur.Write(p[:k])
+		m, err := w.curw.Write(p[:k])
 		w.h.Write(p[:m])
 		w.n += int64(m)
 		written += m
@@ -501,7 +504,7 @@ func (w *volumeWriter) rotate() error {
 		f.Close()
 		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}
-	w.cur, w.n, w.h = f, 0, sha256.New()
+	w.cur, w.curw, w.n, w.h = f, hashcopy.NewFileWriter(f), 0, sha256.New()
 	w.vols = append(w.vols, Volume{Number: n})
 	return nil
 }

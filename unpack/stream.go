@@ -3,8 +3,10 @@ package unpack
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
@@ -53,6 +55,50 @@ func (b *blobStream) Read(p []byte) (int, error) {
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
 	}
+	return n, err
+}
+
+// readCounter counts the bytes read from r and reports them to onRead
+// (which may be nil).
+type readCounter struct {
+	r      io.Reader
+	n      int64
+	onRead func(n int64)
+}
+
+// Read implements io.Reader.
+func (c *readCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if n > 0 && c.onRead != nil {
+		c.onRead(int64(n))
+	}
+	return n, err
+}
+
+// errTooLong is fileSink's refusal of the bytes past a blob's size.
+var errTooLong = errors.New("blob longer than its descriptor says")
+
+// fileSink writes a regular-file layer's content to f: at most size bytes
+// (more fails with errTooLong, the blob being longer than its descriptor
+// says), each charged to budget before it is written.
+type fileSink struct {
+	f      *os.File
+	size   int64
+	n      int64
+	budget *budget
+}
+
+// Write implements io.Writer.
+func (s *fileSink) Write(p []byte) (int, error) {
+	if s.n+int64(len(p)) > s.size {
+		return 0, errTooLong
+	}
+	if err := s.budget.charge(int64(len(p))); err != nil {
+		return 0, err
+	}
+	n, err := s.f.Write(p)
+	s.n += int64(n)
 	return n, err
 }
 

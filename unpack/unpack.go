@@ -35,6 +35,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/ocipack/ocipack/internal/hashcopy"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -319,6 +320,9 @@ func (u *unpacker) extractLayer(root *os.Root, l *layerPlan) error {
 		return u.wrapLayer(l, err)
 	}
 	defer rc.Close()
+	if !l.dir && l.desc.Digest.Validate() == nil && l.desc.Size >= 0 {
+		return u.writeFileLayer(root, l, rc)
+	}
 	bs := &blobStream{ctx: u.ctx, vr: layout.NewVerifyReader(rc, l.desc)}
 	if u.opts.Progress != nil {
 		bs.onRead = u.progress
@@ -341,8 +345,85 @@ func (u *unpacker) extractLayer(root *os.Root, l *layerPlan) error {
 	return nil
 }
 
+// writeFileLayer writes a regular-file layer into staging, verifying its
+// blob (read from rc) as VerifyReader would, but with the hashing and the
+// writing of each piece concurrent (hashcopy.Copy): the blob is read once,
+// and a verification failure is reported rather than what it caused (a
+// full budget, a failed write), as layerError does for the other layers.
+func (u *unpacker) writeFileLayer(root *os.Root, l *layerPlan, rc io.Reader) error {
+	d := l.desc
+	h := d.Digest.Algorithm().Hash()
+	// One byte past the end is read, to tell a longer blob.
+	src := &readCounter{r: io.LimitReader(rc, d.Size+1)}
+	if u.opts.Progress != nil {
+		src.onRead = u.progress
+	}
+	var rerr error // the blob's own read error, other than io.EOF
+	err := func() error {
+		if dir := path.Dir(l.title); dir != "." {
+			if err := root.MkdirAll(dir, 0o700); err != nil {
+				return fmt.Errorf("create staging directory: %w", err)
+			}
+		}
+		f, err := root.OpenFile(l.title, osCreateExcl, 0o600)
+		if err != nil {
+			return fmt.Errorf("create staging file: %w", err)
+		}
+		sink := &fileSink{f: f, size: d.Size, budget: &u.budget}
+		_, err = hashcopy.Copy(u.ctx, sink, h, src)
+		if we, ok := errors.AsType[*hashcopy.WriteError](err); ok {
+			err = we.Err
+		} else if err != nil && u.ctx.Err() == nil {
+			rerr = err
+		}
+		if err == nil {
+			err = f.Chmod(l.mode)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}()
+	if err != nil {
+		if cerr := u.ctx.Err(); cerr != nil {
+			return fmt.Errorf("layer %q: %w", l.title, cerr)
+		}
+		if rerr == nil && !errors.Is(err, errTooLong) {
+			// h has hashed all that src gave: hash the rest, to find
+			// out whether the blob is what failed. Bounded by the
+			// descriptor's size.
+			for rerr == nil {
+				var n int
+				n, rerr = src.Read(u.buf)
+				h.Write(u.buf[:n])
+			}
+			if rerr == io.EOF {
+				rerr = nil
+			}
+		}
+	}
+	var verr error
+	switch {
+	case src.n > d.Size || errors.Is(err, errTooLong):
+		verr = fmt.Errorf("blob %s: %w: more than the %d bytes expected", d.Digest, layout.ErrSizeMismatch, d.Size)
+	case rerr != nil:
+		verr = fmt.Errorf("blob %s: %w", d.Digest, rerr)
+	case src.n < d.Size:
+		verr = fmt.Errorf("blob %s: %w: truncated at %d of %d bytes", d.Digest, layout.ErrSizeMismatch, src.n, d.Size)
+	default:
+		if got := digest.NewDigest(d.Digest.Algorithm(), h); got != d.Digest {
+			verr = fmt.Errorf("blob %s: %w: content hashes to %s", d.Digest, layout.ErrDigestMismatch, got)
+		}
+	}
+	if verr == nil && err == nil {
+		return nil
+	}
+	return u.failLayer(l, verr, err)
+}
+
 // writeFile writes a regular-file layer; reading br to its end verifies
-// the blob.
+// the blob. writeFileLayer does this for blobs whose digest and size are
+// usable.
 func (u *unpacker) writeFile(root *os.Root, l *layerPlan, br io.Reader) error {
 	f, err := root.OpenFile(l.title, osCreateExcl, 0o600)
 	if err != nil {
@@ -416,8 +497,14 @@ func (u *unpacker) layerError(l *layerPlan, bs *blobStream, br io.Reader, err er
 	if bs.err == nil {
 		_ = drain(br, u.buf) // bounded by the descriptor's size
 	}
-	if bs.err != nil {
-		return u.wrapLayer(l, bs.err)
+	return u.failLayer(l, bs.err, err)
+}
+
+// failLayer is the error of layer l, given the verification error of its
+// blob, if any (which wins), and the error met extracting it.
+func (u *unpacker) failLayer(l *layerPlan, verr, err error) error {
+	if verr != nil {
+		return u.wrapLayer(l, verr)
 	}
 	if u.budget.exceeded() || errors.Is(err, ErrTooLarge) {
 		return fmt.Errorf("layer %q: %w: more than %d bytes once decompressed (MaxSize); if the artifact is trusted, raise the limit",
