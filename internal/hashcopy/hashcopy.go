@@ -2,11 +2,15 @@
 // hashing and the writing of each buffer running at the same time.
 //
 // A serial copy that hashes costs read + hash + write; SHA-256 alone is
-// about as slow as reading and writing together. Copy reads on the calling
-// goroutine into a small ring of buffers and hands each full buffer both to
-// a goroutine that hashes it and to one that writes it, so that the copy
-// takes about max(hash, read + write) on a machine with two or more CPUs.
-// Memory use is Buffers × BufferSize whatever the size of the stream.
+// about as slow as reading and writing together. Copy reads into a small
+// ring of buffers and writes each buffer on the calling goroutine while
+// another goroutine hashes it, so that the copy takes about
+// max(hash, read + write) on a machine with two or more CPUs. Memory use
+// is Buffers × BufferSize whatever the size of the stream.
+//
+// (A third goroutine, to write while the next buffer is read, was slower
+// on a two-core machine: three busy goroutines on two cores spend more on
+// handing the cores around than the extra overlap gains.)
 //
 // FileWriter, for the writes, asks the kernel (on Linux) to start writing
 // a file back to disk as it is written, so that the final fsync has little
@@ -18,15 +22,15 @@ import (
 	"hash"
 	"io"
 	"sync"
-	"sync/atomic"
 )
 
 const (
 	// BufferSize is the size of each buffer: Copy hashes and writes the
 	// stream in pieces of this size (the last one shorter).
 	BufferSize = 1 << 20
-	// Buffers is the number of buffers one Copy uses at most: one being
-	// read into while up to Buffers-1 wait to be hashed or written.
+	// Buffers is the number of buffers one Copy uses at most: the
+	// hashing may lag behind the reading and writing by Buffers-1 of
+	// them.
 	Buffers = 4
 )
 
@@ -47,13 +51,11 @@ func (e *WriteError) Unwrap() error { return e.Err }
 // bufPool holds BufferSize buffers between copies.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, BufferSize); return &b }}
 
-// chunk is one buffer of the stream, in flight to the hashing and the
-// writing goroutine. The second of them to be done with it returns the
-// buffer to the ring.
-type chunk struct {
-	buf  *[]byte
-	n    int
-	refs atomic.Int32
+// piece is one buffer of the stream, n bytes long, on its way to the
+// hashing goroutine.
+type piece struct {
+	buf *[]byte
+	n   int
 }
 
 // fill reads from src until buf is full or src fails or ends. Only a clean
@@ -75,22 +77,22 @@ func fill(src io.Reader, buf []byte) (int, error) {
 // read in BufferSize pieces, each read in full (several Reads) before it is
 // hashed and written, in order; ctx is checked before each piece is read.
 //
-// The first error wins: a failed dst.Write (returned as a *WriteError; the
-// pieces after it are not written), a cancelled ctx, or an error from src
-// other than io.EOF (returned as it is, after the bytes read with it are
-// hashed and written; io.ErrUnexpectedEOF is such an error, not an end).
-// The count is of the bytes written to dst. h has consumed every byte read
-// from src, also on error: as src is read ahead of dst (by up to Buffers
-// pieces), that may be more than was written, and a caller that wants the
-// digest of the whole stream after a failed write can count what src gave
-// and go on hashing the rest.
+// Reads and writes happen as in a serial copy, on the calling goroutine:
+// piece k is written before piece k+1 is read. The first error wins: a
+// failed dst.Write (returned as a *WriteError; nothing more is read), a
+// cancelled ctx, or an error from src other than io.EOF (returned as it
+// is, after the bytes read with it are hashed and written;
+// io.ErrUnexpectedEOF is such an error, not an end). The count is of the
+// bytes written to dst. h has consumed every byte read from src, also on
+// error (with a failed write, that is the piece whose write failed too), so
+// a caller that wants the digest of the whole stream after a failure can
+// count what src gave and go on hashing the rest.
 //
-// Content of at most one piece is copied on the calling goroutine. Longer
-// content is hashed and written by two goroutines while the calling one
-// reads ahead (at most Buffers pieces in flight); Copy returns only once
-// both have finished, so no goroutine outlives it and h, dst and src are
-// the caller's again. A read or write blocked in src or dst delays the
-// return until it comes back, as in a serial copy.
+// Content of at most one piece is copied without a goroutine. Longer
+// content is hashed by one goroutine, up to Buffers-1 pieces behind; Copy
+// returns only once it has hashed every piece read, so no goroutine
+// outlives Copy and h is the caller's again. A read or write blocked in
+// src or dst delays the return until it comes back, as in a serial copy.
 func Copy(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -116,70 +118,48 @@ func Copy(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader) (int64
 }
 
 // pipeline is Copy once the first piece, first, has been read in full and
-// more content may follow.
+// more content may follow. The calling goroutine reads each piece and
+// writes it, as a serial copy does, but hands the hashing to a goroutine
+// that works through the pieces meanwhile, up to Buffers pieces behind.
+// (Reading and writing on one goroutine rather than two keeps as many
+// goroutines busy as a two-core machine has cores, and means that nothing
+// is read past a failed write.)
 func pipeline(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, first *[]byte) (int64, error) {
-	var (
-		// free holds the buffers of the ring that nobody uses; it has
-		// room for all of them, so that returning one never blocks.
-		free = make(chan *[]byte, Buffers)
-		// toHash and toWrite carry the pieces in stream order. At most
-		// Buffers pieces exist, so sending never blocks either.
-		toHash  = make(chan *chunk, Buffers)
-		toWrite = make(chan *chunk, Buffers)
-		// stop is closed by the writing goroutine when dst.Write fails.
-		stop    = make(chan struct{})
-		wg      sync.WaitGroup
-		written int64 // owned by the writing goroutine until wg.Wait
-		werr    error // likewise
-	)
-	release := func(c *chunk) {
-		if c.refs.Add(-1) == 0 {
-			free <- c.buf
-		}
-	}
-	wg.Add(2)
+	// free holds the buffers the hashing goroutine is done with; toHash
+	// carries the pieces to hash, in order. Both have room for every
+	// buffer of the ring, so that sending on them never blocks.
+	free := make(chan *[]byte, Buffers)
+	toHash := make(chan piece, Buffers)
+	hashed := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		for c := range toHash {
-			h.Write((*c.buf)[:c.n])
-			release(c)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		for c := range toWrite {
-			if werr == nil {
-				if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
-					werr = err
-					close(stop)
-				} else {
-					written += int64(c.n)
-				}
-			}
-			release(c)
+		defer close(hashed)
+		for p := range toHash {
+			h.Write((*p.buf)[:p.n])
+			free <- p.buf
 		}
 	}()
 
 	allocated := 1
 	buf, m := first, len(*first)
-	var rerr error
+	var (
+		written    int64
+		rerr, werr error
+	)
 	for {
-		c := &chunk{buf: buf, n: m}
-		c.refs.Store(2)
-		toHash <- c
-		toWrite <- c
-		buf = nil
+		// Hashed (on the other goroutine) while it is written here.
+		toHash <- piece{buf: buf, n: m}
+		if _, werr = dst.Write((*buf)[:m]); werr != nil {
+			break
+		}
+		written += int64(m)
 		if rerr != nil {
 			break // the bytes read with the error are hashed and written first
 		}
 		if rerr = ctx.Err(); rerr != nil {
 			break
 		}
-		if isClosed(stop) {
-			break // a write failed: read no further
-		}
-		// Take a free buffer, or allocate one while the ring is not full,
-		// or wait for one.
+		// A buffer the hashing is done with, or a new one while the
+		// ring is not full, or wait for one.
 		select {
 		case buf = <-free:
 		default:
@@ -187,16 +167,8 @@ func pipeline(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, fi
 				buf = bufPool.Get().(*[]byte)
 				allocated++
 			} else {
-				select {
-				case buf = <-free:
-				case <-stop:
-				case <-ctx.Done():
-					rerr = ctx.Err()
-				}
+				buf = <-free // the hashing always finishes a piece
 			}
-		}
-		if buf == nil {
-			break // a write failed, or ctx is done
 		}
 		m, rerr = fill(src, *buf)
 		if m == 0 {
@@ -205,9 +177,8 @@ func pipeline(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, fi
 		}
 	}
 	close(toHash)
-	close(toWrite)
-	wg.Wait()
-	// Every piece has been released: the ring is back in free.
+	<-hashed
+	// Every piece has been hashed: the ring is back in free.
 	for range allocated {
 		bufPool.Put(<-free)
 	}
@@ -218,14 +189,4 @@ func pipeline(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, fi
 		return written, nil
 	}
 	return written, rerr
-}
-
-// isClosed reports whether c is closed.
-func isClosed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
