@@ -60,6 +60,9 @@ type session struct {
 	Repository string        `json:"repository"`
 	Digest     digest.Digest `json:"digest"`
 	Location   string        `json:"location"`
+	// Offset is how many bytes the registry had taken when it was saved;
+	// a new run asks the registry again (it may have kept more or less).
+	Offset int64 `json:"offset"`
 }
 
 func (p *pusher) statePath(d digest.Digest) string {
@@ -93,7 +96,7 @@ func (p *pusher) load(d digest.Digest) string {
 
 // save records the session URL of d's upload. A layout that cannot be
 // written to (read-only media) keeps it in memory only.
-func (p *pusher) save(d digest.Digest, loc string) {
+func (p *pusher) save(d digest.Digest, loc string, off int64) {
 	p.mu.Lock()
 	if p.sessions == nil {
 		p.sessions = map[digest.Digest]string{}
@@ -103,7 +106,7 @@ func (p *pusher) save(d digest.Digest, loc string) {
 	if p.stateDir == "" {
 		return
 	}
-	b, _ := json.Marshal(session{Registry: p.raw.repo.Reference.Registry, Repository: p.raw.repo.Reference.Repository, Digest: d, Location: loc})
+	b, _ := json.Marshal(session{Registry: p.raw.repo.Reference.Registry, Repository: p.raw.repo.Reference.Repository, Digest: d, Location: loc, Offset: off})
 	if os.MkdirAll(p.stateDir, 0o755) != nil {
 		return
 	}
@@ -157,7 +160,7 @@ func (p *pusher) upload(ctx context.Context, d ocispec.Descriptor, cr *countingR
 			}
 			loc, off = l, 0
 			chunk = max(chunk, minLen)
-			p.save(d.Digest, loc)
+			p.save(d.Digest, loc, 0)
 		}
 		if err := cr.skipTo(off); err != nil {
 			return err
@@ -203,7 +206,7 @@ func (p *pusher) send(ctx context.Context, d ocispec.Descriptor, cr *countingRea
 			return err
 		}
 		*loc, *off = next, *off+n
-		p.save(d.Digest, *loc)
+		p.save(d.Digest, *loc, *off)
 	}
 	return nil
 }
