@@ -220,14 +220,22 @@ func (l *Layout) Exists(ctx context.Context, target ocispec.Descriptor) (bool, e
 	if err := target.Digest.Validate(); err != nil {
 		return false, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
-	fi, err := os.Lstat(l.BlobPath(target.Digest))
+	p := l.BlobPath(target.Digest)
+	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return fi.Mode().IsRegular() && fi.Size() == target.Size, nil
+	ok := fi.Mode().IsRegular() && fi.Size() == target.Size
+	if ok && l.isWriting() {
+		// A writer that skips a stored blob (oras.Copy, import) may tag
+		// it next, and another process may have renamed it without
+		// syncing its directory yet: sync it before index.json.
+		l.markDirty(filepath.Dir(p))
+	}
+	return ok, nil
 }
 
 // Fetch opens the blob target describes. It fails with ErrNotFound when the

@@ -101,6 +101,13 @@ type Layout struct {
 // is still syncing (in another goroutine), so that a writeIndex never
 // replaces index.json while a blob it may reference is not yet durable.
 
+// isWriting reports whether this Layout holds the writers lock.
+func (l *Layout) isWriting() bool {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	return l.writing != nil
+}
+
 // markDirty records that a blob was renamed into dir.
 func (l *Layout) markDirty(dir string) {
 	l.dmu.Lock()
