@@ -26,19 +26,81 @@ func (l *Layout) Tag(ctx context.Context, desc ocispec.Descriptor, tag string) e
 	if tag == desc.Digest.String() {
 		return nil
 	}
-	if !ValidTag(tag) {
-		return fmt.Errorf("tag %q: %w: a tag is 1 to 128 of [A-Za-z0-9._-] and does not start with '.' or '-'", tag, ErrInvalidReference)
+	if err := checkTag(tag); err != nil {
+		return err
 	}
 	// Held before looking, so that GC cannot remove the manifest between
 	// this check and the tag.
 	if err := l.holdWriting(ctx); err != nil {
 		return err
 	}
+	if err := l.checkManifestStored(ctx, desc, tag); err != nil {
+		return err
+	}
+	return l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
+		setTag(idx, desc, tag)
+		return nil
+	})
+}
+
+// TagReference points every tag of tags at what reference (a tag or a
+// manifest digest, as Resolve takes) resolves to, and returns that
+// descriptor. It reads and writes index.json once, under the layout's lock,
+// so the reference is resolved in the same index.json the tags are written
+// to, and either every tag is set or none is.
+func (l *Layout) TagReference(ctx context.Context, reference string, tags ...string) (ocispec.Descriptor, error) {
+	if len(tags) == 0 {
+		return l.Resolve(ctx, reference)
+	}
+	for _, t := range tags {
+		if err := checkTag(t); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	var desc ocispec.Descriptor
+	// UpdateIndex holds the layout for writing before it reads, so that GC
+	// cannot remove the manifest between this check and the tags.
+	err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
+		d, err := l.resolveIn(ctx, idx, reference)
+		if err != nil {
+			return err
+		}
+		if err := l.checkManifestStored(ctx, d, tags[0]); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			setTag(idx, d, t)
+		}
+		desc = d
+		return nil
+	})
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, nil
+}
+
+func checkTag(tag string) error {
+	if !ValidTag(tag) {
+		return fmt.Errorf("tag %q: %w: a tag is 1 to 128 of [A-Za-z0-9._-] and does not start with '.' or '-'", tag, ErrInvalidReference)
+	}
+	return nil
+}
+
+// checkManifestStored fails with ErrNotFound unless the manifest desc
+// describes is stored, so that tag never points at a missing blob.
+func (l *Layout) checkManifestStored(ctx context.Context, desc ocispec.Descriptor, tag string) error {
 	if ok, err := l.Exists(ctx, desc); err != nil {
 		return err
 	} else if !ok {
 		return fmt.Errorf("tag %q: manifest %s: %w in layout %s", tag, desc.Digest, ErrNotFound, l.root)
 	}
+	return nil
+}
+
+// setTag points tag at desc in idx: it removes the tag's entry, and an
+// untagged entry of the same manifest, and appends a new entry.
+func setTag(idx *ocispec.Index, desc ocispec.Descriptor, tag string) {
 	entry := ocispec.Descriptor{
 		MediaType:    desc.MediaType,
 		Digest:       desc.Digest,
@@ -51,17 +113,14 @@ func (l *Layout) Tag(ctx context.Context, desc ocispec.Descriptor, tag string) e
 		entry.Annotations[k] = v
 	}
 	entry.Annotations[ocispec.AnnotationRefName] = tag
-	return l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
-		kept := idx.Manifests[:0]
-		for _, d := range idx.Manifests {
-			name := d.Annotations[ocispec.AnnotationRefName]
-			if name != tag && (name != "" || d.Digest != desc.Digest) {
-				kept = append(kept, d)
-			}
+	kept := idx.Manifests[:0]
+	for _, d := range idx.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		if name != tag && (name != "" || d.Digest != desc.Digest) {
+			kept = append(kept, d)
 		}
-		idx.Manifests = append(kept, entry)
-		return nil
-	})
+	}
+	idx.Manifests = append(kept, entry)
 }
 
 // Untag removes tag from index.json. The manifest and its blobs stay until a
@@ -130,6 +189,14 @@ func (l *Layout) Resolve(ctx context.Context, reference string) (ocispec.Descrip
 	idx, err := l.Index(ctx)
 	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	return l.resolveIn(ctx, idx, reference)
+}
+
+// resolveIn is Resolve on the index.json idx.
+func (l *Layout) resolveIn(ctx context.Context, idx *ocispec.Index, reference string) (ocispec.Descriptor, error) {
+	if reference == "" {
+		return ocispec.Descriptor{}, fmt.Errorf("%w: empty reference; name a tag or a digest", ErrInvalidReference)
 	}
 	d, derr := digest.Parse(reference)
 	for _, m := range idx.Manifests {

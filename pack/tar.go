@@ -11,11 +11,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -109,12 +110,14 @@ func packDir(ctx context.Context, l *layout.Layout, p *plan, opts Options, prog 
 	tarHash := sha256.New()
 	done := make(chan error, 1)
 	go func() {
+		var cw io.WriteCloser
 		err := func() error {
 			bw := bufio.NewWriterSize(pw, 1<<20)
-			cw, err := compressor(bw, opts.Compression)
+			c, err := compressor(bw, opts.Compression)
 			if err != nil {
 				return err
 			}
+			cw = c
 			tw := &treeWriter{
 				ctx: ctx, root: p.root, prefix: p.title, prog: prog,
 				mtime: mtime, keepMtime: opts.KeepMtime,
@@ -133,6 +136,11 @@ func packDir(ctx context.Context, l *layout.Layout, p *plan, opts Options, prog 
 			return bw.Flush()
 		}()
 		pw.CloseWithError(err)
+		if err != nil && cw != nil {
+			// The pipe is closed: this only stops the compressor's
+			// goroutines and frees its buffers.
+			release(cw)
+		}
 		done <- err
 	}()
 	desc, err := l.Ingest(ctx, mt, pr)
@@ -160,16 +168,78 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
+// The compressors' settings. Each one's output is a function of its input
+// alone: neither depends on the machine (GOMAXPROCS, CPU features), so the
+// same tree gives the same digest anywhere. compress_test.go checks that
+// changing the concurrency changes no byte.
+var (
+	// zstdConcurrency is the zstd encoder's own concurrency. With 2 or
+	// more it hands every 128 KiB block to another goroutine: the same
+	// bytes as with 1, but on a 2-CPU machine slower than 1 behind an
+	// asyncWriter (zstdChunk), which hands over 1 MiB at a time.
+	zstdConcurrency = 1
+	// zstdChunk is what the asyncWriter in front of the zstd encoder
+	// hands over at a time; it does not change the output.
+	zstdChunk = 1 << 20
+	// gzipBlockSize is the block of input pgzip compresses on its own
+	// (with the previous 16 KiB as its dictionary), several at once.
+	// The output depends on it: it must never change with the machine,
+	// and changing it changes the digest of every gzip archive.
+	gzipBlockSize = 512 << 10
+	// gzipWorkers is how many blocks are compressed at once; 0 means one
+	// a CPU, from 2 to 4. It does not change the output, only the speed
+	// and the memory (a block in flight holds about 2.5 MiB).
+	gzipWorkers = 0
+)
+
 // compressor wraps w in the compression c. Both encoders are deterministic
-// for a given input and level, whatever the machine.
+// for a given input and settings, whatever the machine.
 func compressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Zstd:
-		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		z, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(zstdConcurrency), zstd.WithEncoderLevel(zstd.SpeedDefault))
+		if err != nil {
+			return nil, err
+		}
+		// The encoder on its own goroutine, fed 1 MiB at a time: it
+		// compresses while the tar is built and hashed.
+		return newAsyncWriter(z, zstdChunk, 2), nil
 	case None:
 		return nopCloser{w}, nil
 	default:
-		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		// pgzip splits the input into blocks at fixed offsets and
+		// compresses them in parallel into one gzip member; a stream
+		// of plain gzip compresses on one CPU only.
+		z, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
+		if err != nil {
+			return nil, err
+		}
+		workers := gzipWorkers
+		if workers == 0 {
+			workers = min(max(runtime.GOMAXPROCS(0), 2), 4)
+		}
+		if err := z.SetConcurrency(gzipBlockSize, workers); err != nil {
+			return nil, err
+		}
+		// MTIME 0, as compress/gzip writes it for a zero ModTime
+		// (pgzip would write the zero time.Time's seconds).
+		z.ModTime = time.Unix(0, 0)
+		return z, nil
+	}
+}
+
+// release stops a compressor whose output failed or was abandoned, so that
+// no goroutine or buffer of it outlives the pack.
+func release(cw io.WriteCloser) {
+	switch z := cw.(type) {
+	case *asyncWriter:
+		z.abort()
+	case *pgzip.Writer:
+		// After an error, pgzip's Close returns it without stopping
+		// the goroutine that writes the blocks out; Reset stops it.
+		z.Reset(io.Discard)
+	default:
+		cw.Close()
 	}
 }
 
@@ -183,6 +253,7 @@ type treeWriter struct {
 	mtime     time.Time
 	keepMtime bool
 	links     map[fileID]string // first archive name of each multiply-linked file
+	buf       []byte            // copy buffer
 }
 
 // writeTree writes every entry below root in lexical order (WalkDir's), parents
@@ -248,12 +319,16 @@ func (w *treeWriter) writeEntry(p, name string, d fs.DirEntry) error {
 		if err := w.tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		f, err := os.Open(p)
+		f, err := openFile(p)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		n, err := io.Copy(w.tw, w.prog.reader(io.LimitReader(f, hdr.Size)))
+		if w.buf == nil {
+			w.buf = make([]byte, 32<<10)
+		}
+		// One buffer for every file: io.Copy would allocate one a file.
+		n, err := io.CopyBuffer(w.tw, w.prog.reader(io.LimitReader(f, hdr.Size)), w.buf)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
