@@ -754,26 +754,40 @@ stops the rest and names its tag.
 				if err != nil {
 					return usagef("%v", err)
 				}
-				if *allTags {
-					dst, err := layout.ParseReference(args[1])
-					if err != nil {
-						return usagef("%v", err)
-					}
+				if !*allTags && src.Reference == "" {
+					return usagef("%s names no tag or digest: write REGISTRY/REPO:TAG or @sha256:…", args[0])
+				}
+				dst, err := layout.ParseReference(args[1])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				tag := dst.Tag
+				switch {
+				case *allTags:
 					if src.Reference != "" || dst.Tag != "" || dst.Digest != "" {
 						return usagef("--all-tags takes a REGISTRY/REPO and a LAYOUT without tags")
 					}
-					opts, err := rf.options(e)
-					if err != nil {
-						return err
+				case dst.Digest != "":
+					return usagef("the destination %s names a digest: give a tag or none", args[1])
+				case tag == "":
+					if _, err := src.Digest(); err == nil {
+						return usagef("pulling by digest needs a tag for the layout: write %s:TAG", args[1])
 					}
-					l, err := layout.OpenOrCreate(ctx, dst.Path)
-					if err != nil {
-						return err
-					}
-					defer l.Close()
-					q, _ := fs.GetBool("quiet")
-					onEvent, finish := transferReporter(e, "pulled", &q)
-					opts.OnEvent = onEvent
+					tag = src.Reference
+				}
+				opts, err := rf.options(e)
+				if err != nil {
+					return err
+				}
+				l, err := layout.OpenOrCreate(ctx, dst.Path)
+				if err != nil {
+					return err
+				}
+				defer l.Close()
+				q, _ := fs.GetBool("quiet")
+				onEvent, finish := transferReporter(e, "pulled", &q)
+				opts.OnEvent = onEvent
+				if *allTags {
 					var total transfer.Result
 					n := 0
 					// One client for every tag; several tags at once.
@@ -794,35 +808,6 @@ stops the rest and names its tag.
 						n, src, progress.Bytes(total.Bytes), total.Copied, total.Skipped, total.Manifests, dst.Path)
 					return nil
 				}
-				if src.Reference == "" {
-					return usagef("%s names no tag or digest: write REGISTRY/REPO:TAG or @sha256:…", args[0])
-				}
-				dst, err := layout.ParseReference(args[1])
-				if err != nil {
-					return usagef("%v", err)
-				}
-				if dst.Digest != "" {
-					return usagef("the destination %s names a digest: give a tag or none", args[1])
-				}
-				tag := dst.Tag
-				if tag == "" {
-					if _, err := src.Digest(); err == nil {
-						return usagef("pulling by digest needs a tag for the layout: write %s:TAG", args[1])
-					}
-					tag = src.Reference
-				}
-				opts, err := rf.options(e)
-				if err != nil {
-					return err
-				}
-				l, err := layout.OpenOrCreate(ctx, dst.Path)
-				if err != nil {
-					return err
-				}
-				defer l.Close()
-				q, _ := fs.GetBool("quiet")
-				onEvent, finish := transferReporter(e, "pulled", &q)
-				opts.OnEvent = onEvent
 				res, err := transfer.Pull(ctx, src, l, tag, opts)
 				finish()
 				if err != nil {
