@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestResumeKill(t *testing.T) {
 		t.Fatal("the proxy still forwards 30 s after the push was killed")
 	}
 	first := proxy.Stats()
-	if !slicesHasPrefix(robustTmpFiles(src), "upload-") {
+	if !hasPrefixed(robustTmpFiles(src), "upload-") {
 		t.Errorf("no upload session saved in %s/.ocipack/tmp: %v", src, robustTmpFiles(src))
 	}
 	proxy.SetFaults(flakyproxy.Faults{})
@@ -62,7 +63,7 @@ func TestResumeKill(t *testing.T) {
 		t.Errorf("the push after the kill sent %d bytes; the rest after 3 chunks is %d", second, rest)
 	}
 	t.Logf("push: killed after %d bytes went up, the next push sent %d", first.Up, second)
-	if tmp := robustTmpFiles(src); slicesHasPrefix(tmp, "upload-") {
+	if tmp := robustTmpFiles(src); hasPrefixed(tmp, "upload-") {
 		t.Errorf("upload session kept after the push completed: %v", tmp)
 	}
 
@@ -115,12 +116,7 @@ func TestResumeKill(t *testing.T) {
 	}
 }
 
-// slicesHasPrefix reports whether a name in names starts with prefix.
-func slicesHasPrefix(names []string, prefix string) bool {
-	for _, n := range names {
-		if strings.HasPrefix(n, prefix) {
-			return true
-		}
-	}
-	return false
+// hasPrefixed reports whether a name in names starts with prefix.
+func hasPrefixed(names []string, prefix string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, prefix) })
 }

@@ -149,12 +149,8 @@ func (p *Partial) Offset() int64 { return p.offset }
 // Write appends b to the blob and hashes it. Bytes past the blob's size are
 // refused with ErrSizeMismatch.
 func (p *Partial) Write(b []byte) (int, error) {
-	if int64(len(b)) > p.desc.Size-p.offset {
-		return 0, fmt.Errorf("blob %s: %w: more than the %d bytes of its descriptor", p.desc.Digest, ErrSizeMismatch, p.desc.Size)
-	}
-	n, err := p.f.Write(b)
+	n, err := offsetWriter{p}.Write(b)
 	p.h.Write(b[:n])
-	p.offset += int64(n)
 	return n, err
 }
 
@@ -261,6 +257,9 @@ func (p *Partial) Join(ctx context.Context) error {
 		return err
 	}
 	for _, s := range segs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if s.Start != p.offset {
 			return fmt.Errorf("blob %s: %w: segment at %d does not follow byte %d", p.desc.Digest, ErrSizeMismatch, s.Start, p.offset)
 		}
@@ -268,8 +267,7 @@ func (p *Partial) Join(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// p.Write hashes what it appends.
-		_, err = copyHashing(ctx, p, nopHash{}, f)
+		_, err = p.ReadFrom(f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("join segment at %d of blob %s: %w", s.Start, p.desc.Digest, err)
@@ -357,13 +355,3 @@ func (p *Partial) Close() error {
 // TempDir is the layout's temporary area (.ocipack/tmp), where partial
 // downloads and the state of interrupted uploads are kept. gc empties it.
 func (l *Layout) TempDir() string { return filepath.Join(l.root, WorkDir, tmpName) }
-
-// nopHash is a hash.Hash that hashes nothing, for copyHashing into a
-// writer that hashes by itself.
-type nopHash struct{}
-
-func (nopHash) Write(b []byte) (int, error) { return len(b), nil }
-func (nopHash) Sum(b []byte) []byte         { return b }
-func (nopHash) Reset()                      {}
-func (nopHash) Size() int                   { return 0 }
-func (nopHash) BlockSize() int              { return 1 }

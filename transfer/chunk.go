@@ -195,7 +195,7 @@ func (p *pusher) send(ctx context.Context, d ocispec.Descriptor, cr *countingRea
 	for *off < d.Size {
 		n := min(*chunk, d.Size-*off)
 		next, err := p.patch(ctx, *loc, *off, n, cr)
-		if statusIs(err, http.StatusRequestEntityTooLarge) && *chunk/2 >= minChunk && cr.canRewind() {
+		if errTooLarge(err) && *chunk/2 >= minChunk && cr.canRewind() {
 			*chunk /= 2
 			if err := cr.skipTo(*off); err != nil {
 				return err
