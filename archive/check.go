@@ -70,5 +70,15 @@ func Check(ctx context.Context, paths ...string) (*CheckReport, error) {
 			return rep, fmt.Errorf("%s: %w: index.json lists manifest %s, which the archive neither holds nor requires", r.name, ErrIncomplete, m.Digest)
 		}
 	}
+	// Every blob the tags (and referrers) reach must be held or, for a
+	// delta, required: a plain layout tar has no contents list to say so.
+	missing, _, err := completeness(ctx, r, r.index.Manifests)
+	if err != nil {
+		return rep, fmt.Errorf("%s: %w", r.name, err)
+	}
+	missing = slices.DeleteFunc(missing, func(d digest.Digest) bool { return slices.Contains(rep.Required, d) })
+	if len(missing) > 0 {
+		return rep, fmt.Errorf("%s: %w: its tags reach %s that it neither holds nor requires", r.name, ErrIncomplete, fewDigests(missing))
+	}
 	return rep, nil
 }

@@ -38,6 +38,8 @@ type Reader struct {
 	index    *ocispec.Index
 	contents *contents
 	name     string
+	// seekTable is true for a zstd archive with a seek table at its end.
+	seekTable bool
 }
 
 // span is where an entry's content lies in the (decompressed) tar stream.
@@ -77,6 +79,7 @@ func Open(ctx context.Context, paths ...string) (_ *Reader, err error) {
 		if r.frames, err = readSeekTable(src, src.size); err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", r.name, err)
 		}
+		r.seekTable = r.frames != nil
 		if r.frames == nil {
 			r.frames = []frame{{}}
 		}
@@ -90,12 +93,13 @@ func Open(ctx context.Context, paths ...string) (_ *Reader, err error) {
 }
 
 // scan reads every tar header, recording where blobs lie and reading
-// index.json and the contents list.
+// index.json and the contents list, and judges the archive whole by the
+// rules Import applies too (see tally).
 func (r *Reader) scan(ctx context.Context) error {
 	rs := &logicalSeeker{r: r}
 	defer rs.Close()
 	tr := tar.NewReader(rs)
-	var cls classifier
+	t := newTally()
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -107,21 +111,19 @@ func (r *Reader) scan(ctx context.Context) error {
 		if err != nil {
 			return streamError(err, first)
 		}
-		kind, d, err := cls.classify(h)
+		kind, d, err := t.entry(h, rs.pos)
 		if err != nil {
 			return err
 		}
 		switch kind {
 		case kindBlob:
-			if _, dup := r.entries[d]; !dup {
-				r.entries[d] = span{off: rs.pos, size: h.Size}
-			}
+			r.entries[d] = span{off: rs.pos, size: h.Size}
 		case kindIndex:
 			b, err := readSmall(tr, h.Name, h.Size)
 			if err != nil {
 				return streamError(err, false)
 			}
-			if r.index, err = parseIndex(b); err != nil {
+			if err := t.setIndex(b); err != nil {
 				return err
 			}
 		case kindContents:
@@ -129,7 +131,7 @@ func (r *Reader) scan(ctx context.Context) error {
 			if err != nil {
 				return streamError(err, false)
 			}
-			if r.contents, err = parseContents(b); err != nil {
+			if err := t.setContents(b); err != nil {
 				return err
 			}
 		case kindLayoutFile:
@@ -142,9 +144,10 @@ func (r *Reader) scan(ctx context.Context) error {
 			}
 		}
 	}
-	if r.index == nil {
-		return fmt.Errorf("%w: no index.json in it", ErrNotArchive)
+	if err := t.end(rs.pos, zstdEnd{zstd: r.comp == Zstd, seekTable: r.seekTable}); err != nil {
+		return err
 	}
+	r.index, r.contents = t.index, t.contents
 	return nil
 }
 
