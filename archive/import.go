@@ -12,7 +12,6 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -105,39 +104,57 @@ func ImportStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts Imp
 }
 
 // ImportDir is Import into the layout directory dir, created when it does
-// not exist. When the import fails, a directory it created is removed
-// again, and an empty one is emptied again.
-func ImportDir(ctx context.Context, paths []string, dir string, opts ImportOptions) (rep *ImportReport, err error) {
-	var before map[string]bool // nil: dir did not exist
+// not exist. When the import fails, it undoes only what it added: the
+// blobs it stored (as Import does) and, when it created the layout (in a
+// new or empty directory), the layout's files and the directory it
+// created, once nothing else uses them. What another writer stored and
+// tagged there meanwhile (a concurrent pack) stays, with the layout.
+func ImportDir(ctx context.Context, paths []string, dir string, opts ImportOptions) (*ImportReport, error) {
+	return importDir(ctx, dir, func(l *layout.Layout) (*ImportReport, error) {
+		return Import(ctx, paths, l, opts)
+	})
+}
+
+// ImportStreamDir is ImportDir reading one archive from r, such as
+// standard input.
+func ImportStreamDir(ctx context.Context, r io.Reader, dir string, opts ImportOptions) (*ImportReport, error) {
+	return importDir(ctx, dir, func(l *layout.Layout) (*ImportReport, error) {
+		return ImportStream(ctx, r, l, opts)
+	})
+}
+
+// abandonTimeout bounds how long a failed import waits for other writers
+// to finish before it leaves what it added for gc.
+const abandonTimeout = 250 * time.Millisecond
+
+// importDir opens (or creates) the layout dir, runs fn on it and, when fn
+// fails, removes the layout again if it created it and nothing else uses
+// it by then (see layout.Layout.Abandon).
+func importDir(ctx context.Context, dir string, fn func(*layout.Layout) (*ImportReport, error)) (*ImportReport, error) {
+	created, emptied := false, false
 	if entries, err := os.ReadDir(dir); err == nil {
-		before = map[string]bool{}
-		for _, e := range entries {
-			before[e.Name()] = true
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+		emptied = len(entries) == 0
+	} else if errors.Is(err, fs.ErrNotExist) {
+		created = true
+	} else {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	l, err := layout.OpenOrCreate(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	defer func() {
-		cerr := l.Close()
-		if err != nil {
-			switch {
-			case before == nil:
-				os.RemoveAll(dir)
-			case len(before) == 0:
-				entries, _ := os.ReadDir(dir)
-				for _, e := range entries {
-					os.RemoveAll(filepath.Join(dir, e.Name()))
-				}
-			}
-		} else if cerr != nil {
-			err = cerr
-		}
-	}()
-	return Import(ctx, paths, l, opts)
+	rep, err := fn(l)
+	cerr := l.Close()
+	if err == nil {
+		return rep, cerr
+	}
+	if created || emptied {
+		// Not ctx, which may be why the import stopped.
+		actx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+		defer cancel()
+		_ = l.Abandon(actx, layout.AbandonOptions{Layout: true, Dir: created})
+	}
+	return nil, err
 }
 
 // importer is one import's state.
@@ -478,32 +495,17 @@ func (im *importer) rollback() {
 // effort. Another writer may have found one of them stored meanwhile and
 // referenced it (a blob is stored once), so they are removed only while
 // no other writer is at work, and only those that index.json does not
-// reach; otherwise they stay, unreferenced, for gc. It releases dst's hold
-// on the layout, which a later write takes again.
+// reach; otherwise they stay, unreferenced, for gc (see
+// layout.Layout.Abandon). It releases dst's hold on the layout, which a
+// later write takes again.
 func (im *importer) removeUnreached(ds []digest.Digest) {
 	if len(ds) == 0 {
 		return
 	}
-	im.dst.Close()
 	// Not im.ctx, which may be why the import stopped.
-	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
 	defer cancel()
-	_ = im.dst.Exclusive(ctx, func() error {
-		idx, err := im.dst.Index(ctx)
-		if err != nil {
-			return err
-		}
-		_, reached, err := completeness(ctx, im.dst, idx.Manifests)
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
-			if !reached[d] {
-				os.Remove(im.dst.BlobPath(d))
-			}
-		}
-		return nil
-	})
+	_ = im.dst.Abandon(ctx, layout.AbandonOptions{Blobs: ds})
 }
 
 // countReader reports the bytes read through it.
