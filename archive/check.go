@@ -27,8 +27,11 @@ type CheckReport struct {
 
 // Check verifies a whole archive (one file, or every volume of a split one)
 // without importing it: every blob it holds is read and checked against its
-// digest, and every tag's manifest must be in it (or, for a delta, listed as
-// required). It fails naming the first damaged or missing blob.
+// digest, and everything the tags and referrers reach must be in it (or,
+// for a delta, listed as required): this holds for plain layout tars too,
+// which have no contents list. Open's checks of the archive whole come
+// first (see the package doc). It fails naming the first damaged or
+// missing blob.
 func Check(ctx context.Context, paths ...string) (*CheckReport, error) {
 	r, err := Open(ctx, paths...)
 	if err != nil {

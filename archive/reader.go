@@ -49,7 +49,10 @@ var _ oras.ReadOnlyTarget = (*Reader)(nil)
 
 // Open opens an archive for reading in place: one archive file, or the
 // volumes of a split archive (in any order; one volume, or the base name,
-// finds the others). It reads the tar headers once to index the blobs.
+// finds the others). It reads the tar headers once to index the blobs,
+// and checks the archive whole as Import does (see "What every reader
+// checks" in the package doc): a cut copy or an archive holding a file
+// twice fails here, naming what is wrong, before anything is read from it.
 //
 // An uncompressed tar is read through an io.SectionReader per blob. A zstd
 // archive written by ocipack carries a seek table, so a Fetch decompresses
