@@ -1153,29 +1153,7 @@ backup) import too.
 				var rep *archive.ImportReport
 				var err error
 				if stdin {
-					// As ImportDir does: a failed import removes the
-					// layout it created, and empties a directory that
-					// was empty.
-					entries, statErr := os.ReadDir(dst)
-					created := errors.Is(statErr, os.ErrNotExist)
-					wasEmpty := statErr == nil && len(entries) == 0
-					var l *layout.Layout
-					if l, err = layout.OpenOrCreate(ctx, dst); err != nil {
-						bar.Finish()
-						return err
-					}
-					rep, err = archive.ImportStream(ctx, e.stdin, l, opts)
-					if cerr := l.Close(); err == nil {
-						err = cerr
-					}
-					if err != nil && created {
-						os.RemoveAll(dst)
-					} else if err != nil && wasEmpty {
-						entries, _ := os.ReadDir(dst)
-						for _, en := range entries {
-							os.RemoveAll(filepath.Join(dst, en.Name()))
-						}
-					}
+					rep, err = archive.ImportStreamDir(ctx, e.stdin, dst, opts)
 				} else {
 					rep, err = archive.ImportDir(ctx, args[:len(args)-1], dst, opts)
 				}

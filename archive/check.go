@@ -27,8 +27,11 @@ type CheckReport struct {
 
 // Check verifies a whole archive (one file, or every volume of a split one)
 // without importing it: every blob it holds is read and checked against its
-// digest, and every tag's manifest must be in it (or, for a delta, listed as
-// required). It fails naming the first damaged or missing blob.
+// digest, and everything the tags and referrers reach must be in it (or,
+// for a delta, listed as required): this holds for plain layout tars too,
+// which have no contents list. Open's checks of the archive whole come
+// first (see the package doc). It fails naming the first damaged or
+// missing blob.
 func Check(ctx context.Context, paths ...string) (*CheckReport, error) {
 	r, err := Open(ctx, paths...)
 	if err != nil {
@@ -69,6 +72,16 @@ func Check(ctx context.Context, paths ...string) (*CheckReport, error) {
 		if _, ok := r.entries[m.Digest]; !ok && !slices.Contains(rep.Required, m.Digest) {
 			return rep, fmt.Errorf("%s: %w: index.json lists manifest %s, which the archive neither holds nor requires", r.name, ErrIncomplete, m.Digest)
 		}
+	}
+	// Every blob the tags (and referrers) reach must be held or, for a
+	// delta, required: a plain layout tar has no contents list to say so.
+	missing, _, err := completeness(ctx, r, r.index.Manifests)
+	if err != nil {
+		return rep, fmt.Errorf("%s: %w", r.name, err)
+	}
+	missing = slices.DeleteFunc(missing, func(d digest.Digest) bool { return slices.Contains(rep.Required, d) })
+	if len(missing) > 0 {
+		return rep, fmt.Errorf("%s: %w: its tags reach %s that it neither holds nor requires", r.name, ErrIncomplete, fewDigests(missing))
 	}
 	return rep, nil
 }

@@ -33,13 +33,27 @@
 //	 "blobs":[{"digest":"sha256:…","size":1234}, …],     every blob it holds, in order
 //	 "required":[{"digest":"sha256:…","size":99}, …]}    a delta only: blobs it left out
 //
-// Import reads it first: a delta whose required blobs the target lacks
-// fails with ErrIncompleteDelta, and a target without room for the listed
-// blobs with ErrNoSpace, before anything is written; at the end, a listed
-// blob that never came shows a truncated archive (ErrTruncated), and a
-// blob that is not listed is refused (ErrTampered). The archive's ID is
+// Import reads it first: a size that is negative or above MaxBlobSize is
+// refused, a delta whose required blobs the target lacks fails with
+// ErrIncompleteDelta, and a target without room for the listed blobs with
+// ErrNoSpace, before anything is written; at the end, a listed blob that
+// never came shows a truncated archive (ErrTruncated), and a blob that is
+// not listed is refused (ErrTampered). The archive's ID is
 // the sha256 of "ocipack-archive\n<digest of the contents list>\n
 // <compression>\n<volume size>\n".
+//
+// # What every reader checks
+//
+// Import, Open (and so Check, and unpack or push of ARCHIVE:TAG) judge an
+// archive by the same rules, so that none accepts what another refuses:
+// each layout file and each blob comes once (a second index.json,
+// oci-layout, contents list or blob entry fails with ErrDuplicateEntry,
+// naming it); with a contents list, every blob entry is listed with its
+// size and every listed blob is there; the tar ends with its
+// end-of-archive marker (two zero blocks), so that a copy cut at an entry
+// boundary fails with ErrTruncated rather than reading as a shorter
+// archive; and a .tar.zst with a contents list ends with its seek table
+// (below), so that a copy cut after a frame fails alike.
 //
 // # Compression
 //

@@ -41,7 +41,19 @@ var (
 	// ErrNotArchive means a file is not an OCI image layout archive: not a
 	// tar (plain, gzip or zstd), or without index.json.
 	ErrNotArchive = errors.New("not an OCI layout archive")
+	// ErrDuplicateEntry means an archive holds the same layout file twice:
+	// two index.json, oci-layout or contents list entries, or two entries
+	// for one blob. Readers would disagree on which one counts, so every
+	// reader (Import, Open, Check) refuses such an archive. It matches
+	// ErrNotArchive too.
+	ErrDuplicateEntry error = &sentinel{msg: "duplicate archive entry", is: ErrNotArchive}
 )
+
+// MaxBlobSize bounds the size of a blob that an archive's contents list
+// (or a tar entry of a blob) may give: 1 PiB (2^50 bytes). No real blob
+// comes near it; a larger (or negative) size is refused before anything is
+// stored, naming the digest, rather than trusted in free-space sums.
+const MaxBlobSize = 1 << 50
 
 // sentinel is an error that also matches another sentinel.
 type sentinel struct {

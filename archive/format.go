@@ -56,8 +56,8 @@ func (c *contents) validate() error {
 		if err := b.Digest.Validate(); err != nil {
 			return fmt.Errorf("%s: bad digest %q: %v", ContentsFile, b.Digest, err)
 		}
-		if b.Size < 0 {
-			return fmt.Errorf("%s: blob %s has a negative size", ContentsFile, b.Digest)
+		if b.Size < 0 || b.Size > MaxBlobSize {
+			return fmt.Errorf("%s: blob %s has an impossible size of %d bytes (at most %d, 1 PiB, is accepted); the archive is damaged or forged", ContentsFile, b.Digest, b.Size, int64(MaxBlobSize))
 		}
 	}
 	return nil

@@ -10,8 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -104,57 +104,72 @@ func ImportStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts Imp
 }
 
 // ImportDir is Import into the layout directory dir, created when it does
-// not exist. When the import fails, a directory it created is removed
-// again, and an empty one is emptied again.
-func ImportDir(ctx context.Context, paths []string, dir string, opts ImportOptions) (rep *ImportReport, err error) {
-	var before map[string]bool // nil: dir did not exist
+// not exist. When the import fails, it undoes only what it added: the
+// blobs it stored (as Import does) and, when it created the layout (in a
+// new or empty directory), the layout's files and the directory it
+// created, once nothing else uses them. What another writer stored and
+// tagged there meanwhile (a concurrent pack) stays, with the layout.
+func ImportDir(ctx context.Context, paths []string, dir string, opts ImportOptions) (*ImportReport, error) {
+	return importDir(ctx, dir, func(l *layout.Layout) (*ImportReport, error) {
+		return Import(ctx, paths, l, opts)
+	})
+}
+
+// ImportStreamDir is ImportDir reading one archive from r, such as
+// standard input.
+func ImportStreamDir(ctx context.Context, r io.Reader, dir string, opts ImportOptions) (*ImportReport, error) {
+	return importDir(ctx, dir, func(l *layout.Layout) (*ImportReport, error) {
+		return ImportStream(ctx, r, l, opts)
+	})
+}
+
+// abandonTimeout bounds how long a failed import waits for other writers
+// to finish before it leaves what it added for gc.
+const abandonTimeout = 250 * time.Millisecond
+
+// importDir opens (or creates) the layout dir, runs fn on it and, when fn
+// fails, removes the layout again if it created it and nothing else uses
+// it by then (see layout.Layout.Abandon).
+func importDir(ctx context.Context, dir string, fn func(*layout.Layout) (*ImportReport, error)) (*ImportReport, error) {
+	created, emptied := false, false
 	if entries, err := os.ReadDir(dir); err == nil {
-		before = map[string]bool{}
-		for _, e := range entries {
-			before[e.Name()] = true
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
+		emptied = len(entries) == 0
+	} else if errors.Is(err, fs.ErrNotExist) {
+		created = true
+	} else {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	l, err := layout.OpenOrCreate(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	defer func() {
-		cerr := l.Close()
-		if err != nil {
-			switch {
-			case before == nil:
-				os.RemoveAll(dir)
-			case len(before) == 0:
-				entries, _ := os.ReadDir(dir)
-				for _, e := range entries {
-					os.RemoveAll(filepath.Join(dir, e.Name()))
-				}
-			}
-		} else if cerr != nil {
-			err = cerr
-		}
-	}()
-	return Import(ctx, paths, l, opts)
+	rep, err := fn(l)
+	cerr := l.Close()
+	if err == nil {
+		return rep, cerr
+	}
+	if created || emptied {
+		// Not ctx, which may be why the import stopped.
+		actx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
+		defer cancel()
+		_ = l.Abandon(actx, layout.AbandonOptions{Layout: true, Dir: created})
+	}
+	return nil, err
 }
 
 // importer is one import's state.
 type importer struct {
-	ctx      context.Context
-	dst      *layout.Layout
-	opts     ImportOptions
-	cls      classifier
-	contents *contents
-	listed   map[digest.Digest]int64
-	index    *ocispec.Index
-	seen     map[digest.Digest]int64
-	created  []digest.Digest
-	rep      ImportReport
+	ctx     context.Context
+	dst     *layout.Layout
+	opts    ImportOptions
+	t       *tally
+	seen    map[digest.Digest]int64
+	created []digest.Digest
+	rep     ImportReport
 }
 
 func importStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts ImportOptions) (_ *ImportReport, err error) {
-	im := &importer{ctx: ctx, dst: dst, opts: opts, seen: map[digest.Digest]int64{}}
+	im := &importer{ctx: ctx, dst: dst, opts: opts, t: newTally(), seen: map[digest.Digest]int64{}}
 	// Blobs dst has are skipped: hold GC off from before they are looked
 	// at until the caller closes dst.
 	if err := dst.HoldForWriting(ctx); err != nil {
@@ -165,12 +180,19 @@ func importStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts Imp
 			im.rollback()
 		}
 	}()
-	tr, closeDec, err := openTar(r)
+	in, err := openTar(r)
 	if err != nil {
 		return nil, err
 	}
-	defer closeDec()
-	if err := im.readAll(tr); err != nil {
+	defer in.close()
+	if err := im.readAll(in); err != nil {
+		return nil, err
+	}
+	z, err := in.end()
+	if err != nil {
+		return nil, err
+	}
+	if err := im.t.end(in.pos.pos, z); err != nil {
 		return nil, err
 	}
 	if err := im.finish(); err != nil {
@@ -180,51 +202,79 @@ func importStream(ctx context.Context, r io.Reader, dst *layout.Layout, opts Imp
 	return &rep, nil
 }
 
+// tarStream is the tar inside an archive read as a stream.
+type tarStream struct {
+	tr    *tar.Reader
+	pos   *posReader  // the decompressed tar stream, counted
+	tail  *tailKeeper // the zstd stream's end (zstd only)
+	dec   *zstd.Decoder
+	close func()
+}
+
+// end reads what follows the tar's end in a zstd stream (the padding, the
+// seek table) and says whether a valid seek table ends it.
+func (s *tarStream) end() (zstdEnd, error) {
+	if s.dec == nil {
+		return zstdEnd{}, nil
+	}
+	if _, err := io.Copy(io.Discard, s.pos); err != nil {
+		return zstdEnd{}, streamError(err, false)
+	}
+	frames, err := readSeekTable(s.tail, s.tail.n)
+	if err != nil {
+		return zstdEnd{}, err
+	}
+	return zstdEnd{zstd: true, seekTable: frames != nil}, nil
+}
+
 // openTar detects the compression of r (zstd, gzip or none) from its first
 // bytes and returns a tar reader of its content.
-func openTar(r io.Reader) (*tar.Reader, func(), error) {
+func openTar(r io.Reader) (*tarStream, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	head, err := br.Peek(4)
 	if err != nil && len(head) == 0 {
 		if err == io.EOF {
-			return nil, nil, fmt.Errorf("%w: the file is empty", ErrNotArchive)
+			return nil, fmt.Errorf("%w: the file is empty", ErrNotArchive)
 		}
-		return nil, nil, err
+		return nil, err
 	}
+	s := &tarStream{close: func() {}}
+	var plain io.Reader = br
 	switch {
 	case bytes.HasPrefix(head, zstdMagic):
-		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(maxZstdWindow))
+		s.tail = &tailKeeper{r: br, ring: make([]byte, seekTailMax)}
+		d, err := zstd.NewReader(s.tail, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(maxZstdWindow))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return tar.NewReader(d), d.Close, nil
+		s.dec, s.close, plain = d, d.Close, d
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
 		g, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %v", ErrNotArchive, err)
+			return nil, fmt.Errorf("%w: %v", ErrNotArchive, err)
 		}
-		return tar.NewReader(g), func() { g.Close() }, nil
+		s.close, plain = func() { g.Close() }, g
 	}
-	return tar.NewReader(br), func() {}, nil
+	s.pos = &posReader{r: plain}
+	s.tr = tar.NewReader(s.pos)
+	return s, nil
 }
 
-// readAll reads every entry of the archive.
-func (im *importer) readAll(tr *tar.Reader) error {
+// readAll reads every entry of the archive, up to the tar's end.
+func (im *importer) readAll(in *tarStream) error {
+	tr := in.tr
 	for first := true; ; first = false {
 		if err := im.ctx.Err(); err != nil {
 			return err
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
-			if first {
-				return fmt.Errorf("%w: no entries", ErrNotArchive)
-			}
 			return nil
 		}
 		if err != nil {
 			return streamError(err, first)
 		}
-		kind, d, err := im.cls.classify(h)
+		kind, d, err := im.t.entry(h, in.pos.pos)
 		if err != nil {
 			return err
 		}
@@ -238,34 +288,23 @@ func (im *importer) readAll(tr *tar.Reader) error {
 				return err
 			}
 		case kindContents:
-			if im.contents != nil {
-				return fmt.Errorf("%w: two %s entries", ErrNotArchive, ContentsFile)
-			}
 			b, err := readSmall(tr, h.Name, h.Size)
 			if err != nil {
 				return streamError(err, false)
 			}
-			if im.contents, err = parseContents(b); err != nil {
+			if err := im.t.setContents(b); err != nil {
 				return err
 			}
 			if err := im.preflight(); err != nil {
 				return err
 			}
 		case kindIndex:
-			if im.index != nil {
-				return fmt.Errorf("%w: two index.json entries", ErrNotArchive)
-			}
 			b, err := readSmall(tr, h.Name, h.Size)
 			if err != nil {
 				return streamError(err, false)
 			}
-			if im.index, err = parseIndex(b); err != nil {
+			if err := im.t.setIndex(b); err != nil {
 				return err
-			}
-			for _, e := range im.index.Manifests {
-				if t := e.Annotations[ocispec.AnnotationRefName]; t != "" && !layout.ValidTag(t) {
-					return fmt.Errorf("%w: index.json: tag %q is not a valid tag", layout.ErrInvalidReference, t)
-				}
 			}
 		case kindBlob:
 			if err := im.blob(tr, d, h.Size); err != nil {
@@ -292,13 +331,12 @@ func streamError(err error, first bool) error {
 
 // preflight runs once the contents list is read, before any blob is
 // stored: a delta's required blobs must be in dst, and dst must have room
-// for the blobs it lacks.
+// for the blobs it lacks. The sizes were checked already (none negative
+// or above MaxBlobSize); their sum saturates instead of overflowing, so
+// that a list of huge sizes is refused for want of space rather than
+// wrapping round to a small or negative need that skips the check.
 func (im *importer) preflight() error {
-	c := im.contents
-	im.listed = map[digest.Digest]int64{}
-	for _, b := range c.Blobs {
-		im.listed[b.Digest] = b.Size
-	}
+	c := im.t.contents
 	im.rep.Delta = len(c.Required) > 0
 	var missing []digest.Digest
 	for _, b := range c.Required {
@@ -316,26 +354,25 @@ func (im *importer) preflight() error {
 	var need int64
 	for _, b := range c.Blobs {
 		if ok, _ := im.dst.Exists(im.ctx, ocispec.Descriptor{Digest: b.Digest, Size: b.Size}); !ok {
-			need += b.Size
+			need = addSizes(need, b.Size)
 		}
 	}
 	return checkSpace(im.opts.FreeSpace, im.dst.Path(), need)
 }
 
+// addSizes returns a+b for sizes that are not negative, or math.MaxInt64
+// where the sum would overflow.
+func addSizes(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
 // blob stores one blob entry, verified, unless dst has it.
 func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
-	if im.contents != nil {
-		want, ok := im.listed[d]
-		if !ok {
-			return fmt.Errorf("blob %s: %w: the archive holds it but its %s does not list it", d, ErrTampered, ContentsFile)
-		}
-		if want != size {
-			return fmt.Errorf("blob %s: %w: %d bytes in the archive, %s says %d", d, ErrTampered, size, ContentsFile, want)
-		}
-	}
-	if _, dup := im.seen[d]; dup {
-		return nil
-	}
+	// The tally checked the entry against the contents list, and that it
+	// is the blob's only one.
 	im.seen[d] = size
 	desc := ocispec.Descriptor{Digest: d, Size: size}
 	if ok, err := im.dst.Exists(im.ctx, desc); err != nil {
@@ -344,7 +381,7 @@ func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
 		im.rep.Skipped++
 		return nil
 	}
-	if im.contents == nil {
+	if im.t.contents == nil {
 		if err := checkSpace(im.opts.FreeSpace, im.dst.Path(), size); err != nil {
 			return fmt.Errorf("blob %s: %w", d, err)
 		}
@@ -376,21 +413,9 @@ func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
 // finish checks that the archive was whole and every tag complete, then
 // writes the tags.
 func (im *importer) finish() error {
-	if im.index == nil {
-		return fmt.Errorf("%w: no index.json in it", ErrNotArchive)
-	}
-	if im.contents != nil {
-		var absent []digest.Digest
-		for _, b := range im.contents.Blobs {
-			if _, ok := im.seen[b.Digest]; !ok {
-				absent = append(absent, b.Digest)
-			}
-		}
-		if len(absent) > 0 {
-			return fmt.Errorf("%w: it ends before %s that %s lists", ErrTruncated, fewDigests(absent), ContentsFile)
-		}
-	}
-	missing, reached, err := completeness(im.ctx, im.dst, im.index.Manifests)
+	// The tally found the archive whole (tally.end).
+	index := im.t.index
+	missing, reached, err := completeness(im.ctx, im.dst, index.Manifests)
 	if err != nil {
 		return err
 	}
@@ -404,7 +429,7 @@ func (im *importer) finish() error {
 	// accepts (known media types, manifests that parse as what their
 	// descriptors say, sizes that agree, bounded nesting), or the import
 	// would leave a layout that verify reports as damaged and GC refuses.
-	problems, err := im.dst.CheckGraph(im.ctx, im.index.Manifests)
+	problems, err := im.dst.CheckGraph(im.ctx, index.Manifests)
 	if err != nil {
 		return err
 	}
@@ -420,7 +445,7 @@ func (im *importer) finish() error {
 	}
 	var tags []string
 	err = im.dst.UpdateIndex(im.ctx, func(idx *ocispec.Index) error {
-		for _, e := range im.index.Manifests {
+		for _, e := range index.Manifests {
 			tag := e.Annotations[ocispec.AnnotationRefName]
 			kept := idx.Manifests[:0]
 			for _, d := range idx.Manifests {
@@ -443,7 +468,7 @@ func (im *importer) finish() error {
 	}
 	// From here on the import stands: blobs of a plain tar that nothing
 	// reaches are dropped, best effort.
-	if im.contents == nil {
+	if im.t.contents == nil {
 		var drop []digest.Digest
 		for _, d := range im.created {
 			if !reached[d] {
@@ -470,32 +495,17 @@ func (im *importer) rollback() {
 // effort. Another writer may have found one of them stored meanwhile and
 // referenced it (a blob is stored once), so they are removed only while
 // no other writer is at work, and only those that index.json does not
-// reach; otherwise they stay, unreferenced, for gc. It releases dst's hold
-// on the layout, which a later write takes again.
+// reach; otherwise they stay, unreferenced, for gc (see
+// layout.Layout.Abandon). It releases dst's hold on the layout, which a
+// later write takes again.
 func (im *importer) removeUnreached(ds []digest.Digest) {
 	if len(ds) == 0 {
 		return
 	}
-	im.dst.Close()
 	// Not im.ctx, which may be why the import stopped.
-	ctx, cancel := context.WithTimeout(context.Background(), 250*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), abandonTimeout)
 	defer cancel()
-	_ = im.dst.Exclusive(ctx, func() error {
-		idx, err := im.dst.Index(ctx)
-		if err != nil {
-			return err
-		}
-		_, reached, err := completeness(ctx, im.dst, idx.Manifests)
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
-			if !reached[d] {
-				os.Remove(im.dst.BlobPath(d))
-			}
-		}
-		return nil
-	})
+	_ = im.dst.Abandon(ctx, layout.AbandonOptions{Blobs: ds})
 }
 
 // countReader reports the bytes read through it.

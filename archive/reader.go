@@ -38,6 +38,8 @@ type Reader struct {
 	index    *ocispec.Index
 	contents *contents
 	name     string
+	// seekTable is true for a zstd archive with a seek table at its end.
+	seekTable bool
 }
 
 // span is where an entry's content lies in the (decompressed) tar stream.
@@ -47,7 +49,10 @@ var _ oras.ReadOnlyTarget = (*Reader)(nil)
 
 // Open opens an archive for reading in place: one archive file, or the
 // volumes of a split archive (in any order; one volume, or the base name,
-// finds the others). It reads the tar headers once to index the blobs.
+// finds the others). It reads the tar headers once to index the blobs,
+// and checks the archive whole as Import does (see "What every reader
+// checks" in the package doc): a cut copy or an archive holding a file
+// twice fails here, naming what is wrong, before anything is read from it.
 //
 // An uncompressed tar is read through an io.SectionReader per blob. A zstd
 // archive written by ocipack carries a seek table, so a Fetch decompresses
@@ -77,6 +82,7 @@ func Open(ctx context.Context, paths ...string) (_ *Reader, err error) {
 		if r.frames, err = readSeekTable(src, src.size); err != nil {
 			return nil, fmt.Errorf("open archive %s: %w", r.name, err)
 		}
+		r.seekTable = r.frames != nil
 		if r.frames == nil {
 			r.frames = []frame{{}}
 		}
@@ -90,12 +96,13 @@ func Open(ctx context.Context, paths ...string) (_ *Reader, err error) {
 }
 
 // scan reads every tar header, recording where blobs lie and reading
-// index.json and the contents list.
+// index.json and the contents list, and judges the archive whole by the
+// rules Import applies too (see tally).
 func (r *Reader) scan(ctx context.Context) error {
 	rs := &logicalSeeker{r: r}
 	defer rs.Close()
 	tr := tar.NewReader(rs)
-	var cls classifier
+	t := newTally()
 	for first := true; ; first = false {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -107,21 +114,19 @@ func (r *Reader) scan(ctx context.Context) error {
 		if err != nil {
 			return streamError(err, first)
 		}
-		kind, d, err := cls.classify(h)
+		kind, d, err := t.entry(h, rs.pos)
 		if err != nil {
 			return err
 		}
 		switch kind {
 		case kindBlob:
-			if _, dup := r.entries[d]; !dup {
-				r.entries[d] = span{off: rs.pos, size: h.Size}
-			}
+			r.entries[d] = span{off: rs.pos, size: h.Size}
 		case kindIndex:
 			b, err := readSmall(tr, h.Name, h.Size)
 			if err != nil {
 				return streamError(err, false)
 			}
-			if r.index, err = parseIndex(b); err != nil {
+			if err := t.setIndex(b); err != nil {
 				return err
 			}
 		case kindContents:
@@ -129,7 +134,7 @@ func (r *Reader) scan(ctx context.Context) error {
 			if err != nil {
 				return streamError(err, false)
 			}
-			if r.contents, err = parseContents(b); err != nil {
+			if err := t.setContents(b); err != nil {
 				return err
 			}
 		case kindLayoutFile:
@@ -142,9 +147,10 @@ func (r *Reader) scan(ctx context.Context) error {
 			}
 		}
 	}
-	if r.index == nil {
-		return fmt.Errorf("%w: no index.json in it", ErrNotArchive)
+	if err := t.end(rs.pos, zstdEnd{zstd: r.comp == Zstd, seekTable: r.seekTable}); err != nil {
+		return err
 	}
+	r.index, r.contents = t.index, t.contents
 	return nil
 }
 

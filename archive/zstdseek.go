@@ -126,8 +126,9 @@ func (f *frameWriter) Close() error {
 }
 
 // readSeekTable reads the seek table at the end of a zstd stream of size
-// bytes. It returns nil (and no error) when the stream has none: it is then
-// read from its start.
+// bytes. It returns nil (and no error) when the stream has none (no
+// seekable magic at its end): it is then read from its start. A table
+// that is there but does not add up fails with ErrTampered.
 func readSeekTable(r io.ReaderAt, size int64) ([]frame, error) {
 	if size < seekFooterSize+8 {
 		return nil, nil
@@ -146,15 +147,17 @@ func readSeekTable(r io.ReaderAt, size int64) ([]frame, error) {
 	}
 	tableSize := n*entry + seekFooterSize
 	start := size - tableSize - 8
+	// The footer's magic says a seek table ends the stream: from here on,
+	// one that does not add up is a damaged one, not an absent one.
 	if n > maxSeekFrames || start < 0 {
-		return nil, nil
+		return nil, fmt.Errorf("%w: the zstd seek table at the end claims %d frames, more than the stream can hold", ErrTampered, n)
 	}
 	b := make([]byte, tableSize+8)
 	if _, err := r.ReadAt(b, start); err != nil {
 		return nil, err
 	}
 	if binary.LittleEndian.Uint32(b[0:]) != skippableSeekMagic || int64(binary.LittleEndian.Uint32(b[4:])) != tableSize {
-		return nil, nil
+		return nil, fmt.Errorf("%w: the zstd seek table at the end is not inside a skippable frame of its size", ErrTampered)
 	}
 	frames := make([]frame, 0, n)
 	var c, d int64
