@@ -1,6 +1,11 @@
 package transfer
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
 
 // Bounds on what a registry can make a copy list or fetch. A registry that
 // is broken or hostile could otherwise keep a listing going forever (a tag
@@ -35,3 +40,33 @@ var (
 	// it as damage, so it is not tagged.
 	ErrUnsupportedGraph = errors.New("artifact refused")
 )
+
+// tooManyError is an ErrTooManyPages that says which listing went on too
+// long, and what to do.
+type tooManyError struct{ msg string }
+
+func (e *tooManyError) Error() string { return e.msg }
+
+func (e *tooManyError) Unwrap() error { return ErrTooManyPages }
+
+func tooMany(format string, args ...any) error {
+	return &tooManyError{msg: fmt.Sprintf(format, args...)}
+}
+
+// checkDescriptor refuses a descriptor no blob can have: an invalid
+// digest, a negative size, or one beyond MaxBlobSize. A negative size would
+// otherwise have the blob downloaded without any limit. in names where the
+// descriptor was found, for the error.
+func checkDescriptor(d ocispec.Descriptor, in string) error {
+	if err := d.Digest.Validate(); err != nil {
+		return fmt.Errorf("%w: %s lists a blob with the invalid digest %q; refusing it", ErrInvalidDescriptor, in, d.Digest)
+	}
+	switch {
+	case d.Size < 0:
+		return fmt.Errorf("%w: %s gives %s (%s) the negative size %d; refusing to download it", ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size)
+	case d.Size > MaxBlobSize:
+		return fmt.Errorf("%w: %s gives %s (%s) a size of %d bytes, more than the %d (1 PiB) accepted; refusing to download it",
+			ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size, MaxBlobSize)
+	}
+	return nil
+}

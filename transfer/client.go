@@ -263,6 +263,9 @@ func NewRepository(ref registry.Reference, opts Options) (*remote.Repository, er
 		Client:    c,
 		Reference: registry.Reference{Registry: ref.Registry, Repository: ref.Repository},
 		PlainHTTP: opts.PlainHTTP,
+		// Bound server-driven pagination (see bounds.go).
+		TagListMaxPages:      MaxTagPages,
+		ReferrerListMaxPages: MaxReferrerPages,
 	}
 	return repo, nil
 }

@@ -125,6 +125,7 @@ func TestPullTagsEndlessPages(t *testing.T) {
 			l := newLayout(t)
 			err = transfer.PullTags(ctx, ref, l, nil, transfer.Options{PlainHTTP: true, Attempts: 1}, nil)
 			n := e.tagReqs.Load()
+			t.Logf("after %d requests: %v", n, err)
 			if !errors.Is(err, transfer.ErrTooManyPages) {
 				t.Fatalf("pull of every tag after %d tag list requests: err = %v, want ErrTooManyPages", n, err)
 			}
@@ -155,6 +156,7 @@ func TestPullReferrersEndlessPages(t *testing.T) {
 	l := newLayout(t)
 	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
 	n := e.referReqs.Load()
+	t.Logf("after %d requests: %v", n, err)
 	if !errors.Is(err, transfer.ErrTooManyPages) {
 		t.Fatalf("pull --referrers after %d referrers requests: err = %v, want ErrTooManyPages", n, err)
 	}
@@ -236,6 +238,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 		}
 		_, err = transfer.Pull(ctx, ref, l, tag, transfer.Options{PlainHTTP: true, Attempts: 1})
 		down := proxy.Stats().Down - before
+		t.Logf("%d bytes received: %v", down, err)
 		if !errors.Is(err, transfer.ErrInvalidDescriptor) || !strings.Contains(err.Error(), layer.Digest.String()) {
 			t.Errorf("size %d: pull (%d bytes received): err = %v, want ErrInvalidDescriptor naming %s", size, down, err, layer.Digest)
 		}
@@ -274,6 +277,7 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 	l := newLayout(t)
 	packPaths(t, l, "keep", "../testdata/example/site")
 	_, err := transfer.Pull(ctx, regRef(t, reg, "apps/odd:odd"), l, "odd", transfer.Options{PlainHTTP: true, Attempts: 1})
+	t.Log(err)
 	if !errors.Is(err, transfer.ErrUnsupportedGraph) || !strings.Contains(err.Error(), "application/vnd.example.unknown+json") {
 		t.Errorf("pull: err = %v, want ErrUnsupportedGraph naming the media type", err)
 	}
@@ -284,6 +288,15 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("check after the refused pull: %v, %+v", err, rep)
 	}
+	// The pull holds l for writing until it is closed.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = layout.Open(ctx, l.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	if _, err := l.GC(ctx, layout.GCOptions{}); err != nil {
 		t.Fatalf("gc: %v", err)
 	}
