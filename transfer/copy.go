@@ -193,7 +193,7 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 		if err != nil {
 			return err
 		}
-		if err := checkDescriptor(d, "the source's "+srcRef); err != nil {
+		if err := checkDescriptor(d, sourceName(src)+" (for "+srcRef+")"); err != nil {
 			return err
 		}
 		// Every blob of the graph that is not transferred is one the destination

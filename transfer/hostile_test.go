@@ -49,11 +49,15 @@ type endlessRegistry struct {
 	srv                *httptest.Server
 	tagReqs, referReqs atomic.Int64
 	manifest           []byte
+	// tagSchema, when > 0, makes the registry answer the referrers API
+	// with 404, as Distribution does, and list this many referrers under
+	// the referrers tag schema instead.
+	tagSchema int
 }
 
-func startEndlessRegistry(t *testing.T, tagsPerPage, stopAfter int) *endlessRegistry {
+func startEndlessRegistry(t *testing.T, tagsPerPage, stopAfter, tagSchema int) *endlessRegistry {
 	t.Helper()
-	e := &endlessRegistry{}
+	e := &endlessRegistry{tagSchema: tagSchema}
 	cfg := ocispec.DescriptorEmptyJSON
 	layer := []byte("endless")
 	ld := content.NewDescriptorFromBytes("application/octet-stream", layer)
@@ -75,6 +79,17 @@ func startEndlessRegistry(t *testing.T, tagsPerPage, stopAfter int) *endlessRegi
 				w.Header().Set("Link", fmt.Sprintf(`<%stags/list?n=%d&last=p%d>; rel="next"`, base, tagsPerPage, n))
 			}
 			json.NewEncoder(w).Encode(map[string]any{"name": "apps/endless", "tags": tags})
+		case strings.HasPrefix(p, base+"referrers/") && e.tagSchema > 0:
+			e.referReqs.Add(1)
+			http.NotFound(w, r)
+		case p == base+"manifests/sha256-"+md.Encoded() && e.tagSchema > 0:
+			e.referReqs.Add(1)
+			refs := make([]ocispec.Descriptor, e.tagSchema)
+			for i := range refs {
+				refs[i] = ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString(fmt.Sprint(i)), Size: 300}
+			}
+			b, _ := json.Marshal(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: refs})
+			hostileBlob(w, r, ocispec.MediaTypeImageIndex, b)
 		case strings.HasPrefix(p, base+"referrers/"):
 			n := int(e.referReqs.Add(1))
 			if n < stopAfter {
@@ -117,7 +132,7 @@ func TestPullTagsEndlessPages(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := testCtx(t)
-			e := startEndlessRegistry(t, tc.perPage, tc.wantPages+200)
+			e := startEndlessRegistry(t, tc.perPage, tc.wantPages+200, 0)
 			ref, err := transfer.ParseReference(e.ref(t, "apps/endless"))
 			if err != nil {
 				t.Fatal(err)
@@ -148,7 +163,7 @@ func TestPullTagsEndlessPages(t *testing.T) {
 // nothing is tagged.
 func TestPullReferrersEndlessPages(t *testing.T) {
 	ctx := testCtx(t)
-	e := startEndlessRegistry(t, 1, transfer.MaxReferrerPages+200)
+	e := startEndlessRegistry(t, 1, transfer.MaxReferrerPages+200, 0)
 	ref, err := transfer.ParseReference(e.ref(t, "apps/endless:v1"))
 	if err != nil {
 		t.Fatal(err)
@@ -168,6 +183,27 @@ func TestPullReferrersEndlessPages(t *testing.T) {
 	}
 	if tags, _ := l.Tags(ctx); len(tags) != 0 {
 		t.Errorf("layout tagged %v", tags)
+	}
+}
+
+// TestPullReferrersTagSchemaBounded: a registry without the referrers API
+// (as Distribution) whose referrers tag lists more than MaxReferrers
+// referrers is refused with ErrTooManyPages, before any of them is fetched.
+func TestPullReferrersTagSchemaBounded(t *testing.T) {
+	ctx := testCtx(t)
+	e := startEndlessRegistry(t, 1, 10, transfer.MaxReferrers+1)
+	ref, err := transfer.ParseReference(e.ref(t, "apps/endless:v1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLayout(t)
+	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
+	t.Logf("after %d referrers requests: %v", e.referReqs.Load(), err)
+	if !errors.Is(err, transfer.ErrTooManyPages) || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("pull --referrers: err = %v, want ErrTooManyPages", err)
+	}
+	if n := e.referReqs.Load(); n > 3 {
+		t.Errorf("%d referrers requests, want at most 3", n)
 	}
 }
 
