@@ -1,8 +1,8 @@
 // Package transfer copies artifacts between an OCI image layout and a
 // registry (push and pull), and logs in to registries.
 //
-// It is built on oras-go: oras.Copy (or oras.ExtendedCopy, to carry
-// referrers such as SBOMs and signatures), remote.Repository, the auth and
+// It is built on oras-go: oras.Copy and oras.CopyGraph (the latter also
+// for referrers such as SBOMs and signatures), remote.Repository, the auth and
 // retry packages and the credentials package, which reads and writes
 // docker's config.json and its credential helpers. Where oras-go stops short
 // it is extended here rather than forked:
@@ -72,8 +72,8 @@ type Options struct {
 	Credentials credentials.Store
 	// Concurrency is the number of blobs copied at once; 0 means 4.
 	Concurrency int
-	// Referrers carries along the manifests that refer to the artifact
-	// (SBOMs, signatures), with oras.ExtendedCopy.
+	// Referrers carries along the manifests that refer to the artifact or
+	// to any manifest below it (SBOMs, signatures), and theirs.
 	Referrers bool
 	// Attempts is the number of times a copy is tried in all before a
 	// transient failure is reported; 0 means 4.
@@ -263,6 +263,9 @@ func NewRepository(ref registry.Reference, opts Options) (*remote.Repository, er
 		Client:    c,
 		Reference: registry.Reference{Registry: ref.Registry, Repository: ref.Repository},
 		PlainHTTP: opts.PlainHTTP,
+		// Bound server-driven pagination (see bounds.go).
+		TagListMaxPages:      MaxTagPages,
+		ReferrerListMaxPages: MaxReferrerPages,
 	}
 	return repo, nil
 }

@@ -142,7 +142,7 @@ func (c completeLayout) Exists(ctx context.Context, d ocispec.Descriptor) (bool,
 }
 
 // complete reports whether every blob below the stored manifest d is
-// stored, within walkGraph's bounds; a manifest that cannot be read counts
+// stored, within graphWalker's bounds; a manifest that cannot be read counts
 // as incomplete, so that it is copied again.
 func (c completeLayout) complete(ctx context.Context, d ocispec.Descriptor, depth int) bool {
 	if depth > 16 || d.Size > layout.MaxManifestSize {
@@ -182,18 +182,33 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 	res := &Result{}
 	// The root is resolved and its graph walked within the attempts: from
 	// a registry, that reads manifests, which a fault can cut short too.
-	var root ocispec.Descriptor
+	// The walk refuses descriptors of impossible sizes before any blob is
+	// fetched, and with opts.Referrers it lists the referrers to carry.
+	var (
+		root      ocispec.Descriptor
+		referrers []ocispec.Descriptor
+	)
 	resolve := func() error {
 		d, err := src.Resolve(ctx, srcRef)
 		if err != nil {
 			return err
 		}
-		// Every blob of the graph that is not transferred is one the destination
-		// had: oras.Copy reports only the top of a skipped sub-graph.
-		if err := walkGraph(ctx, src, d, func(d ocispec.Descriptor) { st.node(d) }); err != nil {
+		if err := checkDescriptor(d, sourceName(src)+" (for "+srcRef+")"); err != nil {
 			return err
 		}
-		root = d
+		// Every blob of the graph that is not transferred is one the destination
+		// had: oras.Copy reports only the top of a skipped sub-graph.
+		w := newGraphWalker(src, func(d ocispec.Descriptor) { st.node(d) })
+		if err := w.walk(ctx, d, "", 0); err != nil {
+			return err
+		}
+		var refs []ocispec.Descriptor
+		if opts.Referrers {
+			if refs, err = findReferrers(ctx, src, w); err != nil {
+				return err
+			}
+		}
+		root, referrers = d, refs
 		if dstRef == "" && srcRef != root.Digest.String() {
 			dstRef = srcRef
 		}
@@ -207,9 +222,8 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 			err = resolve()
 		}
 		if err == nil {
-			var copied ocispec.Descriptor
-			if copied, err = copyOnce(ctx, copySrc, root.Digest.String(), tgt, dstRef, opts, st); err == nil {
-				res.Manifest = copied
+			if err = copyOnce(ctx, copySrc, root, referrers, tgt, dstRef, opts, st); err == nil {
+				res.Manifest = root
 				break
 			}
 		}
@@ -258,7 +272,22 @@ func (s *stats) reportUnseenSkips() {
 	}
 }
 
-func copyOnce(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst oras.Target, dstRef string, opts Options, st *stats) (ocispec.Descriptor, error) {
+// copyOnce copies root, and the referrers, from src to dst, and tags root
+// dstRef there.
+//
+// oras.ExtendedCopy would carry only the referrers of the root (and theirs):
+// it looks for predecessors of the root alone, so the referrers of the
+// child manifests of an image index (an SBOM or a signature of one
+// platform's image) would stay behind. The referrers are therefore found
+// by the graph walk (findReferrers, on oras-go's Predecessors) and each is
+// copied with oras.CopyGraph, which copies its subject too.
+//
+// Into a layout, the whole graph is copied first and checked as import
+// checks it (layout.CheckGraph) before root is tagged: a graph that verify
+// would report as damaged (a manifest of an unknown media type, say) is
+// refused and tags nothing. To a registry, oras.Copy tags root with the
+// push of its manifest, in one request.
+func copyOnce(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.Descriptor, referrers []ocispec.Descriptor, dst *countingTarget, dstRef string, opts Options, st *stats) error {
 	g := oras.DefaultCopyGraphOptions
 	g.Concurrency = opts.Concurrency
 	if g.Concurrency <= 0 {
@@ -268,14 +297,99 @@ func copyOnce(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, 
 		st.skip(d)
 		return nil
 	}
-	if opts.Referrers {
-		eo := oras.DefaultExtendedCopyOptions
-		eo.ExtendedCopyGraphOptions.CopyGraphOptions = g
-		return oras.ExtendedCopy(ctx, src, srcRef, dst, dstRef, eo)
+	copyReferrers := func() error {
+		for _, r := range referrers {
+			if err := oras.CopyGraph(ctx, src, dst, r, g); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	co := oras.DefaultCopyOptions
-	co.CopyGraphOptions = g
-	return oras.Copy(ctx, src, srcRef, dst, dstRef, co)
+	if dst.layout == nil {
+		co := oras.DefaultCopyOptions
+		co.CopyGraphOptions = g
+		if _, err := oras.Copy(ctx, src, root.Digest.String(), dst, dstRef, co); err != nil {
+			return err
+		}
+		return copyReferrers()
+	}
+	listed, err := dst.listed(ctx, referrers)
+	if err != nil {
+		return err
+	}
+	if err := oras.CopyGraph(ctx, src, dst, root, g); err != nil {
+		return err
+	}
+	if err := copyReferrers(); err != nil {
+		return err
+	}
+	if err := dst.checkGraph(ctx, root, referrers, listed); err != nil {
+		return err
+	}
+	if dstRef == "" {
+		dstRef = root.Digest.String() // as oras.Copy would
+	}
+	return dst.Tag(ctx, root, dstRef)
+}
+
+// listed returns which of referrers the destination layout's index.json
+// lists already.
+func (t *countingTarget) listed(ctx context.Context, referrers []ocispec.Descriptor) (map[digest.Digest]bool, error) {
+	if len(referrers) == 0 {
+		return nil, nil
+	}
+	idx, err := t.layout.Index(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[digest.Digest]bool{}
+	for _, d := range idx.Manifests {
+		out[d.Digest] = true
+	}
+	return out, nil
+}
+
+// checkGraph checks what a pull stored into a layout, as import does,
+// before it is tagged. When it finds a problem, it takes the referrers the
+// pull listed in index.json (a layout lists each referrer it stores, see
+// layout.Predecessors) out again, so that the layout stays as verify
+// accepts it; the blobs the pull stored are then unreferenced, and gc
+// removes them.
+func (t *countingTarget) checkGraph(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor, listed map[digest.Digest]bool) error {
+	problems, err := t.layout.CheckGraph(ctx, append([]ocispec.Descriptor{root}, referrers...))
+	if err != nil {
+		return err
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	if len(referrers) > 0 {
+		added := map[digest.Digest]bool{}
+		for _, r := range referrers {
+			if !listed[r.Digest] {
+				added[r.Digest] = true
+			}
+		}
+		err := t.layout.UpdateIndex(ctx, func(idx *ocispec.Index) error {
+			kept := idx.Manifests[:0]
+			for _, d := range idx.Manifests {
+				if d.Annotations[ocispec.AnnotationRefName] == "" && added[d.Digest] {
+					continue
+				}
+				kept = append(kept, d)
+			}
+			idx.Manifests = kept
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w: %s; and taking the referrers it listed out of index.json failed: %v", ErrUnsupportedGraph, problems[0], err)
+		}
+	}
+	more := ""
+	if len(problems) > 1 {
+		more = fmt.Sprintf(" (and %d more problems)", len(problems)-1)
+	}
+	return fmt.Errorf("%w: %s%s; nothing was tagged, and 'ocipack gc' removes what the pull stored", ErrUnsupportedGraph, problems[0], more)
 }
 
 // stats counts what a copy did across its attempts.
@@ -373,6 +487,9 @@ type countingTarget struct {
 	st   *stats
 	pull *puller // set for a pull from a registry into a layout
 	up   *pusher // set for a push to a registry
+	// layout is the destination when it is a layout: what a copy stores
+	// there is checked before it is tagged.
+	layout *layout.Layout
 }
 
 // newCountingTarget wraps dst, and returns the source for oras.Copy to
@@ -388,15 +505,14 @@ func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Optio
 		}
 		under = u.unwrapTarget()
 	}
+	switch d := under.(type) {
+	case completeLayout:
+		t.layout = d.Layout
+	case *layout.Layout:
+		t.layout = d
+	}
 	if repo, ok := src.(*remote.Repository); ok {
-		var l *layout.Layout
-		switch d := under.(type) {
-		case completeLayout:
-			l = d.Layout
-		case *layout.Layout:
-			l = d
-		}
-		if l != nil {
+		if l := t.layout; l != nil {
 			t.pull = &puller{raw: rawRepo{repo}, l: l, ranges: opts.ParallelRanges}
 			src = resumableSource{src}
 		}
@@ -550,37 +666,133 @@ func isManifest(d ocispec.Descriptor) bool {
 	return false
 }
 
-// walkGraph calls fn for root and every descriptor below it.
-func walkGraph(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, fn func(ocispec.Descriptor)) error {
-	seen := map[digest.Digest]bool{}
-	var walk func(d ocispec.Descriptor, depth int) error
-	walk = func(d ocispec.Descriptor, depth int) error {
-		if seen[d.Digest] {
-			return nil
+// graphWalker walks the graphs of a copy: the root's, and the referrers'.
+type graphWalker struct {
+	f    content.Fetcher
+	fn   func(ocispec.Descriptor)
+	seen map[digest.Digest]bool
+	// manifests are the manifests and image indexes met, in walk order.
+	manifests []ocispec.Descriptor
+}
+
+func newGraphWalker(f content.Fetcher, fn func(ocispec.Descriptor)) *graphWalker {
+	return &graphWalker{f: f, fn: fn, seen: map[digest.Digest]bool{}}
+}
+
+// walk calls w.fn for d and every descriptor below it not met before,
+// refusing descriptors no blob can have (see checkDescriptor); parent is
+// the manifest that lists d ("" for a root).
+func (w *graphWalker) walk(ctx context.Context, d ocispec.Descriptor, parent digest.Digest, depth int) error {
+	if parent != "" {
+		if err := checkDescriptor(d, "manifest "+parent.String()); err != nil {
+			return err
 		}
-		seen[d.Digest] = true
-		fn(d)
-		if !isManifest(d) {
-			return nil
-		}
-		if depth > 16 {
-			return fmt.Errorf("manifest %s: nested more than 16 levels deep; refusing it", d.Digest)
-		}
-		if d.Size > layout.MaxManifestSize {
-			return fmt.Errorf("manifest %s: %d bytes is more than the %d allowed", d.Digest, d.Size, layout.MaxManifestSize)
-		}
-		succ, err := content.Successors(ctx, f, d)
-		if err != nil {
-			return fmt.Errorf("read manifest %s: %w", d.Digest, err)
-		}
-		for _, s := range succ {
-			if err := walk(s, depth+1); err != nil {
-				return err
-			}
-		}
+	}
+	if w.seen[d.Digest] {
 		return nil
 	}
-	return walk(root, 0)
+	w.seen[d.Digest] = true
+	w.fn(d)
+	if !isManifest(d) {
+		return nil
+	}
+	w.manifests = append(w.manifests, d)
+	if depth > 16 {
+		return fmt.Errorf("manifest %s: nested more than 16 levels deep; refusing it", d.Digest)
+	}
+	if d.Size > layout.MaxManifestSize {
+		return fmt.Errorf("manifest %s: %d bytes is more than the %d allowed", d.Digest, d.Size, layout.MaxManifestSize)
+	}
+	succ, err := content.Successors(ctx, w.f, d)
+	if err != nil {
+		return fmt.Errorf("read manifest %s: %w", d.Digest, err)
+	}
+	for _, s := range succ {
+		if err := w.walk(ctx, s, d.Digest, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// findReferrers lists the referrers of every manifest w met (the root, the
+// child manifests of an index, and their subjects), and the referrers of
+// those (a signature of an SBOM), walking the graph of each with w. It
+// uses oras-go's Predecessors: the referrers API or its tag-schema fallback
+// on a registry, index.json in a layout. At most MaxReferrers are listed in
+// all; a registry's listing of one manifest is bounded to MaxReferrerPages
+// pages (see NewRepository), and each page to oras-go's 4 MiB.
+func findReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, w *graphWalker) ([]ocispec.Descriptor, error) {
+	var out []ocispec.Descriptor
+	listed := map[digest.Digest]bool{}
+	for i := 0; i < len(w.manifests); i++ { // w.manifests grows as referrers are walked
+		m := w.manifests[i]
+		if listed[m.Digest] {
+			continue
+		}
+		listed[m.Digest] = true
+		preds, err := listReferrers(ctx, src, m, MaxReferrers-len(out))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range preds {
+			if w.seen[p.Digest] {
+				continue
+			}
+			if len(out) >= MaxReferrers {
+				return nil, tooMany("%s lists more than %d referrers for the artifact and its manifests; refusing to list more: copy it without --referrers", sourceName(src), MaxReferrers)
+			}
+			if err := w.walk(ctx, p, "", 0); err != nil {
+				return nil, fmt.Errorf("referrer %s of %s: %w", p.Digest, m.Digest, err)
+			}
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// listReferrers returns the referrers of m in src, failing with
+// ErrTooManyPages when a registry lists more than budget (or more pages
+// than MaxReferrerPages).
+func listReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, m ocispec.Descriptor, budget int) ([]ocispec.Descriptor, error) {
+	repo, ok := src.(*remote.Repository)
+	if !ok {
+		preds, err := src.Predecessors(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("list the referrers of %s: %w", m.Digest, err)
+		}
+		return preds, nil
+	}
+	// Not Predecessors: it collects every page before it returns.
+	var out []ocispec.Descriptor
+	err := repo.Referrers(ctx, m, "", func(page []ocispec.Descriptor) error {
+		if len(page) > budget-len(out) {
+			return tooMany("registry %s lists more than %d referrers for %s; refusing to list more: pull it without --referrers", repo.Reference.Registry, MaxReferrers, m.Digest)
+		}
+		out = append(out, page...)
+		return nil
+	})
+	switch {
+	case errors.Is(err, errdef.ErrTooManyPages):
+		return nil, tooMany("registry %s keeps returning more referrer pages for %s after %d pages; refusing to list more: pull it without --referrers",
+			repo.Reference.Registry, m.Digest, MaxReferrerPages)
+	case errors.Is(err, ErrTooManyPages):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("list the referrers of %s: %w", m.Digest, err)
+	}
+	return out, nil
+}
+
+// sourceName names a copy's source for errors.
+func sourceName(src oras.ReadOnlyGraphTarget) string {
+	switch s := src.(type) {
+	case *remote.Repository:
+		return "registry " + s.Reference.Registry
+	case *layout.Layout:
+		return "layout " + s.Path()
+	}
+	return "the source"
 }
 
 // asGraph lets a source that cannot list referrers (an archive read in

@@ -102,11 +102,23 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 func listTags(ctx context.Context, repo *remote.Repository) ([]string, error) {
 	repo.TagListPageSize = tagListPageSize
 	var tags []string
+	name := repo.Reference.Registry + "/" + repo.Reference.Repository
 	err := repo.Tags(ctx, "", func(page []string) error {
+		if len(page) > MaxTags-len(tags) {
+			return tooMany("registry %s lists more than %d tags for %s; refusing to list more: pull the tags you need by name",
+				repo.Reference.Registry, MaxTags, repo.Reference.Repository)
+		}
 		tags = append(tags, page...)
 		return nil
 	})
-	name := repo.Reference.Registry + "/" + repo.Reference.Repository
+	if errors.Is(err, errdef.ErrTooManyPages) {
+		// oras-go stopped at TagListMaxPages (set by NewRepository).
+		return nil, tooMany("registry %s keeps returning more tag pages for %s after %d pages; refusing to list more: pull the tags you need by name",
+			repo.Reference.Registry, repo.Reference.Repository, MaxTagPages)
+	}
+	if errors.Is(err, ErrTooManyPages) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list the tags of %s: %w", name, explain(err, repo.Reference.Registry))
 	}

@@ -1,0 +1,256 @@
+package main
+
+// Command-line tests against registries that misbehave: a tag list that
+// never ends (an httptest server on 127.0.0.1), a layer of negative size
+// and an index listing a manifest of an unknown media type (real
+// Distribution); and referrers of the child manifests of an index, pushed
+// and pulled with --referrers. Every identifier here starts with
+// "hostileReg" so as not to clash with the other test files.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+
+	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/pack"
+	"github.com/ocipack/ocipack/transfer"
+)
+
+// hostileRegLayout creates a layout in a fresh directory with the tag keep
+// packed, and returns its directory (the layout closed).
+func hostileRegLayout(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "layout")
+	l, err := layout.OpenOrCreate(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := pack.Pack(t.Context(), l, "keep", []pack.Input{{Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// hostileRegPushManifest stores v, marshalled, in repo as a manifest of
+// mediaType, tagged tag unless "".
+func hostileRegPushManifest(t *testing.T, repo oras.Target, mediaType string, v any, tag string) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := content.NewDescriptorFromBytes(mediaType, b)
+	if err := repo.Push(t.Context(), d, bytes.NewReader(b)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
+		t.Fatal(err)
+	}
+	if tag != "" {
+		if err := repo.Tag(t.Context(), d, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// hostileRegRead reads a file or fails the test.
+func hostileRegRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestHostileRegAllTagsEndless: pull --all-tags against a registry whose
+// tag list always links to a next page stops after MaxTagPages pages with
+// one line that says so, and tags nothing.
+func TestHostileRegAllTagsEndless(t *testing.T) {
+	var reqs atomic.Int64
+	stop := int64(transfer.MaxTagPages + 200) // so that an unbounded client ends too
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v2/":
+			w.Write([]byte("{}"))
+		case "/v2/apps/endless/tags/list":
+			n := reqs.Add(1)
+			if n < stop {
+				w.Header().Set("Link", fmt.Sprintf(`</v2/apps/endless/tags/list?last=t%d>; rel="next"`, n))
+			}
+			w.Write([]byte(`{"name":"apps/endless","tags":[]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	dir := filepath.Join(t.TempDir(), "layout")
+	r := registryRun(t, nil, "", "pull", "--all-tags", "--plain-http", host+"/apps/endless", dir)
+	registryWantFailure(t, r, 1, host, "keeps returning more tag pages", "refusing")
+	if n := reqs.Load(); n > transfer.MaxTagPages+3 {
+		t.Errorf("%d tag list requests, want at most %d", n, transfer.MaxTagPages+3)
+	}
+}
+
+// TestHostileRegNegativeSize: pull of a manifest whose layer says size -1
+// fails on one line naming the layer; the layout is as it was and verifies.
+func TestHostileRegNegativeSize(t *testing.T) {
+	ctx := t.Context()
+	reg := registrytest.Start(t, registrytest.Options{})
+	repo := registryRepo(t, reg, "apps/neg")
+	data := []byte("a layer that says it has no size")
+	layer := content.NewDescriptorFromBytes("application/octet-stream", data)
+	for _, d := range []struct {
+		desc ocispec.Descriptor
+		b    []byte
+	}{{layer, data}, {ocispec.DescriptorEmptyJSON, ocispec.DescriptorEmptyJSON.Data}} {
+		if err := repo.Push(ctx, d.desc, bytes.NewReader(d.b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := layer
+	bad.Size = -1
+	hostileRegPushManifest(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, "v1")
+
+	dir := hostileRegLayout(t)
+	before := hostileRegRead(t, filepath.Join(dir, "index.json"))
+	r := registryRun(t, nil, "", "pull", "--plain-http", reg.Ref("apps/neg:v1"), dir+":v1")
+	registryWantFailure(t, r, 1, layer.Digest.String(), "negative size")
+	if after := hostileRegRead(t, filepath.Join(dir, "index.json")); !bytes.Equal(after, before) {
+		t.Errorf("index.json changed:\n%s\nwas\n%s", after, before)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "blobs", "sha256", layer.Digest.Encoded())); err == nil {
+		t.Error("the layer was stored")
+	}
+	registryMustRun(t, nil, "", "verify", dir)
+}
+
+// TestHostileRegUnknownMediaType: pull of an index that lists a manifest of
+// an unknown media type fails on one line and tags nothing; verify passes
+// and gc collects what the pull stored.
+func TestHostileRegUnknownMediaType(t *testing.T) {
+	ctx := t.Context()
+	reg := registrytest.Start(t, registrytest.Options{})
+	src := hostileRegLayout(t)
+	registryMustRun(t, nil, "", "push", "--plain-http", src+":keep", reg.Ref("apps/odd:base"))
+	repo := registryRepo(t, reg, "apps/odd")
+	base, mb, err := oras.FetchBytes(ctx, repo, "base", oras.DefaultFetchBytesOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := ocispec.Descriptor{MediaType: "application/vnd.example.unknown+json", Digest: base.Digest, Size: base.Size}
+	if err := repo.Blobs().Push(ctx, odd, bytes.NewReader(mb)); err != nil {
+		t.Fatal(err)
+	}
+	hostileRegPushManifest(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
+
+	dir := filepath.Join(t.TempDir(), "layout")
+	r := registryRun(t, nil, "", "pull", "-q", "--plain-http", reg.Ref("apps/odd:odd"), dir+":odd")
+	registryWantFailure(t, r, 1, "application/vnd.example.unknown+json", "nothing was tagged")
+	registryMustRun(t, nil, "", "verify", dir)
+	registryMustRun(t, nil, "", "gc", dir)
+	if out := registryMustRun(t, nil, "", "ls", dir).stdout; strings.Contains(out, "odd") {
+		t.Errorf("ls after the refused pull: %s", out)
+	}
+}
+
+// TestHostileRegReferrersOfChild: push --referrers and pull --referrers of
+// a multi-platform index carry the referrer of a child manifest along with
+// the referrer of the index.
+func TestHostileRegReferrersOfChild(t *testing.T) {
+	ctx := t.Context()
+	reg := registrytest.Start(t, registrytest.Options{})
+	src := filepath.Join(t.TempDir(), "src")
+	l, err := layout.OpenOrCreate(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kids []ocispec.Descriptor
+	for i, p := range []string{"testdata/example/hello-0.1.0.tgz", "testdata/example/site"} {
+		res, err := pack.Pack(ctx, l, fmt.Sprint("k", i), []pack.Input{{Path: p}}, pack.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := res.Manifest
+		d.Annotations = nil
+		d.Platform = &ocispec.Platform{OS: "linux", Architecture: []string{"amd64", "arm64"}[i]}
+		kids = append(kids, d)
+	}
+	idx := hostileRegPushManifest(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageIndex, Manifests: kids}, "multi")
+	note := func(subject ocispec.Descriptor, text string) ocispec.Descriptor {
+		layer := content.NewDescriptorFromBytes("text/plain", []byte(text))
+		if err := l.Push(ctx, layer, strings.NewReader(text)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
+			t.Fatal(err)
+		}
+		subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+		return hostileRegPushManifest(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
+			MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1", Config: ocispec.DescriptorEmptyJSON,
+			Layers: []ocispec.Descriptor{layer}, Subject: &subj}, "")
+	}
+	child := kids[0]
+	child.Platform = nil
+	childNote, idxNote := note(child, "a note on the amd64 image"), note(idx, "a note on the index")
+	for _, tag := range []string{"k0", "k1"} {
+		if err := l.Untag(ctx, tag); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+
+	registryMustRun(t, nil, "", "push", "--referrers", "--plain-http", src+":multi", reg.Ref("apps/multi:v1"))
+	repo := registryRepo(t, reg, "apps/multi")
+	for _, c := range []struct {
+		name          string
+		subject, want ocispec.Descriptor
+	}{{"child", child, childNote}, {"index", idx, idxNote}} {
+		var got []string
+		err := repo.Referrers(ctx, c.subject, "", func(rs []ocispec.Descriptor) error {
+			for _, r := range rs {
+				got = append(got, r.Digest.String())
+			}
+			return nil
+		})
+		if err != nil || len(got) != 1 || got[0] != c.want.Digest.String() {
+			t.Errorf("registry referrers of the %s = %v, %v; want %s", c.name, got, err, c.want.Digest)
+		}
+	}
+
+	dst := filepath.Join(t.TempDir(), "dst")
+	registryMustRun(t, nil, "", "pull", "--referrers", "--plain-http", reg.Ref("apps/multi:v1"), dst)
+	registryMustRun(t, nil, "", "verify", dst)
+	pl, err := layout.Open(ctx, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	for _, c := range []struct {
+		name          string
+		subject, want ocispec.Descriptor
+	}{{"child", child, childNote}, {"index", idx, idxNote}} {
+		got, err := pl.Predecessors(ctx, c.subject)
+		if err != nil || len(got) != 1 || got[0].Digest != c.want.Digest {
+			t.Errorf("pulled layout's referrers of the %s = %v, %v; want %s", c.name, got, err, c.want.Digest)
+		}
+	}
+}
