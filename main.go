@@ -443,6 +443,10 @@ func lsCommand() command {
 		summary: "List a layout's tags with digest, artifact type and size",
 		examples: `  ocipack ls ./bundle
   ocipack ls ./bundle --json | jq -r '.[].tag'
+
+Manifests that index.json lists without a tag (as 'crane pull --format=oci'
+writes them) are listed after the tags as <none> (tag "" in --json); address
+them as LAYOUT@DIGEST. Referrers (signatures, SBOMs) are not listed.
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON for scripts")
@@ -467,7 +471,7 @@ func lsCommand() command {
 					}
 					for _, t := range entries {
 						if t.Error != "" {
-							broken = append(broken, t.Tag)
+							broken = append(broken, entryName(t))
 						}
 					}
 					if len(broken) > 0 {
@@ -485,12 +489,16 @@ func lsCommand() command {
 					if at == "" {
 						at = t.MediaType
 					}
+					tag := t.Tag
+					if tag == "" {
+						tag = "<none>" // as docker lists an untagged image
+					}
 					if t.Error != "" {
-						broken = append(broken, t.Tag)
-						fmt.Fprintf(tw, "%s\t%s\t%s\t?\t?\tERROR: %s\n", t.Tag, t.Digest, at, oneLine(t.Error))
+						broken = append(broken, entryName(t))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t?\t?\tERROR: %s\n", tag, t.Digest, at, oneLine(t.Error))
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Tag, t.Digest, at, t.Files, progress.Bytes(t.Size), t.Created)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", tag, t.Digest, at, t.Files, progress.Bytes(t.Size), t.Created)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -505,6 +513,14 @@ func lsCommand() command {
 			}
 		},
 	}
+}
+
+// entryName names a listed entry in a message: its tag, or @DIGEST.
+func entryName(s layout.Summary) string {
+	if s.Tag != "" {
+		return s.Tag
+	}
+	return "@" + s.Digest.String()
 }
 
 // registryFlags are the flags every command that talks to a registry has.

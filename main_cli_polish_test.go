@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
 
 	"github.com/ocipack/ocipack/internal/registrytest"
 	"github.com/ocipack/ocipack/layout"
@@ -133,4 +137,83 @@ func TestPolishTransferProgressLine(t *testing.T) {
 		t.Fatalf("second push: %v", err)
 	}
 	polishCheckBar(t, stderr.String(), "pushing", "pushed")
+}
+
+// TestPolishLsUntagged lists the manifests a layout's index.json holds
+// without a tag (as crane pull --format=oci writes them) by digest, and
+// leaves out referrers, which layout also keeps untagged.
+func TestPolishLsUntagged(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	lay := filepath.Join(dir, "lay")
+	in := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(in, []byte("untagged content\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	polishRun(t, "pack", lay+":tagged", in, "-q")
+	polishRun(t, "pack", lay+":gone", in, "--annotation", "x=y", "-q")
+
+	// Drop the tag of "gone": its manifest stays listed, untagged.
+	l, err := layout.Open(ctx, lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var untagged ocispec.Descriptor
+	if err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
+		for i, d := range idx.Manifests {
+			if d.Annotations[ocispec.AnnotationRefName] == "gone" {
+				idx.Manifests[i].Annotations = nil
+				untagged = idx.Manifests[i]
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A referrer of the tagged manifest: layout lists it untagged too.
+	tagged, err := l.Resolve(ctx, "tagged")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := oras.PackManifest(ctx, l, oras.PackManifestVersion1_1, "application/vnd.example.sbom",
+		oras.PackManifestOptions{Subject: &tagged})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if untagged.Digest == "" {
+		t.Fatal("no entry tagged gone")
+	}
+
+	out := polishRun(t, "ls", lay)
+	t.Logf("ls:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("ls printed %d lines, want a header, the tag and the untagged entry", len(lines))
+	}
+	if f := strings.Fields(lines[1]); f[0] != "tagged" || f[1] != tagged.Digest.String() {
+		t.Errorf("first row %q, want the tag", lines[1])
+	}
+	if f := strings.Fields(lines[2]); f[0] != "<none>" || f[1] != untagged.Digest.String() {
+		t.Errorf("second row %q, want <none> %s", lines[2], untagged.Digest)
+	}
+	if strings.Contains(out, ref.Digest.String()) {
+		t.Errorf("ls lists the referrer %s as an entry", ref.Digest)
+	}
+
+	var entries []layout.Summary
+	if err := json.Unmarshal([]byte(polishRun(t, "ls", lay, "--json")), &entries); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 || entries[1].Tag != "" || entries[1].Digest != untagged.Digest || entries[1].Files != 1 {
+		t.Errorf("ls --json = %+v, want the tag and the untagged entry (tag \"\", 1 file)", entries)
+	}
+
+	// The untagged entry is addressed by its digest.
+	polishRun(t, "unpack", lay+"@"+untagged.Digest.String(), "-o", filepath.Join(dir, "out"), "-q")
+	if b, err := os.ReadFile(filepath.Join(dir, "out", "in.txt")); err != nil || string(b) != "untagged content\n" {
+		t.Errorf("unpack of the untagged entry: %q, %v", b, err)
+	}
 }
