@@ -262,7 +262,7 @@ func packCommand() command {
 					return err
 				}
 				defer l.Close()
-				bar := progress.New(e.stderr, "packing", e.progress)
+				bar := progress.New(e.stderr, "packing", e.progress, progress.Final("packed"))
 				opts.Progress = bar.Update
 				opts.CheckSpace = func(need int64) error { return archive.CheckSpace(ref.Path, need) }
 				res, err := pack.Pack(ctx, l, ref.Tag, inputs, opts)
@@ -302,7 +302,7 @@ func packHelm(ctx context.Context, e *env, args []string, chart string) error {
 		return err
 	}
 	defer l.Close()
-	bar := progress.New(e.stderr, "packing", e.progress)
+	bar := progress.New(e.stderr, "packing", e.progress, progress.Final("packed"))
 	res, err := pack.PackHelm(ctx, l, ref.Tag, chart, pack.Options{SourceDateEpoch: sde, Progress: bar.Update})
 	bar.Finish()
 	if err != nil {
@@ -347,7 +347,7 @@ needs no tag.
 				if err != nil {
 					return err
 				}
-				bar := progress.New(e.stderr, "unpacking", e.progress)
+				bar := progress.New(e.stderr, "unpacking", e.progress, progress.Final("unpacked"))
 				res, err := unpack.Unpack(ctx, src.target, r, *out, unpack.Options{Overwrite: *overwrite, MaxSize: *maxSize, Progress: bar.Update})
 				bar.Finish()
 				if err != nil {
@@ -443,6 +443,10 @@ func lsCommand() command {
 		summary: "List a layout's tags with digest, artifact type and size",
 		examples: `  ocipack ls ./bundle
   ocipack ls ./bundle --json | jq -r '.[].tag'
+
+Manifests that index.json lists without a tag (as 'crane pull --format=oci'
+writes them) are listed after the tags as <none> (tag "" in --json); address
+them as LAYOUT@DIGEST. Referrers (signatures, SBOMs) are not listed.
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON for scripts")
@@ -467,7 +471,7 @@ func lsCommand() command {
 					}
 					for _, t := range entries {
 						if t.Error != "" {
-							broken = append(broken, t.Tag)
+							broken = append(broken, entryName(t))
 						}
 					}
 					if len(broken) > 0 {
@@ -485,12 +489,16 @@ func lsCommand() command {
 					if at == "" {
 						at = t.MediaType
 					}
+					tag := t.Tag
+					if tag == "" {
+						tag = "<none>" // as docker lists an untagged image
+					}
 					if t.Error != "" {
-						broken = append(broken, t.Tag)
-						fmt.Fprintf(tw, "%s\t%s\t%s\t?\t?\tERROR: %s\n", t.Tag, t.Digest, at, oneLine(t.Error))
+						broken = append(broken, entryName(t))
+						fmt.Fprintf(tw, "%s\t%s\t%s\t?\t?\tERROR: %s\n", tag, t.Digest, at, oneLine(t.Error))
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Tag, t.Digest, at, t.Files, progress.Bytes(t.Size), t.Created)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", tag, t.Digest, at, t.Files, progress.Bytes(t.Size), t.Created)
 				}
 				if err := tw.Flush(); err != nil {
 					return err
@@ -505,6 +513,14 @@ func lsCommand() command {
 			}
 		},
 	}
+}
+
+// entryName names a listed entry in a message: its tag, or @DIGEST.
+func entryName(s layout.Summary) string {
+	if s.Tag != "" {
+		return s.Tag
+	}
+	return "@" + s.Digest.String()
 }
 
 // registryFlags are the flags every command that talks to a registry has.
@@ -588,31 +604,53 @@ func (f *registryFlags) options(e *env) (transfer.Options, error) {
 }
 
 // transferReporter shows a transfer's progress: a progress line on a
-// terminal, one plain line a blob otherwise, nothing with --quiet.
+// terminal, one plain line a blob otherwise, nothing with --quiet. verb is
+// "pushed" or "pulled".
+//
+// The line counts the blobs (layers and configs) of the graph: their total
+// is known before the first starts (transfer.BlobPlanned), so it stays the
+// same throughout; a blob the destination has counts as done. Blobs not
+// planned (those of referrers) are left out of the line.
 func transferReporter(e *env, verb string, quiet *bool) (func(transfer.Event), func()) {
 	if *quiet {
 		return nil, func() {}
 	}
 	if e.progress {
-		bar := progress.New(e.stderr, verb, true)
+		ing := map[string]string{"pushed": "pushing", "pulled": "pulling"}[verb]
+		bar := progress.New(e.stderr, ing, true, progress.Final(verb))
 		var mu sync.Mutex
-		var total, done int64
-		perBlob := map[digest.Digest]int64{}
+		var total, done, skipped int64
+		planned := map[digest.Digest]bool{}
+		perBlob := map[digest.Digest]int64{} // bytes counted as done so far
 		return func(ev transfer.Event) {
 				mu.Lock()
 				defer mu.Unlock()
+				d := ev.Descriptor
+				if ev.Kind == transfer.BlobPlanned {
+					if !planned[d.Digest] {
+						planned[d.Digest] = true
+						total += d.Size
+					}
+					return // drawn once the transfer starts, with the whole total
+				}
+				if !planned[d.Digest] {
+					return
+				}
 				switch ev.Kind {
 				case transfer.BlobStarted:
-					if _, ok := perBlob[ev.Descriptor.Digest]; !ok {
-						total += ev.Descriptor.Size
-					}
-					done -= perBlob[ev.Descriptor.Digest] // a retried blob starts over
-					perBlob[ev.Descriptor.Digest] = 0
+					done -= perBlob[d.Digest] // a retried blob starts over
+					perBlob[d.Digest] = 0
 				case transfer.BlobProgress, transfer.BlobDone:
-					done += ev.Bytes - perBlob[ev.Descriptor.Digest]
-					perBlob[ev.Descriptor.Digest] = ev.Bytes
+					done += ev.Bytes - perBlob[d.Digest]
+					perBlob[d.Digest] = ev.Bytes
+				case transfer.BlobSkipped:
+					if perBlob[d.Digest] < d.Size {
+						skipped += d.Size - perBlob[d.Digest]
+						done += d.Size - perBlob[d.Digest]
+						perBlob[d.Digest] = d.Size
+					}
 				}
-				bar.Update(done, total)
+				bar.UpdateSkipping(done, skipped, total)
 			}, func() {
 				bar.Finish()
 			}
@@ -1074,7 +1112,7 @@ each carry the archive's ID, their number and their own digest.
 						return fmt.Errorf("--since %s: %w", *since, err)
 					}
 				}
-				bar := progress.New(e.stderr, "exporting", e.progress)
+				bar := progress.New(e.stderr, "exporting", e.progress, progress.Final("exported"))
 				opts.Progress = bar.Update
 				var rep *archive.ExportReport
 				if args[1] == "-" {
@@ -1148,7 +1186,7 @@ backup) import too.
 				if !stdin && slices.Contains(args[:len(args)-1], "-") {
 					return usagef("- (standard input) must be the only ARCHIVE: ocipack import - LAYOUT")
 				}
-				bar := progress.New(e.stderr, "importing", e.progress)
+				bar := progress.New(e.stderr, "importing", e.progress, progress.Final("imported"))
 				opts := archive.ImportOptions{Progress: bar.Update}
 				var rep *archive.ImportReport
 				var err error
@@ -1219,7 +1257,7 @@ missing or damaged, with every problem listed.
 				if err != nil {
 					return err
 				}
-				bar := progress.New(e.stderr, "verifying", e.progress)
+				bar := progress.New(e.stderr, "verifying", e.progress, progress.Final("verified"))
 				rep, err := l.Check(ctx, layout.CheckOptions{SkipHash: *fast, Progress: bar.Update})
 				bar.Finish()
 				if err != nil {

@@ -138,9 +138,11 @@ func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
 	return in, nil
 }
 
-// Summary is one tag of a layout, as `ocipack ls` lists it.
+// Summary is one entry of a layout, as `ocipack ls` lists it: a tag, or a
+// manifest that index.json lists without a tag (as `crane pull
+// --format=oci` writes them).
 type Summary struct {
-	// Tag is the tag.
+	// Tag is the tag; "" for an untagged entry, which Digest names.
 	Tag string `json:"tag"`
 	// Digest is the digest of the manifest it points at.
 	Digest digest.Digest `json:"digest"`
@@ -160,18 +162,40 @@ type Summary struct {
 	// Error says why the manifest could not be read ("" when it could);
 	// the other fields then come from index.json alone.
 	Error string `json:"error,omitempty"`
+	// subject is whether the manifest has a subject (it is a referrer).
+	subject bool
 }
 
-// Summaries describes every tag of the layout, sorted by tag. It reads each
+// Summaries describes every tag of the layout, sorted by tag, followed by
+// the manifests index.json lists without a tag (sorted by digest), except
+// referrers (manifests with a subject, which layout keeps listed untagged
+// so that they stay reachable: they belong to their subject). It reads each
 // manifest once (verified against its digest), several at a time, so that
 // it stays fast for layouts of many thousand tags. A manifest that cannot be
 // read does not fail the whole list: its Summary has Error set. Summaries
 // fails only when index.json cannot be read or ctx is done.
 func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
-	tags, err := l.Tags(ctx)
+	idx, err := l.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sortDescriptors(idx.Manifests)
+	var tags, untagged []Tagged
+	tagged := map[digest.Digest]bool{}
+	for _, d := range idx.Manifests {
+		if t := d.Annotations[ocispec.AnnotationRefName]; t != "" {
+			tags = append(tags, Tagged{Tag: t, Descriptor: d})
+			tagged[d.Digest] = true
+		}
+	}
+	seen := map[digest.Digest]bool{}
+	for _, d := range idx.Manifests {
+		if d.Annotations[ocispec.AnnotationRefName] == "" && !tagged[d.Digest] && !seen[d.Digest] {
+			seen[d.Digest] = true
+			untagged = append(untagged, Tagged{Descriptor: d})
+		}
+	}
+	tags = append(tags, untagged...)
 	// One job per distinct manifest.
 	type job struct {
 		desc ocispec.Descriptor
@@ -214,6 +238,9 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 	out := make([]Summary, 0, len(tags))
 	for _, t := range tags {
 		s := jobs[t.Descriptor.Digest].sum
+		if t.Tag == "" && s.subject {
+			continue // a referrer, listed only to keep it reachable
+		}
 		s.Tag = t.Tag
 		if s.Created == "" {
 			s.Created = t.Descriptor.Annotations[ocispec.AnnotationCreated]
@@ -250,6 +277,7 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 			Size int64 `json:"size"`
 		} `json:"blobs"`
 		Manifests   json.RawMessage `json:"manifests"`
+		Subject     json.RawMessage `json:"subject"`
 		Annotations struct {
 			Created string `json:"org.opencontainers.image.created"`
 		} `json:"annotations"`
@@ -276,6 +304,7 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 		s.ArtifactType = doc.ArtifactType
 	}
 	s.Created = doc.Annotations.Created
+	s.subject = len(doc.Subject) > 0 && string(doc.Subject) != "null"
 	switch cls {
 	case classImage:
 		if doc.Config == nil {

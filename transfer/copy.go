@@ -33,6 +33,13 @@ const (
 	BlobDone
 	// BlobSkipped: the destination has the blob already.
 	BlobSkipped
+	// BlobPlanned: the blob (a layer or config, not a manifest) is part of
+	// the graph to copy. Copy walks the source graph before it transfers
+	// anything and reports each of its blobs once so, before the first
+	// BlobStarted, so that a progress display knows the total from the
+	// start. Blobs found only while copying (those of referrers) are not
+	// planned.
+	BlobPlanned
 )
 
 // Event reports one step of one blob's transfer.
@@ -408,14 +415,18 @@ type stats struct {
 	manifests int
 }
 
-// node records a blob of the graph being copied.
+// node records a blob of the graph being copied, and reports it planned.
 func (s *stats) node(d ocispec.Descriptor) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.nodes == nil {
 		s.nodes = map[digest.Digest]ocispec.Descriptor{}
 	}
+	_, seen := s.nodes[d.Digest]
 	s.nodes[d.Digest] = d
+	s.mu.Unlock()
+	if !seen && !isManifest(d) {
+		s.event(BlobPlanned, d, 0)
+	}
 }
 
 func (s *stats) event(kind EventKind, d ocispec.Descriptor, n int64) {
