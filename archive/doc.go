@@ -33,7 +33,7 @@
 //	 "blobs":[{"digest":"sha256:…","size":1234}, …],     every blob it holds, in order
 //	 "required":[{"digest":"sha256:…","size":99}, …]}    a delta only: blobs it left out
 //
-// Import reads it first: a size that is negative or above MaxBlobSize is
+// Import reads it first: a size that is negative or above layout.MaxBlobSize is
 // refused, a delta whose required blobs the target lacks fails with
 // ErrIncompleteDelta, and a target without room for the listed blobs with
 // ErrNoSpace, before anything is written; at the end, a listed blob that

@@ -70,8 +70,8 @@ func (t *tally) entry(h *tar.Header, pos int64) (entryKind, digest.Digest, error
 		if first, dup := t.names[d]; dup {
 			return 0, "", fmt.Errorf("%w: blob %s comes twice (%q and %q); an archive holds each blob once", ErrDuplicateEntry, d, first, h.Name)
 		}
-		if h.Size > MaxBlobSize {
-			return 0, "", fmt.Errorf("blob %s: %w: its entry claims %d bytes, more than the %d (1 PiB) accepted", d, ErrTampered, h.Size, int64(MaxBlobSize))
+		if h.Size > layout.MaxBlobSize {
+			return 0, "", fmt.Errorf("blob %s: %w: its entry claims %d bytes, more than the %d (1 PiB) accepted", d, ErrTampered, h.Size, int64(layout.MaxBlobSize))
 		}
 		if err := t.checkListed(d, h.Size); err != nil {
 			return 0, "", err

@@ -49,12 +49,6 @@ var (
 	ErrDuplicateEntry error = &sentinel{msg: "duplicate archive entry", is: ErrNotArchive}
 )
 
-// MaxBlobSize bounds the size of a blob that an archive's contents list
-// (or a tar entry of a blob) may give: 1 PiB (2^50 bytes). No real blob
-// comes near it; a larger (or negative) size is refused before anything is
-// stored, naming the digest, rather than trusted in free-space sums.
-const MaxBlobSize = 1 << 50
-
 // sentinel is an error that also matches another sentinel.
 type sentinel struct {
 	msg string

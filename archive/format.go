@@ -12,6 +12,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
 )
 
 const (
@@ -56,8 +58,8 @@ func (c *contents) validate() error {
 		if err := b.Digest.Validate(); err != nil {
 			return fmt.Errorf("%s: bad digest %q: %v", ContentsFile, b.Digest, err)
 		}
-		if b.Size < 0 || b.Size > MaxBlobSize {
-			return fmt.Errorf("%s: blob %s has an impossible size of %d bytes (at most %d, 1 PiB, is accepted); the archive is damaged or forged", ContentsFile, b.Digest, b.Size, int64(MaxBlobSize))
+		if b.Size < 0 || b.Size > layout.MaxBlobSize {
+			return fmt.Errorf("%s: blob %s has an impossible size of %d bytes (at most %d, 1 PiB, is accepted); the archive is damaged or forged", ContentsFile, b.Digest, b.Size, int64(layout.MaxBlobSize))
 		}
 	}
 	return nil

@@ -307,7 +307,7 @@ func TestHostileContentsSizes(t *testing.T) {
 		// 8192 blobs of 1 PiB: 2^63 bytes, one more than int64 holds.
 		var blobs []archive.Blob
 		for i := range 8192 {
-			blobs = append(blobs, archive.Blob{Digest: d(i), Size: archive.MaxBlobSize})
+			blobs = append(blobs, archive.Blob{Digest: d(i), Size: layout.MaxBlobSize})
 		}
 		asked = 0
 		dst := filepath.Join(t.TempDir(), "dst")

@@ -332,7 +332,7 @@ func streamError(err error, first bool) error {
 // preflight runs once the contents list is read, before any blob is
 // stored: a delta's required blobs must be in dst, and dst must have room
 // for the blobs it lacks. The sizes were checked already (none negative
-// or above MaxBlobSize); their sum saturates instead of overflowing, so
+// or above layout.MaxBlobSize); their sum saturates instead of overflowing, so
 // that a list of huge sizes is refused for want of space rather than
 // wrapping round to a small or negative need that skips the check.
 func (im *importer) preflight() error {

@@ -270,8 +270,27 @@ func FuzzIndex(f *testing.F) {
 		if (err != nil) != (idxErr != nil) {
 			t.Fatalf("Summaries: %v, but Index: %v", err, idxErr)
 		}
-		if err == nil && len(sums) != len(tags) {
-			t.Fatalf("Summaries: %d for %d tags", len(sums), len(tags))
+		if err == nil {
+			// Every tag, in order, then the untagged entries (never one
+			// tagged elsewhere, never twice).
+			if len(sums) < len(tags) {
+				t.Fatalf("Summaries: %d for %d tags", len(sums), len(tags))
+			}
+			for i, tg := range tags {
+				if sums[i].Tag != tg.Tag || sums[i].Digest != tg.Descriptor.Digest {
+					t.Fatalf("Summaries[%d] = %s %s, want tag %s %s", i, sums[i].Tag, sums[i].Digest, tg.Tag, tg.Descriptor.Digest)
+				}
+			}
+			seen := map[digest.Digest]bool{}
+			for _, tg := range tags {
+				seen[tg.Descriptor.Digest] = true
+			}
+			for _, s := range sums[len(tags):] {
+				if s.Tag != "" || seen[s.Digest] {
+					t.Fatalf("Summaries: untagged entry %q %s is tagged or listed twice", s.Tag, s.Digest)
+				}
+				seen[s.Digest] = true
+			}
 		}
 
 		rep, err := l.Check(ctx, layout.CheckOptions{})

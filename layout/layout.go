@@ -51,6 +51,12 @@ const (
 	// MaxManifestSize bounds the manifests and indexes that are read into
 	// memory. Larger ones are refused rather than loaded.
 	MaxManifestSize = 4 << 20
+	// MaxBlobSize bounds the size a descriptor, an archive's contents
+	// list or a tar entry may give a blob: 1 PiB (2^50 bytes). No real
+	// blob comes near it; a larger (or negative) size is refused, naming
+	// the digest, before anything is downloaded or stored, rather than
+	// trusted in free-space sums or read limits.
+	MaxBlobSize int64 = 1 << 50
 	// maxIndexFileSize bounds index.json (10,000 tags take about 3 MiB).
 	maxIndexFileSize = 256 << 20
 	// maxLayoutFileSize bounds oci-layout (it is about 30 bytes).

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
 )
 
 // Bounds on what a registry can make a copy list or fetch. A registry that
@@ -22,8 +24,6 @@ const (
 	// MaxReferrers is the most referrers (of every manifest of the graph,
 	// and of the referrers themselves) one copy carries along.
 	MaxReferrers = 10_000
-	// MaxBlobSize is the largest size a descriptor may state: 1 PiB.
-	MaxBlobSize int64 = 1 << 50
 )
 
 // Sentinel errors for content a registry serves that a copy refuses.
@@ -32,7 +32,7 @@ var (
 	// entries) of a tag list or a referrers list than the bounds above.
 	ErrTooManyPages = errors.New("registry keeps returning more pages")
 	// ErrInvalidDescriptor means a manifest describes a blob with a
-	// negative size, a size beyond MaxBlobSize, or an invalid digest.
+	// negative size, a size beyond layout.MaxBlobSize, or an invalid digest.
 	ErrInvalidDescriptor = errors.New("invalid descriptor")
 	// ErrUnsupportedGraph means what a pull fetched is a graph that the
 	// layout could not keep soundly (a manifest of an unknown media type,
@@ -54,7 +54,7 @@ func tooMany(format string, args ...any) error {
 }
 
 // checkDescriptor refuses a descriptor no blob can have: an invalid
-// digest, a negative size, or one beyond MaxBlobSize. A negative size would
+// digest, a negative size, or one beyond layout.MaxBlobSize. A negative size would
 // otherwise have the blob downloaded without any limit. in names where the
 // descriptor was found, for the error.
 func checkDescriptor(d ocispec.Descriptor, in string) error {
@@ -64,9 +64,9 @@ func checkDescriptor(d ocispec.Descriptor, in string) error {
 	switch {
 	case d.Size < 0:
 		return fmt.Errorf("%w: %s gives %s (%s) the negative size %d; refusing to download it", ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size)
-	case d.Size > MaxBlobSize:
+	case d.Size > layout.MaxBlobSize:
 		return fmt.Errorf("%w: %s gives %s (%s) a size of %d bytes, more than the %d (1 PiB) accepted; refusing to download it",
-			ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size, MaxBlobSize)
+			ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size, layout.MaxBlobSize)
 	}
 	return nil
 }

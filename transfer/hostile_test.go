@@ -258,7 +258,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 	if err := repo.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil {
 		t.Fatal(err)
 	}
-	for _, size := range []int64{-1, transfer.MaxBlobSize + 1} {
+	for _, size := range []int64{-1, layout.MaxBlobSize + 1} {
 		bad := layer
 		bad.Size = size
 		tag := fmt.Sprintf("size%d", size)
