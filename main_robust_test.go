@@ -1436,7 +1436,9 @@ func TestRobustKill(t *testing.T) {
 	}
 	cases := []robustKillCase{
 		{name: "pack", args: []string{"pack", lay + ":crash-pack", packIn, "-q"}, tag: "crash-pack", want: wantPack,
-			started: tmpAppeared, delays: ms(0, 20, 60, 150)},
+			// A 48 MiB pack takes some 50 ms without the race detector:
+			// kill it early enough that at least three kills hit it.
+			started: tmpAppeared, delays: ms(0, 4, 10, 25)},
 		{name: "pull", args: []string{"pull", slow.host + "/robust/pull:v1", lay + ":crash-pull", "--plain-http", "-q"}, tag: "crash-pull", want: wantPull,
 			started: tmpAppeared, delays: ms(0, 25, 80, 200)},
 		{name: "import", args: []string{"import", arc, lay}, tag: "crash-imp", want: wantImp,
