@@ -15,7 +15,9 @@
 //
 // ocipack's own working files live in the hidden directory `.ocipack/` of
 // the layout (the lock file and `tmp/` for partial blobs); other tools ignore
-// it.
+// it. A layout in which `.ocipack/`, `tmp/`, a lock file, `blobs/` or
+// `blobs/<algorithm>/` is a symbolic link or a special file is refused with
+// ErrUnsafeLayout: ocipack never follows such a link out of the layout.
 package layout
 
 import (
