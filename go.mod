@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	github.com/distribution/distribution/v3 v3.1.2
-	github.com/gofrs/flock v0.13.2
 	github.com/klauspost/compress v1.20.4
 	github.com/klauspost/pgzip v1.3.0
 	github.com/opencontainers/go-digest v1.0.0

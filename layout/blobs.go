@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
@@ -180,10 +181,15 @@ func (l *Layout) commitTemp(tmp string, d digest.Digest, synced bool) error {
 		}
 	}
 	dir := filepath.Dir(dst)
-	_, statErr := os.Lstat(dir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		os.Remove(tmp)
-		return err
+	// Never through a link: blobs/ was checked when the writing lock was
+	// taken (ensureDirs), blobs/<alg>/ is checked here, or created with
+	// its parent by ensureDir, which checks both.
+	fi, statErr := os.Lstat(dir)
+	if statErr != nil || !fi.IsDir() {
+		if err := l.ensureDir(path.Join(ocispec.ImageBlobsDir, d.Algorithm().String())); err != nil {
+			os.Remove(tmp)
+			return err
+		}
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		os.Remove(tmp)

@@ -160,14 +160,18 @@ const maxDepth = 32
 //
 // Check only reads and takes no lock: a pack running meanwhile may show as
 // unreferenced blobs and temporary files, and a GC running meanwhile as
-// missing blobs. It returns an error only when ctx is done or the layout
-// directory cannot be read at all.
+// missing blobs. It returns an error only when ctx is done, the layout
+// directory cannot be read at all, or it is unsafe (ErrUnsafeLayout: Check
+// never reads through a link in place of blobs/ or .ocipack/).
 func (l *Layout) Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(l.root); err != nil {
 		return nil, fmt.Errorf("check layout %s: %w", l.root, err)
+	}
+	if err := l.checkOwn(); err != nil {
+		return nil, err
 	}
 	g := newGraph(l)
 	g.checkLayoutFile()

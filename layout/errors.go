@@ -25,4 +25,11 @@ var (
 	// ErrCorrupt means a file of the layout itself (oci-layout, index.json,
 	// a manifest) could not be parsed.
 	ErrCorrupt = errors.New("corrupt layout")
+	// ErrUnsafeLayout means a directory or lock file that ocipack itself
+	// uses inside a layout (blobs/, blobs/<algorithm>/, .ocipack/,
+	// .ocipack/tmp/, the lock files) is a symbolic link, or not what it
+	// should be (a fifo where a lock file belongs, a file where a directory
+	// belongs). ocipack refuses such a layout as a whole rather than follow
+	// the link out of it or block on the fifo.
+	ErrUnsafeLayout = errors.New("unsafe layout")
 )

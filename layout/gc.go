@@ -93,6 +93,9 @@ func (l *Layout) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 
 // gcLocked is GC, with the layout held exclusively.
 func (l *Layout) gcLocked(ctx context.Context, opts GCOptions) (*GCReport, error) {
+	// Open checks, among the rest, that blobs/, .ocipack/ and what is in
+	// them are no links (checkOwn): GC must never list or remove files
+	// outside the layout.
 	if _, err := Open(ctx, l.root); err != nil {
 		return nil, fmt.Errorf("refusing to collect anything: %w", err)
 	}

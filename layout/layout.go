@@ -15,7 +15,9 @@
 //
 // ocipack's own working files live in the hidden directory `.ocipack/` of
 // the layout (the lock file and `tmp/` for partial blobs); other tools ignore
-// it.
+// it. A layout in which `.ocipack/`, `tmp/`, a lock file, `blobs/` or
+// `blobs/<algorithm>/` is a symbolic link or a special file is refused with
+// ErrUnsafeLayout: ocipack never follows such a link out of the layout.
 package layout
 
 import (
@@ -27,6 +29,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -34,7 +37,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -72,7 +74,7 @@ type Layout struct {
 	mu   sync.Mutex // serialises index.json updates inside this process
 
 	wmu     sync.Mutex
-	writing *flock.Flock // shared lock held from the first write until Close
+	writing *fileLock // shared lock held from the first write until Close
 
 	// dirty holds the directories into which blobs were renamed since
 	// they were last synced (see syncDirty); dmu guards it. fmu is held
@@ -163,12 +165,11 @@ func (l *Layout) holdWriting(ctx context.Context) error {
 	if err := l.ensureDirs(); err != nil {
 		return err
 	}
-	fl := flock.New(filepath.Join(l.root, WorkDir, writersLockName))
-	ok, err := fl.TryRLockContext(ctx, 20*time.Millisecond)
-	if err != nil || !ok {
-		if err == nil {
-			err = ctx.Err()
-		}
+	fl, err := l.lock(ctx, path.Join(WorkDir, writersLockName), false, 20*time.Millisecond)
+	if errors.Is(err, ErrUnsafeLayout) {
+		return err
+	}
+	if err != nil {
 		return fmt.Errorf("lock layout %s for writing: %w", l.root, err)
 	}
 	l.writing = fl
@@ -197,7 +198,7 @@ func (l *Layout) Close() error {
 	if l.writing == nil {
 		return serr
 	}
-	err := l.writing.Unlock()
+	err := l.writing.unlock()
 	l.writing = nil
 	return errors.Join(serr, err)
 }
@@ -216,21 +217,24 @@ func (l *Layout) Exclusive(ctx context.Context, fn func() error) error {
 	if err := l.ensureDirs(); err != nil {
 		return err
 	}
-	fl := flock.New(filepath.Join(l.root, WorkDir, writersLockName))
-	ok, err := fl.TryLockContext(ctx, 50*time.Millisecond)
+	fl, err := l.lock(ctx, path.Join(WorkDir, writersLockName), true, 50*time.Millisecond)
+	if errors.Is(err, ErrUnsafeLayout) {
+		return err
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("lock layout %s: %w", l.root, err)
 	}
-	if err != nil || !ok {
+	if err != nil {
 		return fmt.Errorf("layout %s: %w: another process is writing into it (%v)", l.root, ErrBusy, ctx.Err())
 	}
-	defer fl.Unlock()
+	defer fl.unlock()
 	return fn()
 }
 
 // Open opens the existing layout at path. It fails with ErrNotLayout when path
-// holds no `oci-layout` file of version 1.0.0. Open writes nothing, so it
-// works on read-only media.
+// holds no `oci-layout` file of version 1.0.0, and with ErrUnsafeLayout when
+// a directory or lock file ocipack uses inside it is a link or of the wrong
+// kind. Open writes nothing, so it works on read-only media.
 func Open(ctx context.Context, path string) (*Layout, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -257,14 +261,19 @@ func Open(ctx context.Context, path string) (*Layout, error) {
 	if l.Version != ocispec.ImageLayoutVersion {
 		return nil, fmt.Errorf("%s: %w: unsupported imageLayoutVersion %q (want %q)", path, ErrNotLayout, l.Version, ocispec.ImageLayoutVersion)
 	}
-	return &Layout{root: path}, nil
+	ol := &Layout{root: path}
+	if err := ol.checkOwn(); err != nil {
+		return nil, err
+	}
+	return ol, nil
 }
 
 // OpenOrCreate opens the layout at path, creating the directory, `oci-layout`,
 // an empty `index.json` and `blobs/sha256/` when they are missing. A
 // directory that exists but is not empty and not a layout is refused with
 // ErrNotLayout, so that ocipack never scatters blobs into an unrelated
-// directory.
+// directory, and one whose own directories or lock files are links or of
+// the wrong kind with ErrUnsafeLayout, before anything is created.
 func OpenOrCreate(ctx context.Context, path string) (*Layout, error) {
 	openExisting := func() (*Layout, error) {
 		l, err := Open(ctx, path)
@@ -341,13 +350,22 @@ func (l *Layout) BlobPath(d digest.Digest) string {
 	return filepath.Join(l.root, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
 }
 
+// ensureDirs checks the layout's own directories and lock files (see
+// checkOwn), then creates the layout directory, blobs/sha256/ and
+// .ocipack/tmp/ where missing, never following a link (see ensureDir).
 func (l *Layout) ensureDirs() error {
+	if err := l.checkOwn(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(l.root, 0o755); err != nil {
+		return fmt.Errorf("create layout %s: %w", l.root, err)
+	}
 	for _, d := range []string{
-		filepath.Join(l.root, ocispec.ImageBlobsDir, digest.SHA256.String()),
-		filepath.Join(l.root, WorkDir, tmpName),
+		path.Join(ocispec.ImageBlobsDir, digest.SHA256.String()),
+		path.Join(WorkDir, tmpName),
 	} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("create layout %s: %w", l.root, err)
+		if err := l.ensureDir(d); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -369,19 +387,17 @@ func (l *Layout) ensureIndex() error {
 func (l *Layout) withLock(ctx context.Context, fn func() error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	dir := filepath.Join(l.root, WorkDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("lock layout %s: %w", l.root, err)
+	if err := l.ensureDir(WorkDir); err != nil {
+		return err
 	}
-	fl := flock.New(filepath.Join(dir, lockName))
-	ok, err := fl.TryLockContext(ctx, 20*time.Millisecond)
+	fl, err := l.lock(ctx, path.Join(WorkDir, lockName), true, 20*time.Millisecond)
+	if errors.Is(err, ErrUnsafeLayout) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("lock layout %s: %w", l.root, err)
 	}
-	if !ok {
-		return fmt.Errorf("lock layout %s: %w", l.root, ctx.Err())
-	}
-	defer fl.Unlock()
+	defer fl.unlock()
 	return fn()
 }
 

@@ -8,12 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
-	"github.com/gofrs/flock"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -40,7 +40,7 @@ type Partial struct {
 	desc   ocispec.Descriptor
 	path   string
 	f      *os.File
-	lock   *flock.Flock
+	lock   *fileLock
 	h      hash.Hash
 	offset int64
 }
@@ -74,18 +74,21 @@ func (l *Layout) OpenPartial(ctx context.Context, desc ocispec.Descriptor) (_ *P
 	if err := l.ensureDirs(); err != nil {
 		return nil, err
 	}
-	base := filepath.Join(dir, "partial-"+string(desc.Digest.Algorithm())+"-"+desc.Digest.Encoded())
-	lk := flock.New(base + ".lock")
-	ok, err := lk.TryLock()
+	name := "partial-" + string(desc.Digest.Algorithm()) + "-" + desc.Digest.Encoded()
+	base := filepath.Join(dir, name)
+	lk, err := l.tryLock(path.Join(WorkDir, tmpName, name+".lock"), true)
+	if errors.Is(err, ErrUnsafeLayout) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lock partial download of %s: %w", desc.Digest, err)
 	}
-	if !ok {
+	if lk == nil {
 		return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrPartialBusy)
 	}
 	defer func() {
 		if err != nil {
-			lk.Unlock()
+			lk.unlock()
 		}
 	}()
 	// Another process may have stored it while this one waited.
@@ -98,7 +101,7 @@ func (l *Layout) OpenPartial(ctx context.Context, desc ocispec.Descriptor) (_ *P
 			return nil, fmt.Errorf("partial download %s is a %v and cannot be removed: %w", base, fi.Mode().Type(), err)
 		}
 	}
-	f, err := os.OpenFile(base, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openRegular(base, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open partial download of %s: %w", desc.Digest, err)
 	}
@@ -233,10 +236,11 @@ func (p *Partial) OpenSegment(start int64) (*os.File, error) {
 		return nil, fmt.Errorf("blob %s: segment at %d outside its %d bytes", p.desc.Digest, start, p.desc.Size)
 	}
 	name := p.segmentPath(start)
-	if fi, err := os.Lstat(name); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("segment %s is a %v, not a regular file", name, fi.Mode().Type())
+	f, err := openRegular(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("segment %s: %w", name, err)
 	}
-	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	return f, nil
 }
 
 func (p *Partial) segmentPath(start int64) string {
@@ -244,8 +248,17 @@ func (p *Partial) segmentPath(start int64) string {
 }
 
 // TruncateSegment cuts the segment at start back to n bytes.
+// A link planted in its place is refused, not followed.
 func (p *Partial) TruncateSegment(start, n int64) error {
-	return os.Truncate(p.segmentPath(start), n)
+	f, err := openRegular(p.segmentPath(start), os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("segment %s: %w", p.segmentPath(start), err)
+	}
+	err = f.Truncate(n)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Join appends every segment to the blob, in order and hashed, and removes
@@ -263,7 +276,7 @@ func (p *Partial) Join(ctx context.Context) error {
 		if s.Start != p.offset {
 			return fmt.Errorf("blob %s: %w: segment at %d does not follow byte %d", p.desc.Digest, ErrSizeMismatch, s.Start, p.offset)
 		}
-		f, err := os.Open(p.segmentPath(s.Start))
+		f, err := openRegular(p.segmentPath(s.Start), os.O_RDONLY, 0)
 		if err != nil {
 			return err
 		}
@@ -323,7 +336,7 @@ func (p *Partial) Commit(ctx context.Context) error {
 	// commit renames the file away; the lock file is removed, then released.
 	err := p.l.commit(p.path, p.desc.Digest)
 	os.Remove(p.path + ".lock")
-	p.lock.Unlock()
+	p.lock.unlock()
 	if err != nil {
 		return err
 	}
@@ -337,7 +350,7 @@ func (p *Partial) discard() {
 	p.f = nil
 	os.Remove(p.path)
 	os.Remove(p.path + ".lock")
-	p.lock.Unlock()
+	p.lock.unlock()
 }
 
 // Close releases the partial download, keeping what was downloaded for the
@@ -348,7 +361,7 @@ func (p *Partial) Close() error {
 	}
 	err := p.f.Close()
 	p.f = nil
-	p.lock.Unlock()
+	p.lock.unlock()
 	return err
 }
 

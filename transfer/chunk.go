@@ -78,6 +78,12 @@ func (p *pusher) load(d digest.Digest) string {
 	if loc != "" || p.stateDir == "" {
 		return loc
 	}
+	// The state directory may be a layout's .ocipack/tmp, which came from
+	// outside: a link or fifo planted there is neither followed nor
+	// waited on.
+	if fi, err := os.Lstat(p.statePath(d)); err != nil || !fi.Mode().IsRegular() || fi.Size() > 64<<10 {
+		return ""
+	}
 	b, err := os.ReadFile(p.statePath(d))
 	if err != nil || len(b) > 64<<10 {
 		return ""

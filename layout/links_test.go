@@ -1,0 +1,372 @@
+//go:build unix
+
+package layout_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+// Layouts arrive from outside: ocipack never follows a link, or opens a
+// fifo, in place of a directory or lock file of its own inside one.
+
+// lnWithin runs fn and fails the test if it has not returned after 10 s
+// (the old code blocked forever on a fifo lock file).
+func lnWithin(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); fn() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s blocks on a fifo", what)
+	}
+}
+
+// lnFifo replaces p (if there) with a fifo; a reader still blocked on it
+// when the test ends is released.
+func lnFifo(t *testing.T, p string) {
+	t.Helper()
+	if err := os.RemoveAll(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(p, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	t.Cleanup(func() {
+		if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+}
+
+// lnOutside makes a directory outside the layout holding two files, and
+// returns it.
+func lnOutside(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "outside")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"precious.txt", "blob-123"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("keep me "+n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// lnSnapshot lists every path under dir with its size.
+func lnSnapshot(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, fmt.Sprintf("%s %v %d", rel, fi.Mode().Type(), fi.Size()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// lnLink replaces the layout's entry rel by a symbolic link to target.
+func lnLink(t *testing.T, l *layout.Layout, rel, target string) {
+	t.Helper()
+	p := filepath.Join(l.Path(), filepath.FromSlash(rel))
+	if err := os.RemoveAll(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p); err != nil {
+		t.Skipf("symlink: %v", err)
+	}
+}
+
+// lnWantUnsafe checks that err matches ErrUnsafeLayout and names rel.
+func lnWantUnsafe(t *testing.T, what string, err error, rel string) {
+	t.Helper()
+	if !errors.Is(err, layout.ErrUnsafeLayout) {
+		t.Errorf("%s: %v, want an error matching ErrUnsafeLayout", what, err)
+		return
+	}
+	if !strings.Contains(err.Error(), rel+" is ") {
+		t.Errorf("%s: %q does not name %s", what, err, rel)
+	}
+}
+
+// lnTagged is a layout holding one tagged manifest and one unreferenced
+// blob (which GC would remove).
+func lnTagged(t *testing.T) *layout.Layout {
+	t.Helper()
+	l := newLayout(t)
+	if err := l.Tag(t.Context(), storeManifest(t, l, "application/x.links", "tagged"), "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Ingest(t.Context(), "application/octet-stream", bytes.NewReader([]byte("unreferenced"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestGCRefusesLinkedWorkDirs: a layout whose .ocipack/tmp, .ocipack,
+// blobs or blobs/sha256 is a link to a directory elsewhere. The old GC
+// emptied the directory .ocipack/tmp pointed to and reported success.
+func TestGCRefusesLinkedWorkDirs(t *testing.T) {
+	for _, rel := range []string{".ocipack/tmp", ".ocipack", "blobs", "blobs/sha256"} {
+		t.Run(strings.ReplaceAll(rel, "/", "_"), func(t *testing.T) {
+			l := lnTagged(t)
+			out := lnOutside(t)
+			if rel == "blobs" || rel == "blobs/sha256" {
+				// The blobs themselves, so that the layout reads as sound
+				// through the link, beside files GC would remove.
+				src := filepath.Join(l.Path(), filepath.FromSlash(rel))
+				if err := os.Rename(src, filepath.Join(out, "moved")); err != nil {
+					t.Fatal(err)
+				}
+				lnLink(t, l, rel, filepath.Join(out, "moved"))
+			} else {
+				lnLink(t, l, rel, out)
+			}
+			before := lnSnapshot(t, out)
+			rep, err := l.GC(t.Context(), layout.GCOptions{})
+			if err == nil {
+				t.Errorf("GC succeeded through a linked %s: %+v", rel, rep)
+			}
+			lnWantUnsafe(t, "GC", err, rel)
+			if after := lnSnapshot(t, out); !slices.Equal(before, after) {
+				t.Errorf("GC changed the directory outside the layout:\nbefore %q\nafter  %q", before, after)
+			}
+			_, err = layout.Open(t.Context(), l.Path())
+			lnWantUnsafe(t, "Open", err, rel)
+		})
+	}
+}
+
+// TestGCRemovesLinksInTmpAsLinks: a link inside .ocipack/tmp is a
+// temporary entry like any other: GC removes the link, never what it
+// points to.
+func TestGCRemovesLinksInTmpAsLinks(t *testing.T) {
+	l := lnTagged(t)
+	out := lnOutside(t)
+	before := lnSnapshot(t, out)
+	tmp := filepath.Join(l.Path(), layout.WorkDir, "tmp")
+	for n, target := range map[string]string{"dir-link": out, "file-link": filepath.Join(out, "precious.txt")} {
+		if err := os.Symlink(target, filepath.Join(tmp, n)); err != nil {
+			t.Skip(err)
+		}
+	}
+	rep, err := l.GC(t.Context(), layout.GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.TempFiles != 2 {
+		t.Errorf("GC removed %d temporary entries, want 2", rep.TempFiles)
+	}
+	if got := tmpFiles(t, l); len(got) != 0 {
+		t.Errorf(".ocipack/tmp still holds %q", got)
+	}
+	if after := lnSnapshot(t, out); !slices.Equal(before, after) {
+		t.Errorf("GC changed the directory outside the layout:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
+// TestUnsafeLayoutRefused: every directory and lock file ocipack uses
+// inside a layout, as a link to a directory, a link to a file, a fifo, or
+// the wrong kind: Open, OpenOrCreate, Check, writes and GC all refuse the
+// layout, naming the entry, and nothing is created where the link points.
+func TestUnsafeLayoutRefused(t *testing.T) {
+	type entry struct {
+		rel string
+		dir bool
+	}
+	entries := []entry{
+		{"blobs", true}, {"blobs/sha256", true}, {"blobs/sha512", true},
+		{".ocipack", true}, {".ocipack/tmp", true},
+		{".ocipack/lock", false}, {".ocipack/writers.lock", false},
+	}
+	kinds := []string{"link to a directory", "link to a file", "fifo", "wrong kind"}
+	for _, e := range entries {
+		for _, kind := range kinds {
+			t.Run(strings.ReplaceAll(e.rel, "/", "_")+" "+kind, func(t *testing.T) {
+				ctx := t.Context()
+				l := lnTagged(t)
+				out := lnOutside(t)
+				p := filepath.Join(l.Path(), filepath.FromSlash(e.rel))
+				switch kind {
+				case "link to a directory":
+					lnLink(t, l, e.rel, out)
+				case "link to a file":
+					lnLink(t, l, e.rel, filepath.Join(out, "precious.txt"))
+				case "fifo":
+					lnFifo(t, p)
+				case "wrong kind":
+					if err := os.RemoveAll(p); err != nil {
+						t.Fatal(err)
+					}
+					if e.dir {
+						err := os.WriteFile(p, nil, 0o644)
+						if err != nil {
+							t.Fatal(err)
+						}
+					} else if err := os.Mkdir(p, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				before := lnSnapshot(t, out)
+				lnWithin(t, "Open, OpenOrCreate, Check, Ingest, Tag, GC", func() {
+					_, err := layout.Open(ctx, l.Path())
+					lnWantUnsafe(t, "Open", err, e.rel)
+					_, err = layout.OpenOrCreate(ctx, l.Path())
+					lnWantUnsafe(t, "OpenOrCreate", err, e.rel)
+					_, err = l.Check(ctx, layout.CheckOptions{})
+					lnWantUnsafe(t, "Check", err, e.rel)
+					_, err = l.Ingest(ctx, "application/octet-stream", strings.NewReader("new"))
+					lnWantUnsafe(t, "Ingest", err, e.rel)
+					_, err = l.GC(ctx, layout.GCOptions{})
+					lnWantUnsafe(t, "GC", err, e.rel)
+					l.Close()
+				})
+				if after := lnSnapshot(t, out); !slices.Equal(before, after) {
+					t.Errorf("the directory outside the layout changed:\nbefore %q\nafter  %q", before, after)
+				}
+			})
+		}
+	}
+}
+
+// TestCreateRefusesLinkedWorkDir: a new layout's directory that holds
+// only a link .ocipack (which OpenOrCreate would otherwise take for a
+// layout being created): refused, nothing created where it points, and
+// nothing created in the directory either.
+func TestCreateRefusesLinkedWorkDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new")
+	out := lnOutside(t)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(out, filepath.Join(dir, layout.WorkDir)); err != nil {
+		t.Skip(err)
+	}
+	before := lnSnapshot(t, out)
+	_, err := layout.OpenOrCreate(t.Context(), dir)
+	lnWantUnsafe(t, "OpenOrCreate", err, ".ocipack")
+	if after := lnSnapshot(t, out); !slices.Equal(before, after) {
+		t.Errorf("OpenOrCreate created files outside the layout:\nbefore %q\nafter  %q", before, after)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{layout.WorkDir}) {
+		t.Errorf("the directory holds %q, want only the link", got)
+	}
+}
+
+// TestFifoLockFiles: the lock files as fifos, planted after the Layout was
+// opened. The old code blocked forever in open(2) (Tag on .ocipack/lock,
+// every write and GC on .ocipack/writers.lock, OpenPartial on the partial
+// download's lock); now each is refused at once.
+func TestFifoLockFiles(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t.Run("lock", func(t *testing.T) {
+		l := lnTagged(t)
+		desc, err := l.Resolve(ctx, "v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lnFifo(t, filepath.Join(l.Path(), layout.WorkDir, "lock"))
+		lnWithin(t, "Tag", func() {
+			lnWantUnsafe(t, "Tag", l.Tag(ctx, desc, "v2"), ".ocipack/lock")
+		})
+	})
+	t.Run("writers.lock", func(t *testing.T) {
+		l := lnTagged(t)
+		lnFifo(t, filepath.Join(l.Path(), layout.WorkDir, "writers.lock"))
+		lnWithin(t, "Ingest", func() {
+			_, err := l.Ingest(ctx, "application/octet-stream", strings.NewReader("x"))
+			lnWantUnsafe(t, "Ingest", err, ".ocipack/writers.lock")
+		})
+		lnWithin(t, "GC", func() {
+			_, err := l.GC(ctx, layout.GCOptions{})
+			lnWantUnsafe(t, "GC", err, ".ocipack/writers.lock")
+		})
+	})
+	t.Run("partial lock", func(t *testing.T) {
+		l := lnTagged(t)
+		b := []byte("partial download")
+		desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(b), Size: int64(len(b))}
+		if err := l.HoldForWriting(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		lock := filepath.Join(l.TempDir(), "partial-sha256-"+desc.Digest.Encoded()+".lock")
+		lnFifo(t, lock)
+		lnWithin(t, "OpenPartial", func() {
+			p, err := l.OpenPartial(ctx, desc)
+			if err == nil {
+				p.Close()
+			}
+			lnWantUnsafe(t, "OpenPartial", err, ".ocipack/tmp/partial-sha256-"+desc.Digest.Encoded()+".lock")
+		})
+	})
+}
+
+// TestPartialSegmentLinkNotFollowed: a segment of a partial download
+// replaced by a link to a file outside: TruncateSegment and OpenSegment
+// refuse it; the old TruncateSegment truncated the file it points to.
+func TestPartialSegmentLinkNotFollowed(t *testing.T) {
+	ctx := t.Context()
+	l := openPartialLayout(t)
+	data, desc := partialBlob(1 << 16)
+	p, err := l.OpenPartial(ctx, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f, err := p.OpenSegment(4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data[4096:8192]); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := lnOutside(t)
+	victim := filepath.Join(out, "precious.txt")
+	seg := filepath.Join(l.TempDir(), "partial-sha256-"+desc.Digest.Encoded()+".at-4096")
+	if err := os.Remove(seg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, seg); err != nil {
+		t.Skip(err)
+	}
+	before := lnSnapshot(t, out)
+	if err := p.TruncateSegment(4096, 0); err == nil {
+		t.Error("TruncateSegment followed a link")
+	}
+	if f, err := p.OpenSegment(4096); err == nil {
+		f.Close()
+		t.Error("OpenSegment opened a link")
+	}
+	if after := lnSnapshot(t, out); !slices.Equal(before, after) {
+		t.Errorf("the directory outside the layout changed:\nbefore %q\nafter  %q", before, after)
+	}
+}
