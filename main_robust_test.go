@@ -1442,7 +1442,7 @@ func TestRobustKill(t *testing.T) {
 		{name: "pull", args: []string{"pull", slow.host + "/robust/pull:v1", lay + ":crash-pull", "--plain-http", "-q"}, tag: "crash-pull", want: wantPull,
 			started: tmpAppeared, delays: ms(0, 25, 80, 200)},
 		{name: "import", args: []string{"import", arc, lay}, tag: "crash-imp", want: wantImp,
-			started: tmpAppeared, delays: ms(0, 20, 60, 150)},
+			started: tmpAppeared, delays: ms(0, 4, 10, 25)},
 		{name: "gc", args: []string{"gc", lay},
 			prepare: func(k *robustKit, i int) {
 				k.must("pull", reg.Host+"/robust/pull:v1", lay+":garbage", "--plain-http", "-q")
