@@ -166,13 +166,22 @@ func (p *pusher) upload(ctx context.Context, d ocispec.Descriptor, cr *countingR
 			return err
 		}
 		err := p.send(ctx, d, cr, &loc, &off, &chunk)
-		if statusIs(err, http.StatusRequestedRangeNotSatisfiable) && restarts < 1 && cr.canRewind() {
-			// The registry and the saved offset disagree: start a new
-			// session from byte 0, once.
+		if statusIs(err, http.StatusRequestedRangeNotSatisfiable) && restarts < 3 {
+			// The registry and our offset disagree: a chunk cut earlier
+			// reached it late or in part, after we asked how much it
+			// had. Ask again and go on from its offset; start a new
+			// session from byte 0 only when it cannot say.
 			restarts++
-			p.forget(d.Digest)
-			loc = ""
-			continue
+			if l, o, serr := p.status(ctx, loc); serr == nil && o <= d.Size && (o >= cr.n || cr.canRewind()) {
+				loc, off = l, o
+				p.save(d.Digest, loc, off)
+				continue
+			}
+			if cr.canRewind() {
+				p.forget(d.Digest)
+				loc = ""
+				continue
+			}
 		}
 		if err != nil {
 			return err
