@@ -132,7 +132,9 @@ func reword(err error, host string) error {
 // which side, and what went wrong.
 func copyWords(ce *oras.CopyError, host string) string {
 	inner := ce.Err
-	what := "the artifact"
+	// Only Exists errors name their descriptor (see countingTarget.Exists);
+	// the others carry it in their text already ("blob sha256:…: …").
+	what := ""
 	var de *descError
 	if errors.As(inner, &de) {
 		what, inner = describe(de.desc), de.err
@@ -151,26 +153,34 @@ func copyWords(ce *oras.CopyError, host string) string {
 			detail = strings.Replace(detail, ue.Error(), ue.Err.Error(), 1)
 		}
 	}
+	// pick is the step with what named (%[2]s; %[1]s is the side), or
+	// without when it is unknown.
+	pick := func(with, without string) string {
+		if what == "" {
+			return fmt.Sprintf(without, side)
+		}
+		return fmt.Sprintf(with, side, what)
+	}
 	var step string
 	switch ce.Op {
 	case "Exists":
-		step = fmt.Sprintf("could not check whether %s has %s", side, what)
+		step = pick("could not check whether %s has %s", "could not check what %s has")
 	case "Push", "PushReference":
-		step = fmt.Sprintf("could not send %s to %s", what, side)
+		step = pick("could not copy %[2]s to %[1]s", "could not copy to %s")
 	case "Tag":
-		step = fmt.Sprintf("could not tag %s at %s", what, side)
+		step = pick("could not tag %[2]s at %[1]s", "could not tag at %s")
 	case "Mount":
-		step = fmt.Sprintf("could not mount %s at %s", what, side)
+		step = pick("could not mount %[2]s at %[1]s", "could not mount a blob at %s")
 	case "Fetch", "FetchReference":
-		step = fmt.Sprintf("could not read %s from %s", what, side)
+		step = pick("could not read %[2]s from %[1]s", "could not read from %s")
 	case "Resolve":
-		step = fmt.Sprintf("could not resolve %s at %s", what, side)
+		step = pick("could not resolve %[2]s at %[1]s", "could not resolve the reference at %s")
 	case "FindSuccessors", "Successors":
-		step = fmt.Sprintf("could not read what %s references, from %s", what, side)
+		step = pick("could not read what %[2]s references, from %[1]s", "could not read a manifest's references from %s")
 	case "FindPredecessors":
-		step = fmt.Sprintf("could not list the referrers of %s at %s", what, side)
+		step = pick("could not list the referrers of %[2]s at %[1]s", "could not list referrers at %s")
 	default:
-		step = fmt.Sprintf("could not copy %s (%s)", what, side)
+		step = pick("could not copy %[2]s (%[1]s)", "could not copy (%s)")
 	}
 	return step + ": " + detail
 }
