@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,10 @@ import (
 
 // FreeSpace returns the bytes available to this user on the file system
 // holding path. When path does not exist yet, its nearest existing parent
-// is asked. On platforms where free space cannot be asked it fails with an
-// error matching errors.ErrUnsupported.
+// is asked. On platforms where free space cannot be asked, and on file
+// systems that do not know it (they report no size at all, as proc and
+// some FUSE file systems do), it fails with an error matching
+// errors.ErrUnsupported.
 func FreeSpace(path string) (int64, error) {
 	p, err := existingAncestor(path)
 	if err != nil {
@@ -26,8 +27,13 @@ func FreeSpace(path string) (int64, error) {
 }
 
 // CheckSpace fails with ErrNoSpace, saying "need X, Y free on PATH", when
-// the file system holding path has fewer than need bytes available. It
-// passes when free space cannot be asked on this platform.
+// the file system holding path has fewer than need bytes available.
+//
+// When the free space cannot be read (statfs fails, the file system does
+// not know it, or the platform has no way to ask), the check is skipped
+// with no error, as on a system without df: it never claims "0 B free".
+// The write that follows then reports the real failure, ENOSPC ("no space
+// left on device") included, naming the file.
 func CheckSpace(path string, need int64) error {
 	return checkSpace(nil, path, need)
 }
@@ -42,11 +48,8 @@ func checkSpace(fn func(string) (int64, error), path string, need int64) error {
 		fn = FreeSpace
 	}
 	free, err := fn(path)
-	if errors.Is(err, errors.ErrUnsupported) {
-		return nil
-	}
 	if err != nil {
-		return err
+		return nil // unknown: see CheckSpace
 	}
 	if free < need {
 		return fmt.Errorf("%w: need %s, %s free on %s", ErrNoSpace, progress.Bytes(need), progress.Bytes(free), path)

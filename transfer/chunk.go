@@ -172,13 +172,22 @@ func (p *pusher) upload(ctx context.Context, d ocispec.Descriptor, cr *countingR
 			return err
 		}
 		err := p.send(ctx, d, cr, &loc, &off, &chunk)
-		if statusIs(err, http.StatusRequestedRangeNotSatisfiable) && restarts < 1 && cr.canRewind() {
-			// The registry and the saved offset disagree: start a new
-			// session from byte 0, once.
+		if statusIs(err, http.StatusRequestedRangeNotSatisfiable) && restarts < 3 {
+			// The registry and our offset disagree: a chunk cut earlier
+			// reached it late or in part, after we asked how much it
+			// had. Ask again and go on from its offset; start a new
+			// session from byte 0 only when it cannot say.
 			restarts++
-			p.forget(d.Digest)
-			loc = ""
-			continue
+			if l, o, serr := p.status(ctx, loc); serr == nil && o <= d.Size && (o >= cr.n || cr.canRewind()) {
+				loc, off = l, o
+				p.save(d.Digest, loc, off)
+				continue
+			}
+			if cr.canRewind() {
+				p.forget(d.Digest)
+				loc = ""
+				continue
+			}
 		}
 		if err != nil {
 			return err
@@ -271,7 +280,8 @@ func (p *pusher) status(ctx context.Context, loc string) (string, int64, error) 
 // patch sends n bytes of cr as the chunk at off and returns the URL for the
 // next request.
 func (p *pusher) patch(ctx context.Context, loc string, off, n int64, cr *countingReader) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, io.NopCloser(io.LimitReader(cr, n)))
+	body := &heldBody{r: io.LimitReader(cr, n), closed: make(chan struct{})}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, loc, body)
 	if err != nil {
 		return "", err
 	}
@@ -279,6 +289,14 @@ func (p *pusher) patch(ctx context.Context, loc string, off, n int64, cr *counti
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, off+n-1))
 	resp, err := p.raw.do(req)
+	// An answer that comes before the whole body went out (a 416, a 413)
+	// returns while the transport may still be reading the body from cr:
+	// wait until it has let go of it (a RoundTripper always closes the
+	// body), so that the caller may move cr to another offset.
+	select {
+	case <-body.closed:
+	case <-ctx.Done():
+	}
 	if err != nil {
 		return "", err
 	}
@@ -287,6 +305,20 @@ func (p *pusher) patch(ctx context.Context, loc string, off, n int64, cr *counti
 	}
 	resp.Body.Close()
 	return location(resp)
+}
+
+// heldBody is a request body that tells when the transport closed it.
+type heldBody struct {
+	r      io.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *heldBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b *heldBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
 }
 
 // complete closes the session at loc, naming the blob's digest, which the

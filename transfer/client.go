@@ -175,7 +175,11 @@ func (o *Options) httpClient() (*http.Client, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	tr.TLSClientConfig = cfg
-	return &http.Client{Transport: &retryTransport{Transport: retry.NewTransport(tr), base: tr}}, nil
+	var rt http.RoundTripper = tr
+	if o.PlainHTTP {
+		rt = httpsHint{next: tr} // says so when the registry speaks HTTPS
+	}
+	return &http.Client{Transport: &retryTransport{Transport: retry.NewTransport(rt), base: tr}}, nil
 }
 
 // DefaultIdleTimeout is the Options.IdleTimeout used when it is 0: how long
@@ -307,6 +311,7 @@ func explain(err error, host string) error {
 	if err == nil {
 		return nil
 	}
+	err = reword(err, host) // see errors.go
 	var resp *errcode.ErrorResponse
 	switch {
 	case errors.As(err, &resp) && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):

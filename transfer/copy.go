@@ -95,7 +95,7 @@ func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, 
 	res, err := Copy(ctx, src, srcRef, dst, dstTag, opts)
 	if err != nil {
 		ref := repo.Reference
-		return res, fmt.Errorf("push to %s: %w", ref.Registry+"/"+ref.Repository, explain(err, ref.Registry))
+		return res, fmt.Errorf("push to %s: %w", ref.Registry+"/"+ref.Repository, explainRef(err, registry.Reference{Registry: ref.Registry, Repository: ref.Repository, Reference: dstTag}))
 	}
 	return res, nil
 }
@@ -128,7 +128,7 @@ func pullRepo(ctx context.Context, repo *remote.Repository, srcRef string, l *la
 	defer done()
 	res, err := Copy(ctx, repo, srcRef, dst, dstTag, opts)
 	if err != nil {
-		return res, fmt.Errorf("pull %s: %w", src, explain(err, src.Registry))
+		return res, fmt.Errorf("pull %s: %w", src, explainRef(err, src))
 	}
 	return res, nil
 }

@@ -200,7 +200,7 @@ func (u *unpacker) checkDest() error {
 		case err != nil:
 			return fmt.Errorf("check %s: %w", u.destPath(l.title), err)
 		case !u.opts.Overwrite:
-			return fmt.Errorf("%s %w; use --overwrite (Options.Overwrite) to replace it", u.destPath(l.title), ErrExists)
+			return fmt.Errorf("%s %w; use --overwrite to replace it", u.destPath(l.title), ErrExists)
 		}
 	}
 	return nil
@@ -309,7 +309,7 @@ func (u *unpacker) commit() error {
 		_, err := u.destRoot.Lstat(l.title)
 		switch {
 		case err == nil && !u.opts.Overwrite:
-			return rollback(fmt.Errorf("%s %w; use --overwrite (Options.Overwrite) to replace it", u.destPath(l.title), ErrExists))
+			return rollback(fmt.Errorf("%s %w; use --overwrite to replace it", u.destPath(l.title), ErrExists))
 		case err == nil:
 			old := u.staging + "/old/" + strconv.Itoa(i)
 			if err := u.destRoot.Rename(l.title, old); err != nil {

@@ -1,0 +1,120 @@
+package main
+
+// Command-line tests of error messages: each says what went wrong and what
+// to do, in the words the user types, without Go's or oras-go's wording.
+// Every identifier here starts with "errmsg" so as not to clash with the
+// other test files of this package.
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ocipack/ocipack/internal/registrytest"
+)
+
+// errmsgPacked packs the small example file into a new layout and returns
+// its path.
+func errmsgPacked(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	registryMustRun(t, nil, "", "pack", src+":v1", "testdata/example/hello-0.1.0.tgz", "-q")
+	return src
+}
+
+// errmsgLacks checks that stderr has none of the words.
+func errmsgLacks(t *testing.T, r registryRunResult, words ...string) {
+	t.Helper()
+	for _, w := range words {
+		if strings.Contains(r.stderr, w) {
+			t.Errorf("ocipack %s: stderr still says %q: %q", strings.Join(r.args, " "), w, r.stderr)
+		}
+	}
+}
+
+// TestErrmsgOverwrite: unpacking over an existing file names the flag to
+// type, not the library's option.
+func TestErrmsgOverwrite(t *testing.T) {
+	src := errmsgPacked(t)
+	out := filepath.Join(t.TempDir(), "out")
+	registryMustRun(t, nil, "", "unpack", src+":v1", "-o", out, "-q")
+	r := registryRun(t, nil, "", "unpack", src+":v1", "-o", out, "-q")
+	registryWantFailure(t, r, 1, "hello-0.1.0.tgz already exists; use --overwrite to replace it")
+	errmsgLacks(t, r, "Options.Overwrite")
+}
+
+// TestErrmsgConnectionRefused: a push to a port where nothing listens
+// names the manifest it was checking, the registry, and what to check,
+// instead of oras-go's `failed to perform "Exists" on destination`.
+func TestErrmsgConnectionRefused(t *testing.T) {
+	src := errmsgPacked(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	r := registryRun(t, nil, "", "push", src+":v1", host+"/apps/hello:v1", "--plain-http")
+	registryWantFailure(t, r, 1, "push to "+host+"/apps/hello: could not check whether registry "+host+" has manifest sha256:",
+		"nothing answers at "+host+" (connection refused); is the registry running there")
+	errmsgLacks(t, r, "failed to perform", "on destination", "dial tcp", `Head "http`)
+}
+
+// TestErrmsgBareHost: c/bundle:v1 names no registry host; push and pull
+// say that the first part of a reference is the registry host, and that
+// 'c' did not resolve, not Go's `dial tcp: lookup c … no such host`.
+func TestErrmsgBareHost(t *testing.T) {
+	if _, err := net.LookupHost("c"); err == nil {
+		t.Skip("the host name c resolves here")
+	}
+	src := errmsgPacked(t)
+	want := "the first part of a registry reference is the registry host (e.g. registry.example.com/c/bundle:v1 or localhost:5000/c/bundle:v1); 'c' did not resolve"
+	r := registryRun(t, nil, "", "push", src+":v1", "c/bundle:v1")
+	registryWantFailure(t, r, 1, "push to c/bundle: "+want)
+	errmsgLacks(t, r, "dial tcp", "lookup c", "failed to perform")
+	r = registryRun(t, nil, "", "pull", "c/bundle:v1", filepath.Join(t.TempDir(), "dst"))
+	registryWantFailure(t, r, 1, "pull c/bundle:v1: "+want)
+	errmsgLacks(t, r, "dial tcp", "lookup c", "failed to perform")
+
+	// Any host that does not resolve: say so. (.invalid never resolves:
+	// RFC 6761.)
+	r = registryRun(t, nil, "", "push", src+":v1", "nohost.invalid/bundle:v1")
+	registryWantFailure(t, r, 1, "the registry host nohost.invalid could not be found")
+	errmsgLacks(t, r, "dial tcp", "failed to perform")
+}
+
+// TestErrmsgPlainHTTPToTLS: --plain-http against a registry that speaks
+// HTTPS says to drop --plain-http, not a bare 400 Bad Request.
+func TestErrmsgPlainHTTPToTLS(t *testing.T) {
+	registryIsolateDocker(t)
+	reg := registrytest.Start(t, registrytest.Options{TLS: true})
+	src := errmsgPacked(t)
+	want := "registry " + reg.Host + " speaks HTTPS; drop --plain-http (and use --ca-file or --insecure for a private CA)"
+	r := registryRun(t, nil, "", "push", src+":v1", reg.Host+"/apps/hello:v1", "--plain-http")
+	registryWantFailure(t, r, 1, want)
+	errmsgLacks(t, r, "400", "Bad Request", "failed to perform")
+	r = registryRun(t, nil, "", "pull", reg.Host+"/apps/hello:v1", filepath.Join(t.TempDir(), "dst"), "--plain-http")
+	registryWantFailure(t, r, 1, want)
+	errmsgLacks(t, r, "400", "Bad Request", "failed to perform")
+	// With --ca-file instead, it works.
+	registryMustRun(t, nil, "", "push", src+":v1", reg.Host+"/apps/hello:v1", "--ca-file", reg.CAFile, "-q")
+}
+
+// TestErrmsgUnknownFreeSpace: an export into a directory whose file
+// system does not know its free space (proc reports no size) does not
+// claim "0 B free"; the check is skipped and the write's own error shows.
+func TestErrmsgUnknownFreeSpace(t *testing.T) {
+	if _, err := os.Stat("/proc/self"); runtime.GOOS != "linux" || err != nil {
+		t.Skip("no proc file system here")
+	}
+	src := errmsgPacked(t)
+	r := registryRun(t, nil, "", "export", src+":v1", "/proc/ocipack-test.tar")
+	registryWantFailure(t, r, 1, "/proc/")
+	errmsgLacks(t, r, "0 B free", "not enough free space")
+	if _, err := os.Stat("/proc/ocipack-test.tar"); err == nil {
+		t.Error("an archive appeared in /proc")
+	}
+}
