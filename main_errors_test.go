@@ -63,29 +63,6 @@ func TestErrmsgConnectionRefused(t *testing.T) {
 	errmsgLacks(t, r, "failed to perform", "on destination", "dial tcp", `Head "http`)
 }
 
-// TestErrmsgBareHost: c/bundle:v1 names no registry host; push and pull
-// say that the first part of a reference is the registry host, and that
-// 'c' did not resolve, not Go's `dial tcp: lookup c … no such host`.
-func TestErrmsgBareHost(t *testing.T) {
-	if _, err := net.LookupHost("c"); err == nil {
-		t.Skip("the host name c resolves here")
-	}
-	src := errmsgPacked(t)
-	want := "the first part of a registry reference is the registry host (e.g. registry.example.com/c/bundle:v1 or localhost:5000/c/bundle:v1); 'c' did not resolve"
-	r := registryRun(t, nil, "", "push", src+":v1", "c/bundle:v1")
-	registryWantFailure(t, r, 1, "push to c/bundle: "+want)
-	errmsgLacks(t, r, "dial tcp", "lookup c", "failed to perform")
-	r = registryRun(t, nil, "", "pull", "c/bundle:v1", filepath.Join(t.TempDir(), "dst"))
-	registryWantFailure(t, r, 1, "pull c/bundle:v1: "+want)
-	errmsgLacks(t, r, "dial tcp", "lookup c", "failed to perform")
-
-	// Any host that does not resolve: say so. (.invalid never resolves:
-	// RFC 6761.)
-	r = registryRun(t, nil, "", "push", src+":v1", "nohost.invalid/bundle:v1")
-	registryWantFailure(t, r, 1, "the registry host nohost.invalid could not be found")
-	errmsgLacks(t, r, "dial tcp", "failed to perform")
-}
-
 // TestErrmsgPlainHTTPToTLS: --plain-http against a registry that speaks
 // HTTPS says to drop --plain-http, not a bare 400 Bad Request.
 func TestErrmsgPlainHTTPToTLS(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/registry"
 )
 
 // TestRewordCopyError: oras-go's CopyError texts are replaced by ours,
@@ -50,6 +51,42 @@ func TestRewordCopyError(t *testing.T) {
 		}
 		if errors.Is(tc.err, syscall.ECONNREFUSED) && (!errors.Is(got, syscall.ECONNREFUSED) || !transient(got)) {
 			t.Errorf("explain(%q): connection refused is no longer seen underneath, or no longer transient", tc.err)
+		}
+	}
+}
+
+// TestExplainBareHost: a registry reference whose first element is no host
+// (c in c/bundle:v1) and does not resolve says that the first element must
+// be the registry host; any other host that does not resolve is named. The
+// DNS errors are made here: a test looks up no name.
+func TestExplainBareHost(t *testing.T) {
+	lookup := func(host string) error {
+		return &url.Error{Op: "Head", URL: "https://" + host + "/v2/", Err: &net.OpError{Op: "dial", Net: "tcp",
+			Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}}
+	}
+	for _, tc := range []struct {
+		ref, want string
+	}{
+		{"c/bundle:v1", "the first part of a registry reference is the registry host (e.g. registry.example.com/c/bundle:v1 or localhost:5000/c/bundle:v1); 'c' did not resolve"},
+		{"c/bundle@sha256:" + strings.Repeat("a", 64), "(e.g. registry.example.com/c/bundle@sha256:" + strings.Repeat("a", 64)},
+		{"nohost.invalid/bundle:v1", "the registry host nohost.invalid could not be found"},
+	} {
+		ref, err := registry.ParseReference(tc.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := explainRef(lookup(ref.Registry), ref)
+		if !strings.Contains(got.Error(), tc.want) {
+			t.Errorf("%s: %q\nwant it to hold %q", tc.ref, got, tc.want)
+		}
+		for _, w := range []string{"dial tcp", "lookup ", `Head "https`} {
+			if strings.Contains(got.Error(), w) {
+				t.Errorf("%s: %q still says %q", tc.ref, got, w)
+			}
+		}
+		var dnsErr *net.DNSError
+		if !errors.As(got, &dnsErr) {
+			t.Errorf("%s: the DNS error is no longer underneath", tc.ref)
 		}
 	}
 }
