@@ -144,16 +144,17 @@ func IsIndex(mediaType string) bool { return KindOf(mediaType) == KindIndex }
 
 // CheckDescriptor refuses a descriptor no blob can have: an invalid digest,
 // a negative size, or one beyond MaxBlobSize. The error matches
-// ErrInvalidDescriptor and names the digest.
+// ErrInvalidDescriptor and names the digest; its message is the problem
+// alone, for the caller to say where the descriptor was found.
 func CheckDescriptor(d ocispec.Descriptor) error {
 	if err := d.Digest.Validate(); err != nil {
-		return fmt.Errorf("%w: bad digest %q: %v", ErrInvalidDescriptor, d.Digest, err)
+		return &sentinelError{ErrInvalidDescriptor, fmt.Sprintf("bad digest %q: %v", d.Digest, err)}
 	}
 	switch {
 	case d.Size < 0:
-		return fmt.Errorf("%w: %s has a negative size %d", ErrInvalidDescriptor, d.Digest, d.Size)
+		return &sentinelError{ErrInvalidDescriptor, fmt.Sprintf("%s has a negative size %d", d.Digest, d.Size)}
 	case d.Size > MaxBlobSize:
-		return fmt.Errorf("%w: %s has a size of %d bytes, more than the %d (1 PiB) accepted", ErrInvalidDescriptor, d.Digest, d.Size, MaxBlobSize)
+		return &sentinelError{ErrInvalidDescriptor, fmt.Sprintf("%s has a size of %d bytes, more than the %d (1 PiB) accepted", d.Digest, d.Size, MaxBlobSize)}
 	}
 	return nil
 }

@@ -100,13 +100,13 @@ func (m *Manifest) Successors() []ocispec.Descriptor {
 func Decode(desc ocispec.Descriptor, b []byte) (*Manifest, error) {
 	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("%w: not a valid manifest: %v", ErrInvalidManifest, err)
+		return nil, invalid("not a valid manifest: %v", err)
 	}
 	mt := desc.MediaType
 	if mt == "" {
 		mt = m.MediaType
 	} else if m.MediaType != "" && m.MediaType != desc.MediaType {
-		return nil, fmt.Errorf("%w: its descriptor says media type %q, its content says %q", ErrInvalidManifest, desc.MediaType, m.MediaType)
+		return nil, invalid("its descriptor says media type %q, its content says %q", desc.MediaType, m.MediaType)
 	}
 	m.Kind = KindFor(mt, m.Manifests != nil, m.Config != nil)
 	switch m.Kind {
@@ -114,14 +114,14 @@ func Decode(desc ocispec.Descriptor, b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("%w %q: not a manifest or image index ocipack can read", ErrUnknownMediaType, mt)
 	case KindImage:
 		if m.SchemaVersion != 2 {
-			return nil, fmt.Errorf("%w: schemaVersion %d, want 2", ErrInvalidManifest, m.SchemaVersion)
+			return nil, invalid("schemaVersion %d, want 2", m.SchemaVersion)
 		}
 		if m.Config == nil {
-			return nil, fmt.Errorf("%w: an image manifest without a config", ErrInvalidManifest)
+			return nil, invalid("an image manifest without a config")
 		}
 	case KindIndex:
 		if m.SchemaVersion != 2 {
-			return nil, fmt.Errorf("%w: schemaVersion %d, want 2", ErrInvalidManifest, m.SchemaVersion)
+			return nil, invalid("schemaVersion %d, want 2", m.SchemaVersion)
 		}
 	}
 	return &m, nil
@@ -190,4 +190,19 @@ func SubjectOf(b []byte) *ocispec.Descriptor {
 		return nil
 	}
 	return probe.Subject
+}
+
+// sentinelError is an error that matches a sentinel without repeating its
+// text: its message is the detail alone.
+type sentinelError struct {
+	sentinel error
+	msg      string
+}
+
+func (e *sentinelError) Error() string { return e.msg }
+
+func (e *sentinelError) Unwrap() error { return e.sentinel }
+
+func invalid(format string, args ...any) error {
+	return &sentinelError{ErrInvalidManifest, fmt.Sprintf(format, args...)}
 }
