@@ -2,69 +2,28 @@ package archive
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/layout"
-)
-
-// Media types of manifests and indexes other tools write besides OCI's.
-const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeArtifactManifest   = "application/vnd.oci.artifact.manifest.v1+json"
 )
 
 // isManifest reports whether a descriptor's media type is a manifest or an
 // index, whose content names other blobs.
-func isManifest(mt string) bool {
-	switch mt {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		mediaTypeDockerManifest, mediaTypeDockerManifestList, mediaTypeArtifactManifest:
-		return true
-	}
-	return false
-}
+func isManifest(mt string) bool { return graph.IsManifest(mt) }
 
-// children is what a manifest or index refers to, subject excluded.
-type children struct {
-	config    *ocispec.Descriptor
-	manifests []ocispec.Descriptor // an index's manifests
-	layers    []ocispec.Descriptor // a manifest's layers (or an artifact manifest's blobs)
-	subject   *ocispec.Descriptor
-}
-
-// parseChildren reads the descriptors a manifest or index's JSON holds.
-func parseChildren(d ocispec.Descriptor, b []byte) (*children, error) {
-	var probe struct {
-		Config    *ocispec.Descriptor  `json:"config"`
-		Layers    []ocispec.Descriptor `json:"layers"`
-		Blobs     []ocispec.Descriptor `json:"blobs"`
-		Manifests []ocispec.Descriptor `json:"manifests"`
-		Subject   *ocispec.Descriptor  `json:"subject"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
+// parseChildren parses the manifest or index d describes, whose content is
+// b (graph.Parse), failing with layout.ErrCorrupt.
+func parseChildren(d ocispec.Descriptor, b []byte) (*graph.Manifest, error) {
+	m, err := graph.Parse(d, b)
+	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w: %v", d.Digest, layout.ErrCorrupt, err)
 	}
-	c := &children{config: probe.Config, manifests: probe.Manifests, layers: append(probe.Layers, probe.Blobs...), subject: probe.Subject}
-	all := slices.Concat(c.manifests, c.layers)
-	if c.config != nil {
-		all = append(all, *c.config)
-	}
-	for _, x := range all {
-		if err := x.Digest.Validate(); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w: bad digest %q: %v", d.Digest, layout.ErrCorrupt, x.Digest, err)
-		}
-		if x.Size < 0 {
-			return nil, fmt.Errorf("manifest %s: %w: %s has a negative size", d.Digest, layout.ErrCorrupt, x.Digest)
-		}
-	}
-	return c, nil
+	return m, nil
 }
 
 // completeness walks the graph below roots in s and returns the digests
@@ -100,18 +59,8 @@ func completeness(ctx context.Context, s content.ReadOnlyStorage, roots []ocispe
 		if err != nil {
 			return err
 		}
-		if c.config != nil {
-			if err := visit(*c.config, false); err != nil {
-				return err
-			}
-		}
-		for _, m := range c.manifests {
-			if err := visit(m, true); err != nil {
-				return err
-			}
-		}
-		for _, l := range c.layers {
-			if err := visit(l, false); err != nil {
+		for _, k := range c.ChildList() {
+			if err := visit(k.Descriptor, k.Manifest); err != nil {
 				return err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -68,7 +69,7 @@ func makePlan(ctx context.Context, l *layout.Layout, tags []string, since Digest
 	p := &planner{ctx: ctx, l: l, since: since, seen: map[digest.Digest]bool{}}
 	out := &plan{tags: tags}
 	out.index.SchemaVersion = 2
-	out.index.MediaType = ocispec.MediaTypeImageIndex
+	out.index.MediaType = graph.MediaTypeOCIIndex
 	for _, t := range tags {
 		d, ok := byTag[t]
 		if !ok {
@@ -99,7 +100,7 @@ func makePlan(ctx context.Context, l *layout.Layout, tags []string, since Digest
 				continue // not ours to judge: it is not exported
 			}
 			c, err := parseChildren(d, b)
-			if err != nil || c.subject == nil || !p.seen[c.subject.Digest] {
+			if err != nil || c.Subject == nil || !p.seen[c.Subject.Digest] {
 				continue
 			}
 			added[d.Digest] = true
@@ -153,18 +154,9 @@ func (p *planner) visit(d ocispec.Descriptor, manifest, small bool) error {
 		if !have {
 			p.meta = append(p.meta, d)
 		}
-		if c.config != nil {
-			if err := p.visit(*c.config, false, true); err != nil {
-				return err
-			}
-		}
-		for _, m := range c.manifests {
-			if err := p.visit(m, true, false); err != nil {
-				return err
-			}
-		}
-		for _, l := range c.layers {
-			if err := p.visit(l, false, false); err != nil {
+		for _, k := range c.ChildList() {
+			// A config belongs with the small blobs.
+			if err := p.visit(k.Descriptor, k.Manifest, k.Field == "config"); err != nil {
 				return err
 			}
 		}

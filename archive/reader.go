@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -260,22 +260,10 @@ func (r *Reader) Resolve(ctx context.Context, reference string) (ocispec.Descrip
 	if err != nil {
 		return ocispec.Descriptor{}, tampered(err)
 	}
-	var probe struct {
-		MediaType    string          `json:"mediaType"`
-		ArtifactType string          `json:"artifactType"`
-		Manifests    json.RawMessage `json:"manifests"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
+	desc.MediaType, desc.ArtifactType, err = graph.Describe(b)
+	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("blob %s: %w: not a manifest: %v", d, layout.ErrCorrupt, err)
 	}
-	desc.MediaType = probe.MediaType
-	if desc.MediaType == "" {
-		desc.MediaType = ocispec.MediaTypeImageManifest
-		if probe.Manifests != nil {
-			desc.MediaType = ocispec.MediaTypeImageIndex
-		}
-	}
-	desc.ArtifactType = probe.ArtifactType
 	return desc, nil
 }
 

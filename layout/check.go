@@ -16,6 +16,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // ProblemKind says what is wrong with a file of a layout.
@@ -138,7 +140,7 @@ func (r *CheckReport) OK() bool { return len(r.Problems) == 0 }
 func (r *CheckReport) Clean() bool { return len(r.Problems) == 0 && len(r.Warnings) == 0 }
 
 // maxDepth bounds how deep image indexes may nest below index.json.
-const maxDepth = 32
+const maxDepth = graph.MaxDepth
 
 // Check verifies the layout, as restic's `check` verifies a repository, and
 // lists every problem it finds rather than stopping at the first:
@@ -254,7 +256,7 @@ func (l *Layout) CheckGraph(ctx context.Context, roots []ocispec.Descriptor) ([]
 }
 
 // checkLayoutFile checks oci-layout.
-func (g *graph) checkLayoutFile() {
+func (g *reachGraph) checkLayoutFile() {
 	name := ocispec.ImageLayoutFile
 	b, err := readFileLimited(filepath.Join(g.l.root, name), 1<<20)
 	if err != nil {
@@ -277,7 +279,7 @@ func (g *graph) checkLayoutFile() {
 
 // readIndexForCheck reads index.json, recording every problem with it, and
 // returns its valid entries; ok is false when it cannot be read at all.
-func (g *graph) readIndexForCheck() (idx *ocispec.Index, ok bool) {
+func (g *reachGraph) readIndexForCheck() (idx *ocispec.Index, ok bool) {
 	name := ocispec.ImageIndexFile
 	b, err := readFileLimited(filepath.Join(g.l.root, name), maxIndexFileSize)
 	if err != nil {
@@ -296,8 +298,8 @@ func (g *graph) readIndexForCheck() (idx *ocispec.Index, ok bool) {
 	if idx.SchemaVersion != 2 {
 		g.problem(ProblemCorruptIndex, "", name, fmt.Sprintf("schemaVersion %d, want 2", idx.SchemaVersion), true)
 	}
-	if idx.MediaType != "" && idx.MediaType != ocispec.MediaTypeImageIndex {
-		g.problem(ProblemCorruptIndex, "", name, fmt.Sprintf("mediaType %q, want %q", idx.MediaType, ocispec.MediaTypeImageIndex), true)
+	if idx.MediaType != "" && idx.MediaType != graph.MediaTypeOCIIndex {
+		g.problem(ProblemCorruptIndex, "", name, fmt.Sprintf("mediaType %q, want %q", idx.MediaType, graph.MediaTypeOCIIndex), true)
 	}
 	tags := map[string]int{}
 	kept := idx.Manifests[:0]
@@ -326,20 +328,13 @@ func validOrEmpty(d digest.Digest) digest.Digest {
 	return d
 }
 
-// checkDescriptor checks what a descriptor must have to be followed.
-func checkDescriptor(d ocispec.Descriptor) error {
-	if err := d.Digest.Validate(); err != nil {
-		return fmt.Errorf("bad digest %q: %w", d.Digest, err)
-	}
-	if d.Size < 0 {
-		return fmt.Errorf("%s has a negative size %d", d.Digest, d.Size)
-	}
-	return nil
-}
+// checkDescriptor checks what a descriptor must have to be followed
+// (graph.CheckDescriptor).
+func checkDescriptor(d ocispec.Descriptor) error { return graph.CheckDescriptor(d) }
 
 // hashBlobs hashes every stored, reachable blob that is not a manifest
 // (those were verified when read), in digest order.
-func (g *graph) hashBlobs(ctx context.Context, progress func(done, total int64)) error {
+func (g *reachGraph) hashBlobs(ctx context.Context, progress func(done, total int64)) error {
 	var todo []*gnode
 	var total int64
 	for _, n := range g.nodes {
@@ -403,7 +398,7 @@ func hashFile(ctx context.Context, p string, alg digest.Algorithm, buf []byte, o
 
 // scanBlobs lists blobs/: names that are not blobs are problems; blobs that
 // are not live (what GC would remove) are warnings, when live is known.
-func (g *graph) scanBlobs(ctx context.Context, live map[digest.Digest]bool, liveKnown bool, orphaned map[digest.Digest]bool) error {
+func (g *reachGraph) scanBlobs(ctx context.Context, live map[digest.Digest]bool, liveKnown bool, orphaned map[digest.Digest]bool) error {
 	blobs := filepath.Join(g.l.root, ocispec.ImageBlobsDir)
 	algs, err := os.ReadDir(blobs)
 	if err != nil {

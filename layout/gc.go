@@ -2,7 +2,6 @@ package layout
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // GCOptions controls GC.
@@ -197,10 +198,10 @@ func (l *Layout) gcLocked(ctx context.Context, opts GCOptions) (*GCReport, error
 	return rep, nil
 }
 
-// graph is what is reachable from index.json, with the problems found on
+// reachGraph is what is reachable from index.json, with the problems found on
 // the way. Check and GC share it, so that what Check reports as
 // unreferenced is exactly what GC removes.
-type graph struct {
+type reachGraph struct {
 	l     *Layout
 	nodes map[digest.Digest]*gnode
 	// problems and warnings are Check's.
@@ -221,12 +222,12 @@ type gnode struct {
 	subject  digest.Digest // the manifest's subject, if it has one
 }
 
-func newGraph(l *Layout) *graph {
-	return &graph{l: l, nodes: map[digest.Digest]*gnode{}}
+func newGraph(l *Layout) *reachGraph {
+	return &reachGraph{l: l, nodes: map[digest.Digest]*gnode{}}
 }
 
 // problem records a problem; blocks says that GC cannot know what is kept.
-func (g *graph) problem(kind ProblemKind, d digest.Digest, rel, detail string, blocks bool) {
+func (g *reachGraph) problem(kind ProblemKind, d digest.Digest, rel, detail string, blocks bool) {
 	g.problems = append(g.problems, Problem{Digest: d, Path: rel, Kind: kind, Detail: detail})
 	if blocks {
 		what := rel
@@ -237,7 +238,7 @@ func (g *graph) problem(kind ProblemKind, d digest.Digest, rel, detail string, b
 	}
 }
 
-func (g *graph) warn(kind ProblemKind, d digest.Digest, rel, detail string) {
+func (g *reachGraph) warn(kind ProblemKind, d digest.Digest, rel, detail string) {
 	g.warnings = append(g.warnings, Problem{Digest: d, Path: rel, Kind: kind, Detail: detail})
 }
 
@@ -252,14 +253,14 @@ const (
 
 // walk visits every entry of idx (whose digests are valid) and everything
 // reachable from it.
-func (g *graph) walk(ctx context.Context, idx *ocispec.Index) error {
+func (g *reachGraph) walk(ctx context.Context, idx *ocispec.Index) error {
 	for i, e := range idx.Manifests {
 		via := fmt.Sprintf("index.json manifests[%d]", i)
 		if t := e.Annotations[ocispec.AnnotationRefName]; t != "" {
 			via = fmt.Sprintf("tag %q", t)
 		}
 		r := roleManifest
-		if e.MediaType != "" && classOf(e.MediaType) == classUnknown {
+		if e.MediaType != "" && !graph.IsManifest(e.MediaType) {
 			g.problem(ProblemUnknownMediaType, e.Digest, ocispec.ImageIndexFile,
 				fmt.Sprintf("%s has media type %q, which is not a manifest or image index ocipack can read", via, e.MediaType), true)
 			r = roleBlob
@@ -273,7 +274,7 @@ func (g *graph) walk(ctx context.Context, idx *ocispec.Index) error {
 
 // visit checks the blob desc describes and, for a manifest, what it
 // references. Problems are recorded; only ctx ends it early.
-func (g *graph) visit(ctx context.Context, desc ocispec.Descriptor, r role, via string, depth int) error {
+func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role, via string, depth int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -332,7 +333,7 @@ func (g *graph) visit(ctx context.Context, desc ocispec.Descriptor, r role, via 
 
 // readManifest reads, verifies and parses the stored manifest n, and visits
 // what it references.
-func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descriptor, via string, depth int) error {
+func (g *reachGraph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descriptor, via string, depth int) error {
 	rel := blobRel(desc.Digest)
 	p := g.l.BlobPath(desc.Digest)
 	if desc.Size > MaxManifestSize {
@@ -351,8 +352,8 @@ func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descrip
 		g.problem(ProblemDigest, desc.Digest, rel, fmt.Sprintf("content hashes to %s (referenced by %s)", got, via), true)
 		return nil
 	}
-	doc, cls, err := parseManifest(desc.MediaType, b)
-	if errors.Is(err, errUnknownMediaType) {
+	doc, err := graph.Decode(desc, b)
+	if errors.Is(err, graph.ErrUnknownMediaType) {
 		g.problem(ProblemUnknownMediaType, desc.Digest, rel, fmt.Sprintf("%v (referenced by %s)", err, via), true)
 		return nil
 	}
@@ -360,7 +361,7 @@ func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descrip
 		g.problem(ProblemCorruptManifest, desc.Digest, rel, fmt.Sprintf("%v (referenced by %s)", err, via), true)
 		return nil
 	}
-	if depth >= maxDepth && (cls == classIndex || doc.Subject != nil) {
+	if depth >= maxDepth && (doc.Kind == graph.KindIndex || doc.Subject != nil) {
 		g.problem(ProblemCorruptManifest, desc.Digest, rel, fmt.Sprintf("nested more than %d deep below index.json", maxDepth), true)
 		return nil
 	}
@@ -371,27 +372,19 @@ func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descrip
 		what string
 	}
 	var kids []child
-	switch cls {
-	case classImage:
-		kids = append(kids, child{*doc.Config, roleBlob, "config"})
-		for i, l := range doc.Layers {
-			kids = append(kids, child{l, roleBlob, fmt.Sprintf("layer %d", i)})
+	for _, c := range doc.ChildList() {
+		r := roleBlob
+		if c.Manifest {
+			r = roleManifest
 		}
-	case classIndex:
-		for i, m := range doc.Manifests {
-			kids = append(kids, child{m, roleManifest, fmt.Sprintf("manifests[%d]", i)})
-		}
-	case classArtifact:
-		for i, bl := range doc.Blobs {
-			kids = append(kids, child{bl, roleBlob, fmt.Sprintf("blobs[%d]", i)})
-		}
+		kids = append(kids, child{c.Descriptor, r, c.Field})
 	}
 	if doc.Subject != nil {
 		kids = append(kids, child{*doc.Subject, roleSubject, "subject"})
 		n.subject = doc.Subject.Digest
 	}
 	name := "manifest " + desc.Digest.String()
-	if cls == classIndex {
+	if doc.Kind == graph.KindIndex {
 		name = "index " + desc.Digest.String()
 	}
 	for _, k := range kids {
@@ -401,7 +394,7 @@ func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descrip
 			continue
 		}
 		n.children = append(n.children, k.d.Digest)
-		if k.r == roleManifest && k.d.MediaType != "" && classOf(k.d.MediaType) == classUnknown {
+		if k.r == roleManifest && k.d.MediaType != "" && !graph.IsManifest(k.d.MediaType) {
 			g.problem(ProblemUnknownMediaType, k.d.Digest, blobRel(k.d.Digest),
 				fmt.Sprintf("%s has media type %q, which is not a manifest or image index ocipack can read", kvia, k.d.MediaType), true)
 			k.r = roleBlob
@@ -415,7 +408,7 @@ func (g *graph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descrip
 
 // live returns the digests that GC keeps, and the index.json entries it
 // drops: untagged referrers whose subject is not kept.
-func (g *graph) live(idx *ocispec.Index) (map[digest.Digest]bool, []ocispec.Descriptor) {
+func (g *reachGraph) live(idx *ocispec.Index) (map[digest.Digest]bool, []ocispec.Descriptor) {
 	live := map[digest.Digest]bool{}
 	var mark func(d digest.Digest)
 	mark = func(d digest.Digest) {
@@ -462,90 +455,4 @@ func (g *graph) live(idx *ocispec.Index) (map[digest.Digest]bool, []ocispec.Desc
 		}
 	}
 	return live, orphans
-}
-
-// The media types of manifests that ocipack can follow, besides OCI's.
-const (
-	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	// mediaTypeArtifactManifest is the artifact manifest of image-spec
-	// v1.1's release candidates, which oras 1.0 wrote.
-	mediaTypeArtifactManifest = "application/vnd.oci.artifact.manifest.v1+json"
-)
-
-// manifestClass is how a manifest references blobs.
-type manifestClass int
-
-const (
-	classUnknown  manifestClass = iota
-	classImage                  // config + layers
-	classIndex                  // manifests
-	classArtifact               // blobs
-)
-
-func classOf(mediaType string) manifestClass {
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
-		return classImage
-	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
-		return classIndex
-	case mediaTypeArtifactManifest:
-		return classArtifact
-	}
-	return classUnknown
-}
-
-// manifestDoc is any manifest or index ocipack can read.
-type manifestDoc struct {
-	SchemaVersion int                  `json:"schemaVersion"`
-	MediaType     string               `json:"mediaType"`
-	ArtifactType  string               `json:"artifactType"`
-	Config        *ocispec.Descriptor  `json:"config"`
-	Layers        []ocispec.Descriptor `json:"layers"`
-	Blobs         []ocispec.Descriptor `json:"blobs"`
-	Manifests     []ocispec.Descriptor `json:"manifests"`
-	Subject       *ocispec.Descriptor  `json:"subject"`
-	Annotations   map[string]string    `json:"annotations"`
-}
-
-var errUnknownMediaType = errors.New("unknown media type")
-
-// parseManifest parses b, which a descriptor of media type descMT (maybe
-// "") describes, and says what kind of manifest it is.
-func parseManifest(descMT string, b []byte) (*manifestDoc, manifestClass, error) {
-	var doc manifestDoc
-	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, classUnknown, fmt.Errorf("not a valid manifest: %v", err)
-	}
-	mt := descMT
-	if mt == "" {
-		mt = doc.MediaType
-	} else if doc.MediaType != "" && doc.MediaType != descMT {
-		return nil, classUnknown, fmt.Errorf("its descriptor says media type %q, its content says %q", descMT, doc.MediaType)
-	}
-	cls := classOf(mt)
-	if mt == "" {
-		switch {
-		case doc.Manifests != nil:
-			cls = classIndex
-		case doc.Config != nil:
-			cls = classImage
-		}
-	}
-	switch cls {
-	case classUnknown:
-		return nil, classUnknown, fmt.Errorf("%w %q: not a manifest or image index ocipack can read", errUnknownMediaType, mt)
-	case classImage:
-		if doc.SchemaVersion != 2 {
-			return nil, cls, fmt.Errorf("schemaVersion %d, want 2", doc.SchemaVersion)
-		}
-		if doc.Config == nil {
-			return nil, cls, errors.New("an image manifest without a config")
-		}
-	case classIndex:
-		if doc.SchemaVersion != 2 {
-			return nil, cls, fmt.Errorf("schemaVersion %d, want 2", doc.SchemaVersion)
-		}
-	}
-	return &doc, cls, nil
 }

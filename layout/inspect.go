@@ -13,6 +13,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // Inspection describes one artifact of a layout: what `ocipack inspect
@@ -81,7 +83,7 @@ func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
 	}
-	doc, cls, err := parseManifest(desc.MediaType, b)
+	doc, err := graph.Decode(desc, b)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: manifest %s: %w: %w", ref, desc.Digest, ErrCorrupt, err)
 	}
@@ -102,8 +104,8 @@ func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
 	if in.ArtifactType == "" {
 		in.ArtifactType = desc.ArtifactType
 	}
-	switch cls {
-	case classImage:
+	switch doc.Kind {
+	case graph.KindImage:
 		in.Config = *doc.Config
 		if in.ArtifactType == "" {
 			in.ArtifactType = doc.Config.MediaType
@@ -121,12 +123,12 @@ func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
 				Annotations: d.Annotations,
 			})
 		}
-	case classIndex:
+	case graph.KindIndex:
 		in.Manifests = doc.Manifests
 		for _, d := range doc.Manifests {
 			in.Size += d.Size
 		}
-	case classArtifact:
+	case graph.KindArtifact:
 		for _, d := range doc.Blobs {
 			in.Size += d.Size
 			in.Files = append(in.Files, InspectedFile{
@@ -253,7 +255,7 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 // summarize reads the manifest desc describes for Summaries.
 func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 	s := Summary{Digest: desc.Digest, MediaType: desc.MediaType, ArtifactType: desc.ArtifactType, Size: desc.Size}
-	if desc.MediaType != "" && classOf(desc.MediaType) == classUnknown {
+	if desc.MediaType != "" && !graph.IsManifest(desc.MediaType) {
 		return s // not a manifest: nothing more to tell
 	}
 	b, err := l.readSmallBlob(desc, buf)
@@ -291,22 +293,14 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 		mt = doc.MediaType
 		s.MediaType = mt
 	}
-	cls := classOf(mt)
-	if mt == "" {
-		switch {
-		case doc.Manifests != nil:
-			cls = classIndex
-		case doc.Config != nil:
-			cls = classImage
-		}
-	}
+	cls := graph.KindFor(mt, doc.Manifests != nil, doc.Config != nil)
 	if doc.ArtifactType != "" {
 		s.ArtifactType = doc.ArtifactType
 	}
 	s.Created = doc.Annotations.Created
 	s.subject = len(doc.Subject) > 0 && string(doc.Subject) != "null"
 	switch cls {
-	case classImage:
+	case graph.KindImage:
 		if doc.Config == nil {
 			s.Error = fmt.Sprintf("manifest %s: %v: an image manifest without a config", desc.Digest, ErrCorrupt)
 			return s
@@ -319,7 +313,7 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 			s.Size += d.Size
 		}
 		s.Files = len(doc.Layers)
-	case classArtifact:
+	case graph.KindArtifact:
 		for _, d := range doc.Blobs {
 			s.Size += d.Size
 		}

@@ -40,6 +40,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 const (
@@ -51,14 +53,11 @@ const (
 	// tmpName is the directory for partial blobs, inside WorkDir.
 	tmpName = "tmp"
 	// MaxManifestSize bounds the manifests and indexes that are read into
-	// memory. Larger ones are refused rather than loaded.
-	MaxManifestSize = 4 << 20
-	// MaxBlobSize bounds the size a descriptor, an archive's contents
-	// list or a tar entry may give a blob: 1 PiB (2^50 bytes). No real
-	// blob comes near it; a larger (or negative) size is refused, naming
-	// the digest, before anything is downloaded or stored, rather than
-	// trusted in free-space sums or read limits.
-	MaxBlobSize int64 = 1 << 50
+	// memory: graph.MaxManifestSize.
+	MaxManifestSize = graph.MaxManifestSize
+	// MaxBlobSize bounds the size a descriptor, an archive's contents list
+	// or a tar entry may give a blob: graph.MaxBlobSize, 1 PiB.
+	MaxBlobSize = graph.MaxBlobSize
 	// maxIndexFileSize bounds index.json (10,000 tags take about 3 MiB).
 	maxIndexFileSize = 256 << 20
 	// maxLayoutFileSize bounds oci-layout (it is about 30 bytes).
@@ -417,7 +416,7 @@ func (l *Layout) Index(ctx context.Context) (*ocispec.Index, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return &ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex}, nil
+			return &ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: graph.MediaTypeOCIIndex}, nil
 		}
 		return nil, fmt.Errorf("read %s: %w", p, err)
 	}
@@ -450,7 +449,7 @@ func (l *Layout) Index(ctx context.Context) (*ocispec.Index, error) {
 // a blob whose rename a crash could undo.
 func (l *Layout) writeIndex(idx *ocispec.Index) error {
 	idx.SchemaVersion = 2
-	idx.MediaType = ocispec.MediaTypeImageIndex
+	idx.MediaType = graph.MediaTypeOCIIndex
 	if idx.Manifests == nil {
 		idx.Manifests = []ocispec.Descriptor{}
 	}

@@ -2,10 +2,11 @@ package layout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // Referrers (SBOMs, signatures: manifests whose `subject` is another
@@ -13,32 +14,17 @@ import (
 // content/oci store does, so that they stay reachable (gc keeps them) and
 // Predecessors finds them.
 
-// subjectOf returns the subject of the manifest b, if it has one.
-func subjectOf(b []byte) *ocispec.Descriptor {
-	var probe struct {
-		Subject *ocispec.Descriptor `json:"subject"`
-	}
-	if json.Unmarshal(b, &probe) != nil {
-		return nil
-	}
-	return probe.Subject
-}
-
-func isManifestType(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == ocispec.MediaTypeImageIndex
-}
-
 // addReferrer lists the stored manifest desc in index.json, untagged, when
 // it refers to a subject.
 func (l *Layout) addReferrer(ctx context.Context, desc ocispec.Descriptor) error {
-	if !isManifestType(desc.MediaType) || desc.Size > MaxManifestSize {
+	if !graph.IsManifest(desc.MediaType) || desc.Size > MaxManifestSize {
 		return nil
 	}
 	b, err := ReadBlob(ctx, l, desc, MaxManifestSize)
 	if err != nil {
 		return err
 	}
-	if subjectOf(b) == nil {
+	if graph.SubjectOf(b) == nil {
 		return nil
 	}
 	entry := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType}
@@ -64,7 +50,7 @@ func (l *Layout) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]o
 	var out []ocispec.Descriptor
 	seen := map[string]bool{}
 	for _, d := range idx.Manifests {
-		if seen[d.Digest.String()] || !isManifestType(d.MediaType) {
+		if seen[d.Digest.String()] || !graph.IsManifest(d.MediaType) {
 			continue
 		}
 		seen[d.Digest.String()] = true
@@ -72,7 +58,7 @@ func (l *Layout) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]o
 		if err != nil {
 			return nil, fmt.Errorf("find referrers of %s: %w", node.Digest, err)
 		}
-		if s := subjectOf(b); s != nil && s.Digest == node.Digest {
+		if s := graph.SubjectOf(b); s != nil && s.Digest == node.Digest {
 			d.Annotations = nil // drop the ref name: it is the entry's, not the manifest's
 			out = append(out, d)
 		}

@@ -2,12 +2,13 @@ package layout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // Tagged is one tag of a layout and the manifest it points at.
@@ -218,24 +219,9 @@ func (l *Layout) resolveIn(ctx context.Context, idx *ocispec.Index, reference st
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	var probe struct {
-		MediaType    string `json:"mediaType"`
-		ArtifactType string `json:"artifactType"`
-		Config       *struct {
-			MediaType string `json:"mediaType"`
-		} `json:"config"`
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if err := json.Unmarshal(b, &probe); err != nil {
+	desc.MediaType, desc.ArtifactType, err = graph.Describe(b)
+	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("blob %s: %w: not a manifest: %v", d, ErrCorrupt, err)
 	}
-	desc.MediaType = probe.MediaType
-	if desc.MediaType == "" {
-		desc.MediaType = ocispec.MediaTypeImageManifest
-		if probe.Manifests != nil {
-			desc.MediaType = ocispec.MediaTypeImageIndex
-		}
-	}
-	desc.ArtifactType = probe.ArtifactType
 	return desc, nil
 }

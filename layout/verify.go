@@ -10,6 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // VerifyReader reads a blob and checks it against its descriptor: it fails
@@ -91,7 +93,7 @@ func ReadBlob(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, l
 // ReadManifest reads and parses the image manifest desc describes, verified
 // against its digest and bounded by MaxManifestSize.
 func ReadManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*ocispec.Manifest, error) {
-	if desc.MediaType != ocispec.MediaTypeImageManifest && desc.MediaType != "" {
+	if desc.MediaType != graph.MediaTypeOCIManifest && desc.MediaType != "" {
 		return nil, fmt.Errorf("%s: media type %q is not an OCI image manifest", desc.Digest, desc.MediaType)
 	}
 	b, err := ReadBlob(ctx, f, desc, MaxManifestSize)
@@ -105,7 +107,7 @@ func ReadManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	if m.SchemaVersion != 2 {
 		return nil, fmt.Errorf("manifest %s: %w: schemaVersion %d, want 2", desc.Digest, ErrCorrupt, m.SchemaVersion)
 	}
-	if m.MediaType != "" && m.MediaType != ocispec.MediaTypeImageManifest {
+	if m.MediaType != "" && m.MediaType != graph.MediaTypeOCIManifest {
 		return nil, fmt.Errorf("manifest %s: %w: mediaType %q is not an OCI image manifest", desc.Digest, ErrCorrupt, m.MediaType)
 	}
 	for i, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {

@@ -6,7 +6,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/graph"
 )
 
 // Bounds on what a registry can make a copy list or fetch. A registry that
@@ -32,8 +32,10 @@ var (
 	// entries) of a tag list or a referrers list than the bounds above.
 	ErrTooManyPages = errors.New("registry keeps returning more pages")
 	// ErrInvalidDescriptor means a manifest describes a blob with a
-	// negative size, a size beyond layout.MaxBlobSize, or an invalid digest.
-	ErrInvalidDescriptor = errors.New("invalid descriptor")
+	// negative size, a size beyond graph.MaxBlobSize, or an invalid digest.
+	// It is graph.ErrInvalidDescriptor, so that the errors of the graph
+	// walk match it too.
+	ErrInvalidDescriptor = graph.ErrInvalidDescriptor
 	// ErrUnsupportedGraph means what a pull fetched is a graph that the
 	// layout could not keep soundly (a manifest of an unknown media type,
 	// one that does not parse, sizes that disagree): verify would report
@@ -54,19 +56,13 @@ func tooMany(format string, args ...any) error {
 }
 
 // checkDescriptor refuses a descriptor no blob can have: an invalid
-// digest, a negative size, or one beyond layout.MaxBlobSize. A negative size would
-// otherwise have the blob downloaded without any limit. in names where the
-// descriptor was found, for the error.
+// digest, a negative size, or one beyond graph.MaxBlobSize (see
+// graph.CheckDescriptor). A negative size would otherwise have the blob
+// downloaded without any limit. in names where the descriptor was found,
+// for the error.
 func checkDescriptor(d ocispec.Descriptor, in string) error {
-	if err := d.Digest.Validate(); err != nil {
-		return fmt.Errorf("%w: %s lists a blob with the invalid digest %q; refusing it", ErrInvalidDescriptor, in, d.Digest)
-	}
-	switch {
-	case d.Size < 0:
-		return fmt.Errorf("%w: %s gives %s (%s) the negative size %d; refusing to download it", ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size)
-	case d.Size > layout.MaxBlobSize:
-		return fmt.Errorf("%w: %s gives %s (%s) a size of %d bytes, more than the %d (1 PiB) accepted; refusing to download it",
-			ErrInvalidDescriptor, in, d.Digest, d.MediaType, d.Size, layout.MaxBlobSize)
+	if err := graph.CheckDescriptor(d); err != nil {
+		return fmt.Errorf("%w: %s lists %s (%s): %v; refusing to download it", ErrInvalidDescriptor, in, d.Digest, d.MediaType, err)
 	}
 	return nil
 }

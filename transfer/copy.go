@@ -17,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -152,10 +153,10 @@ func (c completeLayout) Exists(ctx context.Context, d ocispec.Descriptor) (bool,
 // stored, within graphWalker's bounds; a manifest that cannot be read counts
 // as incomplete, so that it is copied again.
 func (c completeLayout) complete(ctx context.Context, d ocispec.Descriptor, depth int) bool {
-	if depth > 16 || d.Size > layout.MaxManifestSize {
+	if depth > graph.MaxDepth || d.Size > graph.MaxManifestSize {
 		return false
 	}
-	succ, err := content.Successors(ctx, c.Layout, d)
+	succ, err := graph.Successors(ctx, c.Layout, d)
 	if err != nil {
 		return false
 	}
@@ -667,15 +668,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func isManifest(d ocispec.Descriptor) bool {
-	switch d.MediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
-		return true
-	}
-	return false
-}
+// isManifest reports whether d is a manifest or an index (graph.IsManifest).
+func isManifest(d ocispec.Descriptor) bool { return graph.IsManifest(d.MediaType) }
 
 // graphWalker walks the graphs of a copy: the root's, and the referrers'.
 type graphWalker struct {
@@ -708,13 +702,15 @@ func (w *graphWalker) walk(ctx context.Context, d ocispec.Descriptor, parent dig
 		return nil
 	}
 	w.manifests = append(w.manifests, d)
-	if depth > 16 {
-		return fmt.Errorf("manifest %s: nested more than 16 levels deep; refusing it", d.Digest)
+	if depth > graph.MaxDepth {
+		return fmt.Errorf("manifest %s: %w: nested more than %d levels deep; refusing it", d.Digest, graph.ErrTooDeep, graph.MaxDepth)
 	}
-	if d.Size > layout.MaxManifestSize {
-		return fmt.Errorf("manifest %s: %d bytes is more than the %d allowed", d.Digest, d.Size, layout.MaxManifestSize)
+	if d.Size > graph.MaxManifestSize {
+		return fmt.Errorf("manifest %s: %d bytes is more than the %d allowed", d.Digest, d.Size, graph.MaxManifestSize)
 	}
-	succ, err := content.Successors(ctx, w.f, d)
+	// Successors, subjects included: a referrer is copied with its
+	// subject (oras.CopyGraph follows it), so it is planned and sized too.
+	succ, err := graph.Successors(ctx, w.f, d)
 	if err != nil {
 		return fmt.Errorf("read manifest %s: %w", d.Digest, err)
 	}

@@ -35,6 +35,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/internal/hashcopy"
 	"github.com/ocipack/ocipack/layout"
 )
@@ -68,9 +69,6 @@ var (
 	// ErrNothingToUnpack means the manifest has no layer with a title.
 	ErrNothingToUnpack = errors.New("nothing to unpack")
 )
-
-// mediaTypeDockerManifestList is Docker's equivalent of an image index.
-const mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 // Options tunes Unpack.
 type Options struct {
@@ -188,10 +186,10 @@ func Unpack(ctx context.Context, src oras.ReadOnlyTarget, ref string, dest strin
 // checkManifestType refuses descriptors that are not image manifests,
 // naming the digest and, for an index, some of the manifests it lists.
 func checkManifestType(ctx context.Context, src oras.ReadOnlyTarget, ref string, desc ocispec.Descriptor) error {
-	switch desc.MediaType {
-	case ocispec.MediaTypeImageManifest, "":
+	switch {
+	case desc.MediaType == "" || desc.MediaType == graph.MediaTypeOCIManifest:
 		return nil
-	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+	case graph.IsIndex(desc.MediaType):
 		hint := ""
 		if children := indexChildren(ctx, src, desc); children != "" {
 			hint = " (" + children + ")"
