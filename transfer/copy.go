@@ -802,6 +802,8 @@ func sourceName(src oras.ReadOnlyGraphTarget) string {
 		return "registry " + s.Reference.Registry
 	case *layout.Layout:
 		return "layout " + s.Path()
+	case fmt.Stringer: // such as a source.Source: "layout PATH", "archive PATH"
+		return s.String()
 	}
 	return "the source"
 }
