@@ -52,6 +52,8 @@ type Source struct {
 	preds  func(context.Context, ocispec.Descriptor) ([]ocispec.Descriptor, error)
 	tags   func(context.Context) ([]string, error)
 	close  func() error
+	// tempDir is the layout's temporary directory, "" for an archive.
+	tempDir string
 }
 
 var _ oras.ReadOnlyGraphTarget = (*Source)(nil)
@@ -81,7 +83,7 @@ func Open(ctx context.Context, path string) (*Source, error) {
 		}
 		return names, err
 	}
-	return &Source{target: l, path: path, kind: "layout", preds: l.Predecessors, tags: tags, close: l.Close}, nil
+	return &Source{target: l, path: path, kind: "layout", preds: l.Predecessors, tags: tags, close: l.Close, tempDir: l.TempDir()}, nil
 }
 
 // IsArchive reports whether path is an archive file (or the base name of
@@ -190,3 +192,8 @@ func ParseTagList(s string) (path string, tags []string, err error) {
 	}
 	return ref.Path, nil, nil
 }
+
+// TempDir returns the temporary directory of the layout the source is
+// ("" for an archive), where transfer.Push keeps the sessions of resumable
+// chunked uploads from it.
+func (s *Source) TempDir() string { return s.tempDir }

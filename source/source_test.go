@@ -84,6 +84,9 @@ func TestOpenEveryKind(t *testing.T) {
 			if s.Path() != p {
 				t.Errorf("Path = %q", s.Path())
 			}
+			if (s.TempDir() == "") != (p != lay) {
+				t.Errorf("TempDir = %q: want the layout's, \"\" for an archive", s.TempDir())
+			}
 			tags, err := s.Tags(ctx)
 			if err != nil || !slices.Equal(tags, []string{"v1"}) {
 				t.Errorf("Tags = %v, %v", tags, err)
