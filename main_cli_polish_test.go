@@ -105,8 +105,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 	}
 
 	var stderr bytes.Buffer
-	quiet := false
-	onEvent, finish := transferReporter(&env{stderr: &stderr, progress: true}, "pushed", &quiet)
+	onEvent, finish := transfer.NewReporter(&stderr, "pushed", true)
 	_, err = transfer.Push(t.Context(), l, "v1", ref, "v1", transfer.Options{PlainHTTP: true, OnEvent: onEvent})
 	finish()
 	if err != nil {
@@ -120,7 +119,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 	}
 	defer dst.Close()
 	stderr.Reset()
-	onEvent, finish = transferReporter(&env{stderr: &stderr, progress: true}, "pulled", &quiet)
+	onEvent, finish = transfer.NewReporter(&stderr, "pulled", true)
 	_, err = transfer.Pull(t.Context(), ref, dst, "v1", transfer.Options{PlainHTTP: true, OnEvent: onEvent})
 	finish()
 	if err != nil {
@@ -130,7 +129,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 
 	// Again: every blob is there already, and the line ends full.
 	stderr.Reset()
-	onEvent, finish = transferReporter(&env{stderr: &stderr, progress: true}, "pushed", &quiet)
+	onEvent, finish = transfer.NewReporter(&stderr, "pushed", true)
 	_, err = transfer.Push(t.Context(), l, "v1", ref, "v1", transfer.Options{PlainHTTP: true, OnEvent: onEvent})
 	finish()
 	if err != nil {

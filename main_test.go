@@ -19,8 +19,12 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/cli"
 	"github.com/ocipack/ocipack/layout"
 )
+
+// run is the command line, run in-process.
+var run = cli.Run
 
 // binDir holds the ocipack binary that the process tests build once.
 var binDir string

@@ -531,7 +531,9 @@ func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Optio
 	}
 	if repo, ok := under.(*remote.Repository); ok {
 		dir := opts.StateDir
-		if l, ok := src.(*layout.Layout); ok && dir == "" {
+		// A layout (or a source.Source opened on one) keeps the upload
+		// sessions in its temporary directory.
+		if l, ok := src.(interface{ TempDir() string }); ok && dir == "" {
 			dir = l.TempDir()
 		}
 		t.up = &pusher{raw: rawRepo{repo}, src: src, chunk: opts.ChunkSize, stateDir: dir}
@@ -798,6 +800,8 @@ func sourceName(src oras.ReadOnlyGraphTarget) string {
 		return "registry " + s.Reference.Registry
 	case *layout.Layout:
 		return "layout " + s.Path()
+	case fmt.Stringer: // such as a source.Source: "layout PATH", "archive PATH"
+		return s.String()
 	}
 	return "the source"
 }

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/progress"
+)
+
+func importCommand() command {
+	return command{
+		name:    "import",
+		args:    "ARCHIVE... LAYOUT",
+		summary: "Verify an archive (or its volumes) and merge it into a layout",
+		examples: `  ocipack import bundle.tar ./bundle
+  ocipack import bundle.tar.001 bundle.tar.002 bundle.tar.003 ./bundle
+  ocipack import bundle.tar ./bundle                           # or just the first volume: finds the rest
+  ocipack import delta.tar ./bundle                            # completes every tag, or says what is missing
+  ssh gateway 'cat bundle.tar' | ocipack import - ./bundle
+
+Every blob is verified while it is read; tags are added only once all of it
+checked out. On any failure (a tampered byte, a missing volume, a full disk)
+the layout is left exactly as it was. Plain layout tars (tar -cf, oras
+backup) import too.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) < 2 {
+					return usagef("need at least one ARCHIVE (or - for stdin) and a LAYOUT")
+				}
+				dst := args[len(args)-1]
+				if ref, err := layout.ParseReference(dst); err != nil || ref.Ref() != "" {
+					return usagef("the last argument is the LAYOUT directory, without a tag")
+				}
+				stdin := len(args) == 2 && args[0] == "-"
+				if !stdin && slices.Contains(args[:len(args)-1], "-") {
+					return usagef("- (standard input) must be the only ARCHIVE: ocipack import - LAYOUT")
+				}
+				bar := progress.New(e.stderr, "importing", e.progress, progress.Final("imported"))
+				opts := archive.ImportOptions{Progress: bar.Update}
+				var rep *archive.ImportReport
+				var err error
+				if stdin {
+					rep, err = archive.ImportStreamDir(ctx, e.stdin, dst, opts)
+				} else {
+					rep, err = archive.ImportDir(ctx, args[:len(args)-1], dst, opts)
+				}
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "imported %d blob(s), %s, %d skipped (already there); tags: %s\n",
+					rep.Blobs, progress.Bytes(rep.Bytes), rep.Skipped, strings.Join(rep.Tags, ", "))
+				return nil
+			}
+		},
+	}
+}

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ocipack/ocipack/progress"
+)
+
+func inspectCommand() command {
+	return command{
+		name:    "inspect",
+		args:    "LAYOUT:TAG|LAYOUT@DIGEST [--json]",
+		summary: "Show an artifact: type, created, annotations and every file",
+		examples: `  ocipack inspect ./bundle:v1.2.0
+  ocipack inspect ./bundle@sha256:0123…cdef --json
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			asJSON := fs.Bool("json", false, "print JSON")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one LAYOUT:TAG")
+				}
+				l, ref, err := openLayoutRef(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				defer l.Close()
+				if ref.Ref() == "" {
+					return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
+				}
+				in, err := l.Inspect(ctx, ref.Ref())
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					return writeJSON(e.stdout, in)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintf(tw, "Reference:\t%s\n", args[0])
+				fmt.Fprintf(tw, "Digest:\t%s\n", in.Digest)
+				fmt.Fprintf(tw, "Media type:\t%s\n", in.MediaType)
+				fmt.Fprintf(tw, "Artifact type:\t%s\n", in.ArtifactType)
+				fmt.Fprintf(tw, "Created:\t%s\n", in.Created)
+				fmt.Fprintf(tw, "Size:\t%s\n", progress.Bytes(in.Size))
+				if in.Subject != nil {
+					fmt.Fprintf(tw, "Subject:\t%s\n", in.Subject.Digest)
+				}
+				keys := make([]string, 0, len(in.Annotations))
+				for k := range in.Annotations {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				for _, k := range keys {
+					fmt.Fprintf(tw, "Annotation:\t%s=%s\n", k, in.Annotations[k])
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintln(e.stdout)
+				tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+				fmt.Fprintln(tw, "TITLE\tKIND\tMODE\tSIZE\tMEDIA TYPE\tDIGEST")
+				for _, f := range in.Files {
+					kind := "file"
+					if f.Dir {
+						kind = "dir"
+					}
+					title := f.Title
+					if title == "" {
+						title = "(untitled)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", title, kind, f.Mode, progress.Bytes(f.Size), f.MediaType, f.Digest)
+				}
+				return tw.Flush()
+			}
+		},
+	}
+}

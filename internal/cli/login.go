@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/ocipack/ocipack/transfer"
+)
+
+func loginCommand() command {
+	return command{
+		name:    "login",
+		args:    "REGISTRY [-u USER] [--password-stdin]",
+		summary: "Log in to a registry and store the credential as docker does",
+		examples: `  echo "$TOKEN" | ocipack login registry.internal:5000 -u robot --password-stdin
+  ocipack login harbor.example -u admin      # asks for the password on the terminal
+
+The credential goes to docker's credential helper when config.json names one
+(credsStore, credHelpers), else into config.json under $DOCKER_CONFIG or
+~/.docker, where docker, oras and helm find it too.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			rf := addRegistryFlags(fs, false)
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one REGISTRY (HOST[:PORT])")
+				}
+				host := args[0]
+				if rf.username == "" {
+					return usagef("give -u/--username")
+				}
+				var password string
+				if rf.passwordStdin {
+					b, err := io.ReadAll(io.LimitReader(e.stdin, 64<<10))
+					if err != nil {
+						return fmt.Errorf("read password from stdin: %w", err)
+					}
+					password = strings.TrimRight(string(b), "\r\n")
+				} else if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+					fmt.Fprint(e.stderr, "Password: ")
+					b, err := readPassword(f)
+					fmt.Fprintln(e.stderr)
+					if err != nil {
+						return fmt.Errorf("read password: %w", err)
+					}
+					password = string(b)
+				} else {
+					return usagef("no terminal to ask for the password on: pipe it in with --password-stdin")
+				}
+				if password == "" {
+					return usagef("the password is empty")
+				}
+				user := rf.username
+				rf.username, rf.passwordStdin = "", false // the credential is checked as given, not looked up
+				opts, err := rf.options(e)
+				if err != nil {
+					return err
+				}
+				if err := transfer.Login(ctx, opts.Credentials, host, auth.Credential{Username: user, Password: password}, opts); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "login succeeded: %s\n", host)
+				return nil
+			}
+		},
+	}
+}

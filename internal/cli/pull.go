@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/progress"
+	"github.com/ocipack/ocipack/transfer"
+)
+
+func pullCommand() command {
+	return command{
+		name:    "pull",
+		args:    "REGISTRY/REPO[:TAG|@DIGEST] LAYOUT[:TAG] [flags]\n  ocipack pull --all-tags REGISTRY/REPO LAYOUT [flags]",
+		summary: "Pull an artifact (or every tag) from a registry into a layout",
+		examples: `  ocipack pull registry.example/apps/bundle:v1.2.0 ./bundle
+  ocipack pull registry.example/apps/bundle@sha256:0123…cdef ./bundle:v1.2.0
+  ocipack pull registry.example/apps/bundle:v1 ./bundle --referrers
+  ocipack pull --all-tags registry.example/apps/bundle ./bundle
+
+The layout is created if missing; its other tags are left alone. What was
+pulled unpacks with 'ocipack unpack'. --all-tags pulls every tag the
+registry lists for the repository, under the same names, several at once
+(--concurrency) over one connection; a blob shared by several tags is
+fetched once. It prints one line a tag and a total; the first failure
+stops the rest and names its tag.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			rf := addRegistryFlags(fs, true)
+			allTags := fs.Bool("all-tags", false, "pull every tag of the repository")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 2 {
+					if *allTags {
+						return usagef("--all-tags needs a REGISTRY/REPO and a LAYOUT")
+					}
+					return usagef("need a REGISTRY/REPO[:TAG|@DIGEST] and a LAYOUT[:TAG]")
+				}
+				src, err := transfer.ParseReference(args[0])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				if !*allTags && src.Reference == "" {
+					return usagef("%s names no tag or digest: write REGISTRY/REPO:TAG or @sha256:…", args[0])
+				}
+				dst, err := layout.ParseReference(args[1])
+				if err != nil {
+					return usagef("%v", err)
+				}
+				tag := dst.Tag
+				switch {
+				case *allTags:
+					if src.Reference != "" || dst.Tag != "" || dst.Digest != "" {
+						return usagef("--all-tags takes a REGISTRY/REPO and a LAYOUT without tags")
+					}
+				case dst.Digest != "":
+					return usagef("the destination %s names a digest: give a tag or none", args[1])
+				case tag == "":
+					if _, err := src.Digest(); err == nil {
+						return usagef("pulling by digest needs a tag for the layout: write %s:TAG", args[1])
+					}
+					tag = src.Reference
+				}
+				opts, err := rf.options(e)
+				if err != nil {
+					return err
+				}
+				l, err := layout.OpenOrCreate(ctx, dst.Path)
+				if err != nil {
+					return err
+				}
+				defer l.Close()
+				onEvent, finish := e.transferReporter("pulled")
+				opts.OnEvent = onEvent
+				if *allTags {
+					var total transfer.Result
+					n := 0
+					// One client for every tag; several tags at once.
+					err = transfer.PullTags(ctx, src, l, nil, opts, func(tag string, res *transfer.Result) {
+						finish() // end the progress line before the summary
+						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, tag)
+						n++
+						total.Bytes += res.Bytes
+						total.Copied += res.Copied
+						total.Skipped += res.Skipped
+						total.Manifests += res.Manifests
+					})
+					finish() // end the progress line before an error is printed too
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "pulled %d tag(s) of %s: %s received, %d blob(s) copied, %d skipped (already there), %d manifest(s) -> %s\n",
+						n, src, progress.Bytes(total.Bytes), total.Copied, total.Skipped, total.Manifests, dst.Path)
+					return nil
+				}
+				res, err := transfer.Pull(ctx, src, l, tag, opts)
+				finish()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, tag)
+				return nil
+			}
+		},
+	}
+}

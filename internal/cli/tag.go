@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ocipack/ocipack/layout"
+)
+
+func tagCommand() command {
+	return command{
+		name:     "tag",
+		args:     "LAYOUT:TAG|LAYOUT@DIGEST NEWTAG...",
+		summary:  "Give an artifact of a layout more tags",
+		examples: "  ocipack tag ./bundle:v1.2.0 stable latest\n",
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) < 2 {
+					return usagef("need a LAYOUT:TAG (or LAYOUT@DIGEST) and at least one NEWTAG")
+				}
+				l, ref, err := openLayoutRef(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				defer l.Close()
+				if ref.Ref() == "" {
+					return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
+				}
+				for _, t := range args[1:] {
+					if !layout.ValidTag(t) {
+						return usagef("%q is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})", t)
+					}
+				}
+				// One read and one write of index.json, under its lock,
+				// for every new tag.
+				desc, err := l.TagReference(ctx, ref.Ref(), args[1:]...)
+				if err != nil {
+					return err
+				}
+				for _, t := range args[1:] {
+					fmt.Fprintf(e.stdout, "tagged %s:%s -> %s\n", ref.Path, t, desc.Digest)
+				}
+				return nil
+			}
+		},
+	}
+}

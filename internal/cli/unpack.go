@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ocipack/ocipack/progress"
+	"github.com/ocipack/ocipack/unpack"
+)
+
+func unpackCommand() command {
+	return command{
+		name:    "unpack",
+		args:    "LAYOUT[:TAG|@DIGEST] [-o DIR] [--overwrite]",
+		summary: "Unpack an artifact's files into a directory, verified",
+		examples: `  ocipack unpack ./bundle:v1.2.0 -o /srv/deploy
+  ocipack unpack ./bundle@sha256:0123…cdef -o out --overwrite
+
+Every byte is checked against its digest before any file appears in DIR;
+on any error DIR is left exactly as it was. A layout with a single tag
+needs no tag.
+`,
+		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
+			out := fs.StringP("output", "o", ".", "destination `DIR` (created if missing)")
+			overwrite := fs.Bool("overwrite", false, "replace files and directories that already exist in DIR")
+			maxSize := fs.Int64("max-size", 0, "refuse to write more than this many `BYTES` in all (0: the default limit)")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usagef("need exactly one LAYOUT[:TAG|@DIGEST]")
+				}
+				src, ref, err := openSource(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				defer src.Close()
+				r, err := chooseRef(ctx, src, ref)
+				if err != nil {
+					return err
+				}
+				bar := progress.New(e.stderr, "unpacking", e.progress, progress.Final("unpacked"))
+				res, err := unpack.Unpack(ctx, src, r, *out, unpack.Options{Overwrite: *overwrite, MaxSize: *maxSize, Progress: bar.Update})
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				for _, f := range res.Files {
+					kind := "file"
+					if f.Dir {
+						kind = "dir "
+					}
+					fmt.Fprintf(e.stdout, "%s %s\n", kind, filepath.Join(*out, filepath.FromSlash(f.Title)))
+				}
+				fmt.Fprintf(e.stdout, "unpacked %s (%s) into %s: %d item(s)\n", ref, res.Manifest.Digest, *out, len(res.Files))
+				return nil
+			}
+		},
+	}
+}

@@ -1,0 +1,199 @@
+// Package source opens a thing holding an OCI image layout as one read-only
+// target: a layout directory, an archive file (.tar, .tar.zst, .tar.gz) or
+// the volumes of a split archive, read in place.
+//
+// A Source implements oras.ReadOnlyGraphTarget (Fetch, Exists, Resolve,
+// Predecessors), so that code reading content (unpack.Unpack,
+// transfer.Push, oras.Copy) takes it and never asks what kind it is.
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+
+	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/layout"
+)
+
+// ErrNoTags is returned by Source.Ref when no reference was given and the
+// source has no tags to choose from.
+var ErrNoTags = errors.New("has no tags")
+
+// AmbiguousError is returned by Source.Ref when no reference was given and
+// the source has several tags: the caller must name one.
+type AmbiguousError struct {
+	// Path is the source's path.
+	Path string
+	// Tags are the source's tags, sorted.
+	Tags []string
+}
+
+func (e *AmbiguousError) Error() string {
+	shown := e.Tags
+	if len(shown) > 5 {
+		shown = append(shown[:5:5], "…")
+	}
+	return fmt.Sprintf("%s has %d tags (%s): name one, as %s:TAG", e.Path, len(e.Tags), strings.Join(shown, ", "), e.Path)
+}
+
+// Source is a layout directory or an archive, opened for reading. Its
+// methods are safe for concurrent use. Close it when done.
+type Source struct {
+	target oras.ReadOnlyTarget
+	path   string
+	kind   string // "layout" or "archive", for messages
+	preds  func(context.Context, ocispec.Descriptor) ([]ocispec.Descriptor, error)
+	tags   func(context.Context) ([]string, error)
+	close  func() error
+	// tempDir is the layout's temporary directory, "" for an archive.
+	tempDir string
+}
+
+var _ oras.ReadOnlyGraphTarget = (*Source)(nil)
+
+// Open opens the layout directory or the archive at path: an archive file,
+// one volume of a split archive, or the base name of its volumes (see
+// IsArchive). A layout must exist already; an archive is checked whole as
+// archive.Open does.
+func Open(ctx context.Context, path string) (*Source, error) {
+	if IsArchive(path) {
+		r, err := archive.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		none := func(context.Context, ocispec.Descriptor) ([]ocispec.Descriptor, error) { return nil, nil }
+		return &Source{target: r, path: path, kind: "archive", preds: none, tags: r.Tags, close: r.Close}, nil
+	}
+	l, err := layout.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	tags := func(ctx context.Context) ([]string, error) {
+		ts, err := l.Tags(ctx)
+		names := make([]string, len(ts))
+		for i, t := range ts {
+			names[i] = t.Tag
+		}
+		return names, err
+	}
+	return &Source{target: l, path: path, kind: "layout", preds: l.Predecessors, tags: tags, close: l.Close, tempDir: l.TempDir()}, nil
+}
+
+// IsArchive reports whether path is an archive file (or the base name of
+// split volumes, PATH.001 ...) rather than a layout directory.
+func IsArchive(path string) bool {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().IsRegular()
+	}
+	_, err := os.Stat(archive.VolumeName(path, 1))
+	return err == nil
+}
+
+// Path returns the path the source was opened at.
+func (s *Source) Path() string { return s.path }
+
+// String names the source in messages: "layout PATH" or "archive PATH".
+func (s *Source) String() string { return s.kind + " " + s.path }
+
+// Close closes the source's files.
+func (s *Source) Close() error { return s.close() }
+
+// Fetch opens the blob target describes. Like layout.Layout's, it does not
+// verify what it returns. It implements oras-go's content.Fetcher.
+func (s *Source) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadCloser, error) {
+	return s.target.Fetch(ctx, target)
+}
+
+// Exists reports whether the source holds the blob target describes. It
+// implements oras-go's content.ReadOnlyStorage.
+func (s *Source) Exists(ctx context.Context, target ocispec.Descriptor) (bool, error) {
+	return s.target.Exists(ctx, target)
+}
+
+// Resolve returns the descriptor of a tag, or of a manifest digest, the
+// source holds. It implements oras-go's content.Resolver.
+func (s *Source) Resolve(ctx context.Context, reference string) (ocispec.Descriptor, error) {
+	return s.target.Resolve(ctx, reference)
+}
+
+// Predecessors returns the referrers of node the source lists (those a
+// layout keeps in its index.json; an archive read in place lists none). It
+// implements oras-go's content.PredecessorFinder.
+func (s *Source) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	return s.preds(ctx, node)
+}
+
+// Tags returns the source's tags, sorted.
+func (s *Source) Tags(ctx context.Context) ([]string, error) { return s.tags(ctx) }
+
+// Ref returns ref when it is not empty, else the source's only tag. With
+// no tags it fails with ErrNoTags, with several with an *AmbiguousError.
+func (s *Source) Ref(ctx context.Context, ref string) (string, error) {
+	if ref != "" {
+		return ref, nil
+	}
+	tags, err := s.Tags(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch len(tags) {
+	case 1:
+		return tags[0], nil
+	case 0:
+		return "", fmt.Errorf("%s %w: nothing to take", s.path, ErrNoTags)
+	}
+	return "", &AmbiguousError{Path: s.path, Tags: tags}
+}
+
+// Digests returns the digests of the blobs the archive or layout at path
+// holds (for a delta archive, also those it needs but left out): what to
+// pass as archive.ExportOptions.Since to export only what changed since.
+func Digests(ctx context.Context, path string) (archive.DigestSet, error) {
+	if IsArchive(path) {
+		return archive.DigestsOfArchive(ctx, path)
+	}
+	l, err := layout.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	return archive.DigestsOfLayout(ctx, l)
+}
+
+// ParseTagList reads LAYOUT[:TAG[,TAG...]], what export takes: the layout
+// path and the tags (nil for all). A digest is refused.
+func ParseTagList(s string) (path string, tags []string, err error) {
+	if ref, err := layout.ParseReference(s); err == nil && ref.Digest != "" {
+		return "", nil, fmt.Errorf("%q: export takes tags, not a digest", s)
+	}
+	if i := strings.LastIndex(s, ":"); i > 0 {
+		tags := strings.Split(s[i+1:], ",")
+		ok := true
+		for _, t := range tags {
+			ok = ok && layout.ValidTag(t)
+		}
+		if ok {
+			return s[:i], tags, nil
+		}
+	}
+	ref, err := layout.ParseReference(s)
+	if err != nil {
+		return "", nil, err
+	}
+	if ref.Digest != "" {
+		return "", nil, fmt.Errorf("%q: export takes tags, not a digest", s)
+	}
+	return ref.Path, nil, nil
+}
+
+// TempDir returns the temporary directory of the layout the source is
+// ("" for an archive), where transfer.Push keeps the sessions of resumable
+// chunked uploads from it.
+func (s *Source) TempDir() string { return s.tempDir }
