@@ -21,7 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -77,7 +77,7 @@ func polishCheckBar(t *testing.T, out, ing, past string) {
 // progress line on, as on a 60-column terminal.
 func TestPolishTransferProgressLine(t *testing.T) {
 	t.Setenv("COLUMNS", "60")
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	rng := rand.New(rand.NewPCG(11, 60))
 	var args []string

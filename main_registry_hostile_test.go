@@ -25,7 +25,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/transfer"
@@ -111,7 +111,7 @@ func TestHostileRegAllTagsEndless(t *testing.T) {
 // fails on one line naming the layer; the layout is as it was and verifies.
 func TestHostileRegNegativeSize(t *testing.T) {
 	ctx := t.Context()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	repo := registryRepo(t, reg, "apps/neg")
 	data := []byte("a layer that says it has no size")
 	layer := content.NewDescriptorFromBytes("application/octet-stream", data)
@@ -146,7 +146,7 @@ func TestHostileRegNegativeSize(t *testing.T) {
 // and gc collects what the pull stored.
 func TestHostileRegUnknownMediaType(t *testing.T) {
 	ctx := t.Context()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := hostileRegLayout(t)
 	registryMustRun(t, nil, "", "push", "--plain-http", src+":keep", reg.Ref("apps/odd:base"))
 	repo := registryRepo(t, reg, "apps/odd")
@@ -176,7 +176,7 @@ func TestHostileRegUnknownMediaType(t *testing.T) {
 // the referrer of the index.
 func TestHostileRegReferrersOfChild(t *testing.T) {
 	ctx := t.Context()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := filepath.Join(t.TempDir(), "src")
 	l, err := layout.OpenOrCreate(ctx, src)
 	if err != nil {

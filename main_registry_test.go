@@ -23,7 +23,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/progress"
@@ -150,7 +150,7 @@ func registryArtifactOf(t *testing.T, dir, tag string) registryArtifact {
 }
 
 // registryRepo is a client for repo of reg that is not ocipack's.
-func registryRepo(t *testing.T, reg *registrytest.Registry, repo string) *remote.Repository {
+func registryRepo(t *testing.T, reg *testkit.Registry, repo string) *remote.Repository {
 	t.Helper()
 	r, err := remote.NewRepository(reg.Ref(repo))
 	if err != nil {
@@ -244,7 +244,7 @@ func registryAssertExample(t *testing.T, dir string) {
 // the command line, checking the summaries and the progress lines.
 func TestRegistryPushPullUnpack(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	registryMustRun(t, nil, "", append([]string{"pack", src + ":v1"}, registryExample...)...)
@@ -333,7 +333,7 @@ func TestRegistryPushPullUnpack(t *testing.T) {
 // stored credential, logs out and is refused. The password never shows.
 func TestRegistryLoginLogout(t *testing.T) {
 	dockerDir := registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{Users: map[string]string{"alice": "s3cret"}})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: map[string]string{"alice": "s3cret"}})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	registryMustRun(t, nil, "", "pack", src+":v1", "testdata/example/hello-0.1.0.tgz")
@@ -392,7 +392,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 // at once.
 func TestRegistryPushAllTags(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
@@ -459,7 +459,7 @@ func TestRegistryPushAllTags(t *testing.T) {
 // one line that says what to do, and succeeds with --ca-file.
 func TestRegistryTLS(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{TLS: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	registryMustRun(t, nil, "", "pack", src+":v1", "testdata/example/hello-0.1.0.tgz")

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -32,16 +32,16 @@ func TestResumeKill(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	k.must("pack", src+":v1", file, "-q")
 
-	reg := registrytest.Start(t, registrytest.Options{Disk: true})
-	proxy := flakyproxy.Start(t, reg.URL, flakyproxy.Options{Lifetime: 4 * time.Minute})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Disk: true})
+	proxy := testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{Lifetime: 4 * time.Minute})
 	ref := proxy.Host + "/apps/big:v1"
 
 	// Push: chunks of 32 MiB; the fourth PATCH stalls half way, and the
 	// process is killed then. The registry has 3 chunks (96 MiB).
-	proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Stall}, Rate: 1, Max: 1, After: 3, At: 0.5,
+	proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultStall}, Rate: 1, Max: 1, After: 3, At: 0.5,
 		Stall: 15 * time.Second, Match: func(r *http.Request) bool { return r.Method == http.MethodPatch }})
 	p := k.start("push", src+":v1", ref, "--plain-http", "--chunk-size", "32M", "-q")
-	if !robustWaitFor(p, time.Minute, func() bool { return proxy.Stats().Faults[flakyproxy.Stall] == 1 }) {
+	if !robustWaitFor(p, time.Minute, func() bool { return proxy.Stats().Faults[testkit.FaultStall] == 1 }) {
 		p.cmd.Process.Kill()
 		t.Fatalf("the push never reached the stall: %v", p.wait())
 	}
@@ -56,7 +56,7 @@ func TestResumeKill(t *testing.T) {
 	if !hasPrefixed(robustTmpFiles(src), "upload-") {
 		t.Errorf("no upload session saved in %s/.ocipack/tmp: %v", src, robustTmpFiles(src))
 	}
-	proxy.SetFaults(flakyproxy.Faults{})
+	proxy.SetFaults(testkit.Faults{})
 	k.must("push", src+":v1", ref, "--plain-http", "--chunk-size", "32M", "-q")
 	second := proxy.Stats().Up - first.Up
 	if rest := int64(resumeKillSize - 3*32<<20); second < rest || second > rest+64<<10 {
@@ -69,17 +69,17 @@ func TestResumeKill(t *testing.T) {
 
 	// Pull: the blob's GET stalls at 40%, and the process is killed then.
 	dst := filepath.Join(dir, "dst")
-	proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Stall}, Rate: 1, Max: 1, At: 0.4,
+	proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultStall}, Rate: 1, Max: 1, At: 0.4,
 		Stall: 15 * time.Second, Match: func(r *http.Request) bool {
 			return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+blob)
 		}})
 	partial := filepath.Join(dst, layout.WorkDir, "tmp", "partial-sha256-"+strings.TrimPrefix(blob, "sha256:"))
 	cut := int64(resumeKillSize * 2 / 5)
-	stalls := proxy.Stats().Faults[flakyproxy.Stall]
+	stalls := proxy.Stats().Faults[testkit.FaultStall]
 	p = k.start("pull", ref, dst, "--plain-http", "-q")
 	if !robustWaitFor(p, time.Minute, func() bool {
 		fi, err := os.Stat(partial)
-		return proxy.Stats().Faults[flakyproxy.Stall] > stalls && err == nil && fi.Size() >= cut-16<<20
+		return proxy.Stats().Faults[testkit.FaultStall] > stalls && err == nil && fi.Size() >= cut-16<<20
 	}) {
 		p.cmd.Process.Kill()
 		t.Fatalf("the pull never reached the stall: %v", p.wait())
@@ -97,7 +97,7 @@ func TestResumeKill(t *testing.T) {
 		t.Fatalf("after a kill at byte %d: partial file %v, %v", cut, fi, err)
 	}
 	have := fi.Size()
-	proxy.SetFaults(flakyproxy.Faults{})
+	proxy.SetFaults(testkit.Faults{})
 	before := proxy.Stats()
 	k.must("pull", ref, dst, "--plain-http", "-q")
 	down := proxy.Stats().Down - before.Down

@@ -7,7 +7,7 @@ package main
 // way, on a full file system, and fed decompression bombs and absurd
 // manifests. Every identifier here starts with "robust" so as not to clash
 // with the other test files of this package. The registry is the
-// in-process one of internal/registrytest, on 127.0.0.1.
+// in-process one of internal/testkit, on 127.0.0.1.
 //
 // Unix only (signals, tmpfs, rusage); CI runs it on Linux, as root, where
 // nothing in it is skipped.
@@ -47,7 +47,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -403,7 +403,7 @@ func (w robustThrottle) Write(p []byte) (int, error) {
 
 // robustNewProxy starts the proxy: gateBlob "" holds nothing, rate 0 does
 // not throttle.
-func robustNewProxy(t *testing.T, reg *registrytest.Registry, gateBlob string, rate int64) *robustProxy {
+func robustNewProxy(t *testing.T, reg *testkit.Registry, gateBlob string, rate int64) *robustProxy {
 	t.Helper()
 	u, err := url.Parse(reg.URL)
 	if err != nil {
@@ -446,7 +446,7 @@ func robustNewProxy(t *testing.T, reg *registrytest.Registry, gateBlob string, r
 func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	shared := robustRandomFile(t, filepath.Join(work, "in", "shared.bin"), 64<<10, 1)
 	other := robustRandomFile(t, filepath.Join(work, "in", "other.bin"), 64<<10, 2)
@@ -566,7 +566,7 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	const rounds = 3
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	in := filepath.Join(work, "in")
 	shared := robustRandomFile(t, filepath.Join(in, "shared.bin"), 256<<10, 20)
@@ -887,7 +887,7 @@ func TestRobustDiskFull(t *testing.T) {
 	t.Parallel()
 	mnt := robustTmpfs(t, "32m")
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	lay := filepath.Join(mnt, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), filepath.Join(example, "site"), "-q")
@@ -1087,7 +1087,7 @@ func robustSparse(t *testing.T, l *layout.Layout, mt, seed string) ocispec.Descr
 func TestRobustLimits(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := context.Background()
 	work := t.TempDir()
 	const maxRSS = 200 << 20
@@ -1366,7 +1366,7 @@ type robustKillCase struct {
 func TestRobustKill(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	// Big enough that each command is still running at the last kill
 	// point. The registry's in-memory storage takes time quadratic in a

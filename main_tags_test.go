@@ -16,7 +16,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -93,7 +93,7 @@ func allTagsLines(t *testing.T, stdout, dst, repo string, tags []string) (map[st
 // fetched once.
 func TestAllTagsPullSharedBlobs(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
@@ -165,7 +165,7 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 // some of them already, one on another artifact, and a tag of its own.
 func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	tags, want := allTagsLayout(t, src, 8)
@@ -206,7 +206,7 @@ func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 // pull --all-tags with one line naming the tag and the blob.
 func TestAllTagsPullErrorNamesTag(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	allTagsLayout(t, src, 10)

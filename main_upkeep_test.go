@@ -25,7 +25,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -709,7 +709,7 @@ func TestArchiveCLIReadInPlace(t *testing.T) {
 
 	t.Run("push", func(t *testing.T) {
 		t.Setenv("DOCKER_CONFIG", t.TempDir())
-		reg := registrytest.Start(t, registrytest.Options{})
+		reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 		repo := reg.Host + "/upkeep/bundle"
 		for _, src := range []string{zst + ":v1", split + ".002:v2"} {
 			r := mustRun(t, "push", src, repo, "--plain-http", "-q")

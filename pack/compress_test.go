@@ -22,7 +22,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ocipack/ocipack/internal/testtree"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -144,7 +144,7 @@ func TestPackDigestIndependentOfConcurrency(t *testing.T) {
 		t.Skip("packs a 1.5 MB tree 18 times")
 	}
 	src := filepath.Join(t.TempDir(), "tree")
-	if _, err := testtree.Write(src, 100); err != nil {
+	if _, err := testkit.WriteTree(src, 100); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -183,7 +183,7 @@ func TestPackDigestIndependentOfConcurrency(t *testing.T) {
 // cancelled) leaves none of the compressor's goroutines running.
 func TestPackFailureStopsCompressor(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "tree")
-	if _, err := testtree.Write(src, 300); err != nil {
+	if _, err := testkit.WriteTree(src, 300); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []Compression{Gzip, Zstd} {

@@ -12,7 +12,7 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -35,7 +35,7 @@ func TestHelmE2E(t *testing.T) {
 		t.Skip("HELM_BIN is not set; set it to a helm v3 binary to run this test")
 	}
 	ctx := context.Background()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 
 	home := t.TempDir()
 	env := append(os.Environ(),

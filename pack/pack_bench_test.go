@@ -11,15 +11,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ocipack/ocipack/internal/testtree"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
 
-// benchTree writes the shared benchmark tree (internal/testtree) into dir.
+// benchTree writes the shared benchmark tree (testkit.WriteTree) into dir.
 func benchTree(tb testing.TB, dir string, files int) int64 {
 	tb.Helper()
-	n, err := testtree.Write(dir, files)
+	n, err := testkit.WriteTree(dir, files)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -59,7 +59,7 @@ func assertUnauthorized(t *testing.T, what string, err error, host string) {
 func TestAuthHtpasswd(t *testing.T) {
 	ctx := testCtx(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // never read the real ~/.docker
-	reg := registrytest.Start(t, registrytest.Options{Users: users})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: users})
 	src := newLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
@@ -113,7 +113,7 @@ func TestAuthHtpasswd(t *testing.T) {
 // a refused login stores nothing.
 func TestLoginLogout(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{Users: users})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: users})
 	dir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", dir)
 	store, err := transfer.DockerCredentials()
@@ -178,7 +178,7 @@ func TestLoginLogout(t *testing.T) {
 // Insecure.
 func TestTLS(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{TLS: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
 	src := newLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "secure/hello:v1")
@@ -223,7 +223,7 @@ func TestTLS(t *testing.T) {
 // the error says to pass --plain-http at once, rather than after retries.
 func TestPlainHTTPRegistry(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	res, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "apps/hello:v1"), "v1", transfer.Options{RetryWait: 1})

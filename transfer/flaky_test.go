@@ -21,8 +21,8 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -52,7 +52,7 @@ type flakyArtifact struct {
 	want map[string]entry
 }
 
-// TestFlaky copies an artifact through a flaky proxy (internal/flakyproxy)
+// TestFlaky copies an artifact through a flaky proxy (testkit.Proxy)
 // in front of a registry. The artifact is packed once, for all subtests;
 // they only read it.
 func TestFlaky(t *testing.T) {
@@ -95,17 +95,17 @@ func packFlakyArtifact(t *testing.T) *flakyArtifact {
 
 // flakyEnv is a registry with a flaky proxy in front of it.
 type flakyEnv struct {
-	reg   *registrytest.Registry
-	proxy *flakyproxy.Proxy
+	reg   *testkit.Registry
+	proxy *testkit.Proxy
 }
 
-func startFlaky(t *testing.T, faults flakyproxy.Faults) *flakyEnv {
+func startFlaky(t *testing.T, faults testkit.Faults) *flakyEnv {
 	t.Helper()
-	reg := registrytest.Start(t, registrytest.Options{Disk: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Disk: true})
 	if faults.Stall == 0 {
 		faults.Stall = flakyStall
 	}
-	return &flakyEnv{reg: reg, proxy: flakyproxy.Start(t, reg.URL, flakyproxy.Options{Faults: faults, Lifetime: time.Minute})}
+	return &flakyEnv{reg: reg, proxy: testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{Faults: faults, Lifetime: time.Minute})}
 }
 
 // viaProxy and direct are references to repo:v1 through the proxy and
@@ -275,7 +275,7 @@ func concurrently(t *testing.T, n int, name func(int) string, fn func(*testing.T
 // flakySummary sums up the seeds of flakyPushPull.
 type flakySummary struct {
 	mu             sync.Mutex
-	faults         map[flakyproxy.Fault]int
+	faults         map[testkit.Fault]int
 	pushed, pulled int
 }
 
@@ -285,20 +285,20 @@ type flakySummary struct {
 // with identical digests and bytes, or gives up naming a blob; never does
 // a tag point at something incomplete, in the registry or the layout.
 func flakyPushPull(t *testing.T, a *flakyArtifact) {
-	sum := &flakySummary{faults: map[flakyproxy.Fault]int{}}
+	sum := &flakySummary{faults: map[testkit.Fault]int{}}
 	seeds := []uint64{1, 2, 3, 4, 5}
 	concurrently(t, len(seeds), func(i int) string { return fmt.Sprint("seed-", seeds[i]) }, func(t *testing.T, i int) {
 		flakySeed(t, a, seeds[i], sum)
 	})
 	t.Logf("%d of %d pushes and %d of %d pulls completed; faults injected: %v", sum.pushed, len(seeds), sum.pulled, len(seeds), sum.faults)
-	for _, f := range flakyproxy.AllFaults {
+	for _, f := range testkit.AllFaults {
 		if sum.faults[f] == 0 {
 			t.Errorf("no %v fault was injected in %d seeds: the test does not test it", f, len(seeds))
 		}
 	}
 	// With 8 attempts a fifth of faults is survivable: most copies
 	// complete (each seed's faults are mostly reproducible; see
-	// flakyproxy).
+	// testkit.Proxy).
 	if sum.pushed < len(seeds)-1 || sum.pulled < len(seeds)-1 {
 		t.Errorf("only %d pushes and %d pulls of %d completed", sum.pushed, sum.pulled, len(seeds))
 	}
@@ -306,7 +306,7 @@ func flakyPushPull(t *testing.T, a *flakyArtifact) {
 
 func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 	ctx := testCtx(t)
-	e := startFlaky(t, flakyproxy.Faults{Seed: seed, Rate: 0.2})
+	e := startFlaky(t, testkit.Faults{Seed: seed, Rate: 0.2})
 	defer func() {
 		st := e.proxy.Stats()
 		sum.mu.Lock()
@@ -379,8 +379,8 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 	// A Cut lets an upload arrive (only its answer is lost), so it is
 	// left out: the uploads must fail.
-	uploadFaults := flakyproxy.Faults{Seed: 11, Rate: 1, Classes: flakyproxy.UploadData,
-		Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Stall, flakyproxy.Status500, flakyproxy.Status429}}
+	uploadFaults := testkit.Faults{Seed: 11, Rate: 1, Classes: testkit.UploadData,
+		Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultStall, testkit.FaultStatus500, testkit.FaultStatus429}}
 	scenarios := []struct {
 		name string
 		fn   func(t *testing.T, ctx context.Context)
@@ -401,8 +401,8 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		// up to 3 s after a 500: one attempt of 429s keeps this short.
 		// The blobs are in the registry already (as another tag), so
 		// that only the manifest is left to fail.
-		e := startFlaky(t, flakyproxy.Faults{Seed: 12, Rate: 1, Classes: flakyproxy.ManifestPut,
-			Kinds: []flakyproxy.Fault{flakyproxy.Status429}})
+		e := startFlaky(t, testkit.Faults{Seed: 12, Rate: 1, Classes: testkit.ManifestPut,
+			Kinds: []testkit.Fault{testkit.FaultStatus429}})
 		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/fresh"), "v0", transfer.Options{PlainHTTP: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -418,8 +418,8 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 	}}, {"blob downloads", func(t *testing.T, ctx context.Context) {
 		// Faults in a GET's body, past its headers, which only a new
 		// attempt of the whole copy can overcome.
-		e := startFlaky(t, flakyproxy.Faults{Seed: 13, Rate: 1, Classes: flakyproxy.BlobGet,
-			Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Stall, flakyproxy.Cut}})
+		e := startFlaky(t, testkit.Faults{Seed: 13, Rate: 1, Classes: testkit.BlobGet,
+			Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultStall, testkit.FaultCut}})
 		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -451,27 +451,27 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 // timeout, and the copy completes after a retry. Without an idle timeout
 // each would last flakyStall, past the test's deadline.
 func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
-	stall := func(c flakyproxy.Class) flakyproxy.Faults {
-		return flakyproxy.Faults{Rate: 1, Max: 1, Classes: c, Kinds: []flakyproxy.Fault{flakyproxy.Stall}}
+	stall := func(c testkit.Class) testkit.Faults {
+		return testkit.Faults{Rate: 1, Max: 1, Classes: c, Kinds: []testkit.Fault{testkit.FaultStall}}
 	}
 	scenarios := []struct {
 		name   string
-		faults flakyproxy.Faults
+		faults testkit.Faults
 		push   bool
 	}{
-		{"upload body", stall(flakyproxy.UploadData), true},
+		{"upload body", stall(testkit.UploadData), true},
 		// A late HEAD, on a connection used before (where net/http may
 		// wrap the timeout as "HTTP/1.x transport connection broken:
 		// …", which oras-go's retry does not take for a timeout).
-		{"late HEAD", flakyproxy.Faults{Rate: 1, After: 5, Max: 1, Classes: flakyproxy.BlobHead | flakyproxy.ManifestHead,
-			Kinds: []flakyproxy.Fault{flakyproxy.Stall}}, true},
-		{"manifest HEAD", stall(flakyproxy.ManifestHead), false},
-		{"download body", stall(flakyproxy.BlobGet), false},
+		{"late HEAD", testkit.Faults{Rate: 1, After: 5, Max: 1, Classes: testkit.BlobHead | testkit.ManifestHead,
+			Kinds: []testkit.Fault{testkit.FaultStall}}, true},
+		{"manifest HEAD", stall(testkit.ManifestHead), false},
+		{"download body", stall(testkit.BlobGet), false},
 	}
 	concurrently(t, len(scenarios), func(i int) string { return scenarios[i].name }, func(t *testing.T, i int) {
 		sc := scenarios[i]
 		ctx := testCtx(t)
-		e := startFlaky(t, flakyproxy.Faults{})
+		e := startFlaky(t, testkit.Faults{})
 		if !sc.push {
 			if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/stall"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 				t.Fatal(err)
@@ -498,7 +498,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 			t.Fatalf("copy through a stall: %v", err)
 		}
 		t.Logf("copy through %v: %v, %d attempts", e.proxy.Log(), took, res.Attempts)
-		if n := e.proxy.Stats().Faults[flakyproxy.Stall]; n != 1 {
+		if n := e.proxy.Stats().Faults[testkit.FaultStall]; n != 1 {
 			t.Errorf("%d stalls, want 1", n)
 		}
 		if took > flakyStall/2 {
@@ -519,7 +519,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 // blob go up once and come down once.
 func flakyRefusesLargeBodies(t *testing.T, a *flakyArtifact) {
 	ctx := testCtx(t)
-	e := startFlaky(t, flakyproxy.Faults{RefuseBodiesOver: 1 << 20})
+	e := startFlaky(t, testkit.Faults{RefuseBodiesOver: 1 << 20})
 	res, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/big"), "v1", flakyOpts(4))
 	if err == nil {
 		t.Fatal("push of 8 MiB blobs through a 1 MiB body limit succeeded")
@@ -536,7 +536,7 @@ func flakyRefusesLargeBodies(t *testing.T, a *flakyArtifact) {
 	}
 	assertRegistryTag(t, ctx, e, "apps/big", "")
 
-	e.proxy.SetFaults(flakyproxy.Faults{})
+	e.proxy.SetFaults(testkit.Faults{})
 	before := e.proxy.Stats()
 	res, err = transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/big"), "v1", flakyOpts(3))
 	if err != nil {

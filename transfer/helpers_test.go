@@ -16,7 +16,7 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/transfer"
@@ -104,7 +104,7 @@ func graphOf(t *testing.T, l *layout.Layout, ref string) graph {
 }
 
 // regRef parses HOST/REPO[:TAG] for reg.
-func regRef(t *testing.T, reg *registrytest.Registry, repoAndTag string) registry.Reference {
+func regRef(t *testing.T, reg *testkit.Registry, repoAndTag string) registry.Reference {
 	t.Helper()
 	ref, err := transfer.ParseReference(reg.Ref(repoAndTag))
 	if err != nil {
@@ -115,7 +115,7 @@ func regRef(t *testing.T, reg *registrytest.Registry, repoAndTag string) registr
 
 // directRepo is an oras-go client for repo that talks to reg directly,
 // bypassing the code under test, to check what the registry holds.
-func directRepo(t *testing.T, reg *registrytest.Registry, repo string) *remote.Repository {
+func directRepo(t *testing.T, reg *testkit.Registry, repo string) *remote.Repository {
 	t.Helper()
 	r, err := remote.NewRepository(reg.Ref(repo))
 	if err != nil {

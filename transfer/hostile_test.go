@@ -25,8 +25,8 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -246,8 +246,8 @@ func pushManifest(t *testing.T, repo oras.Target, mediaType string, v any, tag s
 // fetched; the layout stays as it was.
 func TestPullRefusesNegativeSize(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	proxy := flakyproxy.Start(t, reg.URL, flakyproxy.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	proxy := testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{})
 	repo := directRepo(t, reg, "apps/neg")
 	data := make([]byte, 1<<20)
 	rand.Read(data)
@@ -292,7 +292,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 // verifies and GC collects what the pull stored.
 func TestPullRefusesUnknownMediaType(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "apps/odd:v1")
@@ -399,7 +399,7 @@ func assertReferrer(t *testing.T, where string, got []ocispec.Descriptor, err er
 // of the index.
 func TestReferrersOfChildManifests(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	idx, child, childSBOM, idxSBOM := multiPlatform(t, src)
 	opts := transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1}

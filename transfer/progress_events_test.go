@@ -3,7 +3,7 @@ package transfer_test
 import (
 	"testing"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -12,7 +12,7 @@ import (
 // show a total that does not grow; both ways.
 func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")

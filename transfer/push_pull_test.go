@@ -17,7 +17,7 @@ import (
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -26,7 +26,7 @@ import (
 // same bytes, and a Result that counts what moved.
 func TestPushPullAnonymous(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packed := packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
@@ -89,7 +89,7 @@ func TestPushPullAnonymous(t *testing.T) {
 // the other tag as it was; pulling again moves nothing.
 func TestPushAgainSkipsEverything(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
@@ -172,7 +172,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 // push (dstTag "") must not create a tag in the registry.
 func TestPushRetag(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	opts := transfer.Options{PlainHTTP: true}
@@ -209,7 +209,7 @@ func TestPushRetag(t *testing.T) {
 // pushed (the `oras push` format) and unpacks it.
 func TestPullOrasPushed(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	mem := memory.New()
 	files := map[string][]byte{
 		"app-1.0.tar":     fileBytes(t, "../testdata/example/app-1.0.tar"),
@@ -262,7 +262,7 @@ func TestPullOrasPushed(t *testing.T) {
 // several blobs in flight at once.
 func TestConcurrentManyBlobs(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	dir := t.TempDir()
 	var paths []string
 	for i := range 40 {
@@ -310,7 +310,7 @@ func TestConcurrentManyBlobs(t *testing.T) {
 // TestPullMissing names a tag the registry does not have.
 func TestPullMissing(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	dst := newLayout(t)
 	res, err := transfer.Pull(ctx, regRef(t, reg, "apps/none:v9"), dst, "v9", transfer.Options{PlainHTTP: true, RetryWait: 1})
 	if !errors.Is(err, errdef.ErrNotFound) {

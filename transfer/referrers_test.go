@@ -12,7 +12,7 @@ import (
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -72,7 +72,7 @@ func registryReferrers(t *testing.T, ctx context.Context, repo *remote.Repositor
 // layout, with Referrers; without, it stays behind.
 func TestReferrers(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	a := packed.Manifest

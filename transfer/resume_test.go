@@ -16,8 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -77,9 +77,9 @@ func resumeCtx(t *testing.T) context.Context {
 // lives long enough for 256 MiB transfers.
 func startResumeEnv(t *testing.T) *flakyEnv {
 	t.Helper()
-	e := startFlaky(t, flakyproxy.Faults{})
+	e := startFlaky(t, testkit.Faults{})
 	e.proxy.Close()
-	e.proxy = flakyproxy.Start(t, e.reg.URL, flakyproxy.Options{Lifetime: 4 * time.Minute})
+	e.proxy = testkit.StartProxy(t, e.reg.URL, testkit.ProxyOptions{Lifetime: 4 * time.Minute})
 	return e
 }
 
@@ -166,7 +166,7 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
 			dst := newLayout(t)
 			defer dst.Close()
-			e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, At: at, Match: blobGETs(a.blob.Digest)})
+			e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: at, Match: blobGETs(a.blob.Digest)})
 			if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err == nil {
 				t.Fatal("pull succeeded through a connection reset")
 			}
@@ -180,7 +180,7 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 				t.Fatalf("after a cut at byte %d, %d bytes are kept", cut, have)
 			}
 			settle(t, e)
-			e.proxy.SetFaults(flakyproxy.Faults{})
+			e.proxy.SetFaults(testkit.Faults{})
 			before := e.proxy.Stats()
 			res, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1))
 			if err != nil {
@@ -211,7 +211,7 @@ func resumePullRetries(t *testing.T, a *bigArtifact) {
 	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Cut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultCut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
 	dst := newLayout(t)
 	defer dst.Close()
 	res, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(5))
@@ -246,7 +246,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 		mu   sync.Mutex
 		gets []string
 	)
-	e.proxy.SetFaults(flakyproxy.Faults{Match: func(r *http.Request) bool {
+	e.proxy.SetFaults(testkit.Faults{Match: func(r *http.Request) bool {
 		if blobGETs(a.blob.Digest)(r) {
 			mu.Lock()
 			gets = append(gets, r.Header.Get("Range"))
@@ -269,7 +269,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 	// Cut: two of the ranges are reset half way.
 	dst2 := newLayout(t)
 	defer dst2.Close()
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 2, At: 0.5, Match: blobGETs(a.blob.Digest)})
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 2, At: 0.5, Match: blobGETs(a.blob.Digest)})
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst2, "v1", opts); err == nil {
 		t.Fatal("pull succeeded through two resets")
 	}
@@ -278,7 +278,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 		t.Fatalf("after two ranges were cut half way, %d bytes are kept", have)
 	}
 	settle(t, e)
-	e.proxy.SetFaults(flakyproxy.Faults{})
+	e.proxy.SetFaults(testkit.Faults{})
 	before := e.proxy.Stats()
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst2, "v1", opts); err != nil {
 		t.Fatal(err)
@@ -301,7 +301,7 @@ func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 	}
 	dst := newLayout(t)
 	defer dst.Close()
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, At: 0.5, Match: blobGETs(a.blob.Digest)})
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: 0.5, Match: blobGETs(a.blob.Digest)})
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err == nil {
 		t.Fatal("pull succeeded through a reset")
 	}
@@ -309,7 +309,7 @@ func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 		t.Fatal("nothing kept after a cut half way")
 	}
 	settle(t, e)
-	e.proxy.SetFaults(flakyproxy.Faults{IgnoreRange: true})
+	e.proxy.SetFaults(testkit.Faults{IgnoreRange: true})
 	before := e.proxy.Stats()
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err != nil {
 		t.Fatal(err)
@@ -333,7 +333,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 	for i, after := range []int{0, 3, 7} {
 		t.Run(fmt.Sprint(after), func(t *testing.T) {
 			repo := fmt.Sprintf("apps/big%d", i)
-			e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, After: after, At: 0.5, Match: patches})
+			e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, After: after, At: 0.5, Match: patches})
 			before := e.proxy.Stats()
 			if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, repo), "v1", opts); err == nil {
 				t.Fatal("push succeeded through a reset")
@@ -347,7 +347,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 			if want := int64(after) * opts.ChunkSize; first < want || first > want+64<<10 {
 				t.Errorf("first push forwarded %d bytes, want the %d chunks before the cut (%d)", first, after, want)
 			}
-			e.proxy.SetFaults(flakyproxy.Faults{})
+			e.proxy.SetFaults(testkit.Faults{})
 			res, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, repo), "v1", opts)
 			if err != nil {
 				t.Fatal(err)
@@ -370,7 +370,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
-	e.proxy.SetFaults(flakyproxy.Faults{RefuseBodiesOver: 40 << 20})
+	e.proxy.SetFaults(testkit.Faults{RefuseBodiesOver: 40 << 20})
 	opts := flakyOpts(1)
 	opts.ChunkSize = 32 << 20
 	if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/chunked"), "v1", opts); err != nil {
@@ -381,7 +381,7 @@ func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 	}
 	assertRegistryTag(t, ctx, e, "apps/chunked", a.g.manifest.Digest)
 
-	e.proxy.SetFaults(flakyproxy.Faults{RefuseBodiesOver: 100 << 20})
+	e.proxy.SetFaults(testkit.Faults{RefuseBodiesOver: 100 << 20})
 	before := e.proxy.Stats()
 	if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/auto"), "v1", flakyOpts(1)); err != nil {
 		t.Fatal(err)
@@ -402,7 +402,7 @@ func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 func TestResumeAuth(t *testing.T) {
 	ctx := resumeCtx(t)
 	a := packFlakyArtifact(t)
-	reg := registrytest.Start(t, registrytest.Options{Users: map[string]string{"robot": "s3cret"}, Disk: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: map[string]string{"robot": "s3cret"}, Disk: true})
 	opts := transfer.Options{PlainHTTP: true, Username: "robot", Password: "s3cret", ChunkSize: 1 << 20, ParallelRanges: 3}
 	ref := regRef(t, reg, "apps/auth:v1")
 	res, err := transfer.Push(ctx, a.src, "v1", ref, "v1", opts)

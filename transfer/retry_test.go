@@ -18,7 +18,7 @@ import (
 
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -44,7 +44,7 @@ type faultyProxy struct {
 	rejectedUploads, rejectedDownloads, cut, lost int
 }
 
-func startFaultyProxy(t *testing.T, reg *registrytest.Registry) *faultyProxy {
+func startFaultyProxy(t *testing.T, reg *testkit.Registry) *faultyProxy {
 	t.Helper()
 	target, err := url.Parse(reg.URL)
 	if err != nil {
@@ -186,7 +186,7 @@ func (p *faultyProxy) cutShort(w http.ResponseWriter, r *http.Request) {
 // whole-copy retries that per-request retries could not spare.
 func TestRetryTransientFaults(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	proxy := startFaultyProxy(t, reg)
 	src := newLayout(t)
 	packPaths(t, src, "v1", example...)
@@ -282,7 +282,7 @@ func TestRetryTransientFaults(t *testing.T) {
 // nothing is tagged at the destination.
 func TestRetryGivesUp(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	proxy := startFaultyProxy(t, reg)
 	src := newLayout(t)
 	packPaths(t, src, "v1", example...)

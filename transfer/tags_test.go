@@ -13,7 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -93,7 +93,7 @@ func registryTags(t *testing.T, repo *remote.Repository) []string {
 // moved once each way.
 func TestPushPullTags(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	transfer.SetTagListPageSize(t, 7)
 	src := newLayout(t)
 	tags, want := packTags(t, src, 30)
@@ -204,7 +204,7 @@ func TestPushPullTags(t *testing.T) {
 // the registry's, and its own tag is left alone.
 func TestPullTagsIntoExistingLayout(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	tags, want := packTags(t, src, 12)
 	ref := regRef(t, reg, "apps/many")
@@ -266,7 +266,7 @@ func assertExampleSite(t *testing.T, dir string) {
 // the layout lacks.
 func TestPullTagsErrorNamesTag(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := newLayout(t)
 	tags, _ := packTags(t, src, 10)
 	ref := regRef(t, reg, "apps/many")

@@ -1,7 +1,8 @@
-// Package testtree generates a deterministic, source-like directory tree
+// WriteTree generates a deterministic, source-like directory tree
 // for benchmarks: text-like files of mixed sizes in nested directories, a
 // small version of bench/run's.
-package testtree
+
+package testkit
 
 import (
 	"bufio"
@@ -22,10 +23,10 @@ var words = []string{
 	"{", "}", "(", ")", "//", "==", "!=", "0", "1", "42", "4096",
 }
 
-// Write writes files text-like files (200 B to 200 KB, mostly small,
+// WriteTree writes files text-like files (200 B to 200 KB, mostly small,
 // deterministic) into nested directories under dir and returns the bytes
 // written. The pack and unpack benchmarks share it.
-func Write(dir string, files int) (int64, error) {
+func WriteTree(dir string, files int) (int64, error) {
 	var seed [32]byte
 	copy(seed[:], "ocipack pack benchmark tree")
 	rng := rand.New(rand.NewChaCha8(seed))
