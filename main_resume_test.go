@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ocipack/ocipack/internal/testkit"
-	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 

@@ -22,7 +22,6 @@ import (
 	"oras.land/oras-go/v2/registry"
 
 	"github.com/ocipack/ocipack/internal/testkit"
-	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )

@@ -26,7 +26,6 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/ocipack/ocipack/internal/testkit"
-	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
