@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -34,7 +35,7 @@ type ckArtifact struct {
 // newCkLayout builds the layout of ckLayout.
 func newCkLayout(t *testing.T) *ckLayout {
 	t.Helper()
-	c := &ckLayout{l: newLayout(t)}
+	c := &ckLayout{l: testkit.NewLayout(t)}
 	c.a = ckStoreArtifact(t, c.l, "a", "content of a")
 	c.b = ckStoreArtifact(t, c.l, "b", "content of b, a bit longer")
 	return c
@@ -44,7 +45,7 @@ func newCkLayout(t *testing.T) *ckLayout {
 // tags it, unless tag is "".
 func ckStoreArtifact(t testing.TB, l *layout.Layout, tag, body string) ckArtifact {
 	t.Helper()
-	desc := storeManifest(t, l, "application/x.test", body)
+	desc := testkit.StoreManifest(t, l, "application/x.test", body)
 	m, err := layout.ReadManifest(context.Background(), l, desc)
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +123,8 @@ func TestCheckHealthy(t *testing.T) {
 	if calls == 0 || last != total || total != c.a.config.Size+c.a.layer.Size+c.b.layer.Size {
 		t.Errorf("progress: %d calls, last %d of %d", calls, last, total)
 	}
-	if len(blobFiles(t, c.l)) != 5 {
-		t.Errorf("blobs/sha256 holds %v", blobFiles(t, c.l))
+	if len(testkit.BlobFiles(t, c.l.Path())) != 5 {
+		t.Errorf("blobs/sha256 holds %v", testkit.BlobFiles(t, c.l.Path()))
 	}
 
 	// JSON for `verify --json`: empty lists, not null.
@@ -139,7 +140,7 @@ func TestCheckHealthy(t *testing.T) {
 }
 
 func TestCheckEmptyLayout(t *testing.T) {
-	rep := ckCheck(t, newLayout(t), layout.CheckOptions{})
+	rep := ckCheck(t, testkit.NewLayout(t), layout.CheckOptions{})
 	if !rep.Clean() || rep.Blobs != 0 || rep.Tags != 0 {
 		t.Fatalf("empty layout: %+v", rep)
 	}
@@ -372,7 +373,7 @@ func TestCheckReferrers(t *testing.T) {
 }
 
 func TestCheckMissingSubjectIsAWarning(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ghost := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("never stored"), Size: 12}
 	ref := ckPushReferrer(t, l, ghost, "a signature of something not here")
 	if err := l.Tag(context.Background(), ref, "sig"); err != nil {
@@ -456,7 +457,7 @@ func ckTagBlobAsManifest(t testing.TB, l *layout.Layout, tag string, b []byte) d
 // ckEditIndex rewrites index.json behind the layout's back.
 func ckEditIndex(t testing.TB, l *layout.Layout, fn func(*ocispec.Index)) {
 	t.Helper()
-	idx := readIndexFile(t, l)
+	idx := testkit.ReadIndex(t, l.Path())
 	fn(&idx)
 	b, err := json.Marshal(idx)
 	if err != nil {

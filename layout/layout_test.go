@@ -12,6 +12,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -56,7 +57,7 @@ func TestOpenOrCreateNewDirectory(t *testing.T) {
 	if err != nil || !fi.IsDir() {
 		t.Fatalf("blobs/sha256 is not a directory: %v", err)
 	}
-	if n := blobFiles(t, l); len(n) != 0 {
+	if n := testkit.BlobFiles(t, l.Path()); len(n) != 0 {
 		t.Errorf("new layout has blobs: %v", n)
 	}
 
@@ -83,8 +84,8 @@ func TestOpenOrCreateEmptyDirectory(t *testing.T) {
 
 func TestOpenOrCreateKeepsExistingLayout(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	desc := storeManifest(t, l, "application/x.test", "hello")
+	l := testkit.NewLayout(t)
+	desc := testkit.StoreManifest(t, l, "application/x.test", "hello")
 	if err := l.Tag(ctx, desc, "v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestOpenOrCreateRefusesNonLayout(t *testing.T) {
 		t.Errorf("error %q does not name the directory", err)
 	}
 	// Nothing was scattered into it.
-	if got := dirNames(t, dir); !slices.Equal(got, []string{"notes.txt"}) {
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{"notes.txt"}) {
 		t.Errorf("directory now holds %v, want only notes.txt", got)
 	}
 }
@@ -139,7 +140,7 @@ func TestOpenOrCreateRefusesWrongVersion(t *testing.T) {
 	if string(b) != `{"imageLayoutVersion":"2.0.0"}` {
 		t.Errorf("oci-layout was rewritten: %s", b)
 	}
-	if got := dirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
 		t.Errorf("OpenOrCreate wrote into a layout it refused: %v", got)
 	}
 }
@@ -223,7 +224,7 @@ func TestOpenWritesNothing(t *testing.T) {
 	if err != nil || len(tags) != 0 {
 		t.Fatalf("Tags() = %v, %v", tags, err)
 	}
-	if got := dirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
 		t.Errorf("after Open and Tags the directory holds %v", got)
 	}
 }
@@ -236,7 +237,7 @@ func TestIndexCorrupt(t *testing.T) {
 		"bad digest":       `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:zz","size":1}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			if err := os.WriteFile(filepath.Join(l.Path(), "index.json"), []byte(content), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -247,7 +248,7 @@ func TestIndexCorrupt(t *testing.T) {
 				t.Errorf("Resolve: %v, want ErrCorrupt", err)
 			}
 			// A corrupt index is never overwritten by an update.
-			desc := storeManifest(t, l, "application/x.test", "x")
+			desc := testkit.StoreManifest(t, l, "application/x.test", "x")
 			if err := l.Tag(ctx, desc, "v1"); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Tag: %v, want ErrCorrupt", err)
 			}

@@ -23,6 +23,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -63,8 +64,8 @@ func robustDuringExclusive(t *testing.T, dir string, remove func(), writer func(
 // while GC holds the layout and then tag it after GC removed it.
 func TestRobustTagWaitsForGC(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	desc := storeManifest(t, l, "application/x.robust", "tag me")
+	l := testkit.NewLayout(t)
+	desc := testkit.StoreManifest(t, l, "application/x.robust", "tag me")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func TestRobustTagWaitsForGC(t *testing.T) {
 // TestRobustPushWaitsForGC: Push must not answer "already exists" for a
 // blob that GC, holding the layout, is about to remove.
 func TestRobustPushWaitsForGC(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	content := []byte("a blob gc removes while a copy decides to skip it")
 	desc, err := l.Ingest(context.Background(), "application/octet-stream", bytes.NewReader(content))
 	if err != nil {
@@ -124,7 +125,7 @@ func TestRobustPushWaitsForGC(t *testing.T) {
 
 // TestRobustHoldForWriting: a held Layout keeps GC off until it is closed.
 func TestRobustHoldForWriting(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	if err := l.HoldForWriting(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestRobustAbsurdManifests(t *testing.T) {
 			})
 		}, "more than the"},
 		{"index of indexes 100 deep", func(t *testing.T, l *layout.Layout) ocispec.Descriptor {
-			d := storeManifest(t, l, "application/x.robust", "at the bottom")
+			d := testkit.StoreManifest(t, l, "application/x.robust", "at the bottom")
 			for range 100 {
 				d = robustIngestJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 					Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
@@ -211,7 +212,7 @@ func TestRobustAbsurdManifests(t *testing.T) {
 		}, "nested more than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			root := tc.build(t, l)
 			if err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
 				root.Annotations = map[string]string{ocispec.AnnotationRefName: "absurd"}
@@ -261,12 +262,12 @@ func TestRobustAbsurdManifests(t *testing.T) {
 // layout as it was and says why.
 func TestRobustPackCheckSpace(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	keep := storeManifest(t, l, "application/x.robust", "kept")
+	l := testkit.NewLayout(t)
+	keep := testkit.StoreManifest(t, l, "application/x.robust", "kept")
 	if err := l.Tag(ctx, keep, "keep"); err != nil {
 		t.Fatal(err)
 	}
-	blobs := blobFiles(t, l)
+	blobs := testkit.BlobFiles(t, l.Path())
 	in := filepath.Join(t.TempDir(), "in.bin")
 	if err := os.WriteFile(in, bytes.Repeat([]byte("x"), 123456), 0o644); err != nil {
 		t.Fatal(err)
@@ -283,10 +284,10 @@ func TestRobustPackCheckSpace(t *testing.T) {
 	if asked != 123456 {
 		t.Errorf("CheckSpace was asked for %d bytes, want the input's 123456", asked)
 	}
-	if got := blobFiles(t, l); !slices.Equal(got, blobs) {
+	if got := testkit.BlobFiles(t, l.Path()); !slices.Equal(got, blobs) {
 		t.Errorf("a refused pack stored blobs: %v, were %v", got, blobs)
 	}
-	if tmp := tmpFiles(t, l); len(tmp) > 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) > 0 {
 		t.Errorf("a refused pack left temporary files: %v", tmp)
 	}
 	if tags, _ := l.Tags(ctx); len(tags) != 1 || tags[0].Tag != "keep" {

@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -17,9 +18,9 @@ import (
 // new tag in one update of index.json; when anything is wrong it sets none.
 func TestTagReference(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m1 := storeManifest(t, l, "application/x.one", "one")
-	m2 := storeManifest(t, l, "application/x.two", "two")
+	l := testkit.NewLayout(t)
+	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
+	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
 	if err := l.Tag(ctx, m1, "v1"); err != nil {
 		t.Fatal(err)
 	}

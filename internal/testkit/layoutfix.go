@@ -1,14 +1,20 @@
 package testkit
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/errdef"
 
 	"github.com/ocipack/ocipack/layout"
 )
@@ -77,5 +83,69 @@ func TmpFiles(t testing.TB, dir string) []string {
 	return DirNamesIfAny(t, filepath.Join(dir, layout.WorkDir, "tmp"))
 }
 
-// FileDigestOf returns the digest of blob content b, as a string.
-func FileDigestOf(b []byte) string { return digest.FromBytes(b).String() }
+// NewLayout creates an empty layout in a new temporary directory and
+// closes it when the test ends.
+func NewLayout(t testing.TB) *layout.Layout {
+	t.Helper()
+	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "layout"))
+	if err != nil {
+		t.Fatalf("OpenOrCreate: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// StoreManifest stores a one-layer image manifest whose layer (titled
+// body.txt) holds body, with the given artifact type and the empty config,
+// and returns the manifest's descriptor (untagged).
+func StoreManifest(t testing.TB, l *layout.Layout, artifactType, body string) ocispec.Descriptor {
+	t.Helper()
+	ctx := context.Background()
+	cfg, err := l.Ingest(ctx, ocispec.MediaTypeEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer.Annotations = map[string]string{ocispec.AnnotationTitle: "body.txt"}
+	m := ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: artifactType,
+		Config:       cfg,
+		Layers:       []ocispec.Descriptor{layer},
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := l.Ingest(ctx, ocispec.MediaTypeImageManifest, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc.ArtifactType = artifactType
+	return desc
+}
+
+// PushJSON pushes v, marshalled to JSON, as a blob of mediaType into target
+// (a layout or a registry repository), content already there being fine,
+// tags it when tag is not empty, and returns its descriptor.
+func PushJSON(t testing.TB, target oras.Target, mediaType string, v any, tag string) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := content.NewDescriptorFromBytes(mediaType, b)
+	if err := target.Push(context.Background(), d, bytes.NewReader(b)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+		t.Fatalf("push %s: %v", mediaType, err)
+	}
+	if tag != "" {
+		if err := target.Tag(context.Background(), d, tag); err != nil {
+			t.Fatalf("tag %s: %v", tag, err)
+		}
+	}
+	return d
+}
