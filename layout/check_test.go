@@ -162,11 +162,11 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return c.b.manifest.Digest, layout.ProblemMissing
 		}, false},
 		{"flipped byte", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckFlipByte(t, c.l.BlobPath(c.b.layer.Digest))
+			testkit.FlipByteMiddle(t, c.l.BlobPath(c.b.layer.Digest))
 			return c.b.layer.Digest, layout.ProblemDigest
 		}, false},
 		{"flipped byte in a manifest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckFlipByte(t, c.l.BlobPath(c.a.manifest.Digest))
+			testkit.FlipByteMiddle(t, c.l.BlobPath(c.a.manifest.Digest))
 			return c.a.manifest.Digest, layout.ProblemDigest
 		}, false},
 		{"truncated", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
@@ -193,11 +193,11 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return ckTagBlobAsManifest(t, c.l, "broken", []byte(`{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}`)), layout.ProblemCorruptManifest
 		}, false},
 		{"broken index.json", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [`)
 			return "", layout.ProblemCorruptIndex
 		}, false},
 		{"index.json schemaVersion 1", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 1, "manifests": []}`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 1, "manifests": []}`)
 			return "", layout.ProblemCorruptIndex
 		}, false},
 		{"index.json bad digest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
@@ -223,11 +223,11 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return "", layout.ProblemBadLayoutFile
 		}, false},
 		{"wrong oci-layout version", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "oci-layout"), `{"imageLayoutVersion": "2.0.0"}`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "oci-layout"), `{"imageLayoutVersion": "2.0.0"}`)
 			return "", layout.ProblemBadLayoutFile
 		}, false},
 		{"blob named not-a-digest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
 			return "", layout.ProblemBadName
 		}, false},
 		{"unknown algorithm directory", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
@@ -237,7 +237,7 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return "", layout.ProblemBadName
 		}, false},
 		{"temp file", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-123"), "partial")
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-123"), "partial")
 			return "", layout.ProblemTempFile
 		}, true},
 	}
@@ -272,13 +272,13 @@ func TestCheckListsEveryProblem(t *testing.T) {
 	c := newCkLayout(t)
 	third := ckStoreArtifact(t, c.l, "c", "content of c")
 	ckRm(t, c.l.BlobPath(c.a.layer.Digest))
-	ckFlipByte(t, c.l.BlobPath(c.b.layer.Digest))
+	testkit.FlipByteMiddle(t, c.l.BlobPath(c.b.layer.Digest))
 	if err := os.Truncate(c.l.BlobPath(third.layer.Digest), 1); err != nil {
 		t.Fatal(err)
 	}
 	extra := ckIngest(t, c.l, "application/octet-stream", []byte("dangling"))
 	broken := ckTagBlobAsManifest(t, c.l, "broken", []byte("not json"))
-	ckWriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
 	ckRm(t, filepath.Join(c.l.Path(), "oci-layout"))
 
 	rep := ckCheck(t, c.l, layout.CheckOptions{})
@@ -319,7 +319,7 @@ func TestCheckListsEveryProblem(t *testing.T) {
 // every blob would be unreferenced; Check says nothing of them.
 func TestCheckBrokenIndexListsNoUnreferenced(t *testing.T) {
 	c := newCkLayout(t)
-	ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), "{")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), "{")
 	rep := ckCheck(t, c.l, layout.CheckOptions{})
 	if len(rep.Problems) != 1 || rep.Problems[0].Kind != layout.ProblemCorruptIndex || rep.Problems[0].Path != "index.json" {
 		t.Errorf("problems:\n%s", ckLines(rep.Problems))
@@ -463,34 +463,12 @@ func ckEditIndex(t testing.TB, l *layout.Layout, fn func(*ocispec.Index)) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ckWriteFile(t, filepath.Join(l.Path(), "index.json"), string(b))
-}
-
-func ckFlipByte(t testing.TB, p string) {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0x01
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), string(b))
 }
 
 func ckRm(t testing.TB, p string) {
 	t.Helper()
 	if err := os.Remove(p); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func ckWriteFile(t testing.TB, p, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -195,7 +195,7 @@ func TestGCDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckPushReferrer(t, c.l, c.b.manifest, "sbom of b")
-	ckWriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
 	blobsBefore := testkit.BlobFiles(t, c.l.Path())
 	indexBefore := testkit.ReadIndex(t, c.l.Path())
 
@@ -226,9 +226,9 @@ func TestGCDryRun(t *testing.T) {
 func TestGCRemovesTempFiles(t *testing.T) {
 	c := newCkLayout(t)
 	tmp := filepath.Join(c.l.Path(), layout.WorkDir, "tmp")
-	ckWriteFile(t, filepath.Join(tmp, "blob-1"), "12345")
-	ckWriteFile(t, filepath.Join(tmp, "blob-2"), "123")
-	ckWriteFile(t, filepath.Join(c.l.Path(), ".index.json.tmp-42"), "{}")
+	testkit.WriteFile(t, filepath.Join(tmp, "blob-1"), "12345")
+	testkit.WriteFile(t, filepath.Join(tmp, "blob-2"), "123")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), ".index.json.tmp-42"), "{}")
 	rep := ckGC(t, c.l, false)
 	if rep.TempFiles != 3 || rep.BytesFreed != 10 {
 		t.Errorf("temp files %d, bytes %d; want 3, 10", rep.TempFiles, rep.BytesFreed)
@@ -253,7 +253,7 @@ func TestGCRefuses(t *testing.T) {
 		names   string // the error must name it
 	}{
 		{"broken index.json", func(t *testing.T, c *ckLayout) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [{`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [{`)
 		}, "index.json"},
 		{"missing index.json", func(t *testing.T, c *ckLayout) {
 			ckRm(t, filepath.Join(c.l.Path(), "index.json"))
@@ -265,7 +265,7 @@ func TestGCRefuses(t *testing.T) {
 			ckRm(t, c.l.BlobPath(c.a.manifest.Digest))
 		}, "sha256:"},
 		{"corrupt tagged manifest", func(t *testing.T, c *ckLayout) {
-			ckFlipByte(t, c.l.BlobPath(c.a.manifest.Digest))
+			testkit.FlipByteMiddle(t, c.l.BlobPath(c.a.manifest.Digest))
 		}, "sha256:"},
 		{"unparseable manifest", func(t *testing.T, c *ckLayout) {
 			ckTagBlobAsManifest(t, c.l, "broken", []byte("{not json"))
@@ -282,7 +282,7 @@ func TestGCRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			loose := ckIngest(t, c.l, "application/octet-stream", []byte("loose"))
-			ckWriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
 			tc.corrupt(t, c)
 			before := testkit.BlobFiles(t, c.l.Path())
 			c.l.Close()

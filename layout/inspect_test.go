@@ -35,8 +35,8 @@ func inPack(t testing.TB, l *layout.Layout, tag string) *pack.Result {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(src, "data")
-	ckWriteFile(t, filepath.Join(dir, "x", "one.txt"), "one")
-	ckWriteFile(t, filepath.Join(dir, "two.txt"), "two")
+	testkit.WriteFile(t, filepath.Join(dir, "x", "one.txt"), "one")
+	testkit.WriteFile(t, filepath.Join(dir, "two.txt"), "two")
 	res, err := pack.Pack(context.Background(), l, tag, []pack.Input{{Path: run}, {Path: dir}}, pack.Options{
 		ArtifactType:    "application/x.inspect-test",
 		Annotations:     map[string]string{"com.example.note": "hello"},
@@ -174,7 +174,7 @@ func TestInspectErrors(t *testing.T) {
 		t.Errorf("unparseable manifest: %v", err)
 	}
 	res := inPack(t, l, "v1")
-	ckFlipByte(t, l.BlobPath(res.Manifest.Digest))
+	testkit.FlipByteMiddle(t, l.BlobPath(res.Manifest.Digest))
 	if _, err := l.Inspect(ctx, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("damaged manifest: %v", err)
 	}
@@ -265,7 +265,7 @@ func BenchmarkSummaries10k(b *testing.B) {
 		md.Annotations = map[string]string{ocispec.AnnotationRefName: fmt.Sprintf("tag-%05d", i)}
 		idx.Manifests = append(idx.Manifests, md)
 	}
-	ckWriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
+	testkit.WriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
 	for b.Loop() {
 		sums, err := l.Summaries(ctx)
 		if err != nil {

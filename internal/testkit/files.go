@@ -129,3 +129,9 @@ func dirNames(dir string) ([]string, error) {
 	}
 	return names, err
 }
+
+// FlipByteMiddle is FlipByte at the middle byte of the file.
+func FlipByteMiddle(t testing.TB, path string) {
+	t.Helper()
+	FlipByte(t, path, int64(len(ReadFile(t, path))/2))
+}
