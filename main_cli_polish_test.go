@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -30,13 +29,7 @@ import (
 // exits 0.
 func polishRun(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, args, strings.NewReader(""), &stdout, &stderr); code != 0 {
-		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	return wantExit0(t, args, runCLI(t, 45*time.Second, nil, args...)).stdout
 }
 
 // polishTotal matches the total of a progress line: "DONE / TOTAL".

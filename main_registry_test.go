@@ -6,8 +6,6 @@ package main
 // other test files of this package.
 
 import (
-	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,9 +36,8 @@ var registryExample = []string{
 
 // registryRunResult is what one run of the command line gave.
 type registryRunResult struct {
-	args           []string
-	code           int
-	stdout, stderr string
+	args []string
+	result
 }
 
 // registryTranscript collects every output of a test, to check that a
@@ -51,11 +48,7 @@ type registryTranscript struct{ runs []registryRunResult }
 // time. stderr is a bytes.Buffer, not a terminal: progress is plain lines.
 func registryRun(t *testing.T, tr *registryTranscript, stdin string, args ...string) registryRunResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, strings.NewReader(stdin), &stdout, &stderr)
-	r := registryRunResult{args, code, stdout.String(), stderr.String()}
+	r := registryRunResult{args, runCLI(t, 45*time.Second, strings.NewReader(stdin), args...)}
 	if tr != nil {
 		tr.runs = append(tr.runs, r)
 	}
@@ -66,9 +59,7 @@ func registryRun(t *testing.T, tr *registryTranscript, stdin string, args ...str
 func registryMustRun(t *testing.T, tr *registryTranscript, stdin string, args ...string) registryRunResult {
 	t.Helper()
 	r := registryRun(t, tr, stdin, args...)
-	if r.code != 0 {
-		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
+	wantExit0(t, args, r.result)
 	return r
 }
 
@@ -76,18 +67,7 @@ func registryMustRun(t *testing.T, tr *registryTranscript, stdin string, args ..
 // line holding every one of wants.
 func registryWantFailure(t *testing.T, r registryRunResult, code int, wants ...string) {
 	t.Helper()
-	if r.code != code {
-		t.Errorf("ocipack %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code, code, r.stdout, r.stderr)
-		return
-	}
-	if strings.Count(r.stderr, "\n") != 1 || !strings.HasSuffix(r.stderr, "\n") {
-		t.Errorf("ocipack %s: stderr is not one line: %q", strings.Join(r.args, " "), r.stderr)
-	}
-	for _, w := range wants {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("ocipack %s: stderr does not mention %q: %q", strings.Join(r.args, " "), w, r.stderr)
-		}
-	}
+	wantFailure(t, r.args, r.result, code, wants...)
 }
 
 // registryIsolateDocker points DOCKER_CONFIG at a fresh directory, so that
@@ -180,42 +160,11 @@ func registryProgressLines(t *testing.T, stderr, verb string) []digest.Digest {
 	return ds
 }
 
-// registrySnapshot describes the tree at root: kind, executable bit and
-// content (a symlink's target) by relative path.
+// registrySnapshot describes every entry under root: its kind, and for a
+// file whether it is executable and its digest.
 func registrySnapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out[filepath.ToSlash(rel)] = "symlink " + target
-		case info.IsDir():
-			out[filepath.ToSlash(rel)] = "dir"
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[filepath.ToSlash(rel)] = fmt.Sprintf("file exec=%v %s", info.Mode()&0o111 != 0, digest.FromBytes(b))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.Snapshot(t, root).View(testkit.ContentExec)
 }
 
 // registryAssertExample checks that dir holds exactly what was packed.

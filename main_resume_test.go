@@ -26,8 +26,8 @@ const resumeKillSize = 256 << 20
 func TestResumeKill(t *testing.T) {
 	k := newRobustKit(t)
 	dir := t.TempDir()
-	file := robustRandomFile(t, filepath.Join(dir, "big.bin"), resumeKillSize, 256)
-	blob := robustFileDigest(t, file)
+	file := testkit.WriteRandomFile(t, filepath.Join(dir, "big.bin"), resumeKillSize, 256)
+	blob := testkit.FileDigest(t, file).String()
 	src := filepath.Join(dir, "src")
 	k.must("pack", src+":v1", file, "-q")
 
@@ -52,8 +52,8 @@ func TestResumeKill(t *testing.T) {
 		t.Fatal("the proxy still forwards 30 s after the push was killed")
 	}
 	first := proxy.Stats()
-	if !hasPrefixed(robustTmpFiles(src), "upload-") {
-		t.Errorf("no upload session saved in %s/.ocipack/tmp: %v", src, robustTmpFiles(src))
+	if !hasPrefixed(testkit.TmpFiles(t, src), "upload-") {
+		t.Errorf("no upload session saved in %s/.ocipack/tmp: %v", src, testkit.TmpFiles(t, src))
 	}
 	proxy.SetFaults(testkit.Faults{})
 	k.must("push", src+":v1", ref, "--plain-http", "--chunk-size", "32M", "-q")
@@ -62,7 +62,7 @@ func TestResumeKill(t *testing.T) {
 		t.Errorf("the push after the kill sent %d bytes; the rest after 3 chunks is %d", second, rest)
 	}
 	t.Logf("push: killed after %d bytes went up, the next push sent %d", first.Up, second)
-	if tmp := robustTmpFiles(src); hasPrefixed(tmp, "upload-") {
+	if tmp := testkit.TmpFiles(t, src); hasPrefixed(tmp, "upload-") {
 		t.Errorf("upload session kept after the push completed: %v", tmp)
 	}
 
@@ -105,12 +105,12 @@ func TestResumeKill(t *testing.T) {
 	}
 	t.Logf("pull: killed with %d bytes on disk, the next pull received %d", have, down)
 	k.verify(dst)
-	if tmp := robustTmpFiles(dst); len(tmp) > 0 {
+	if tmp := testkit.TmpFiles(t, dst); len(tmp) > 0 {
 		t.Errorf("left in the layout's tmp after a complete pull: %v", tmp)
 	}
 	out := filepath.Join(dir, "out")
 	k.must("unpack", dst+":v1", "-o", out, "-q")
-	if got := robustFileDigest(t, filepath.Join(out, "big.bin")); got != blob {
+	if got := testkit.FileDigest(t, filepath.Join(out, "big.bin")).String(); got != blob {
 		t.Errorf("unpacked big.bin is %s, want %s", got, blob)
 	}
 }

@@ -90,6 +90,15 @@ func (tr Tree) Paths() []string {
 	return out
 }
 
+// View returns what view sees of each entry, by path.
+func (tr Tree) View(view View) map[string]string {
+	out := make(map[string]string, len(tr))
+	for p, e := range tr {
+		out[p] = view(e)
+	}
+	return out
+}
+
 // A View is the part of an entry a comparison looks at, as a string.
 type View func(Entry) string
 
@@ -110,7 +119,7 @@ func Content(e Entry) string {
 // ContentExec is Content and, for a file, whether any execute bit is set.
 func ContentExec(e Entry) string {
 	if e.Type == 0 {
-		return fmt.Sprintf("%s exec=%v", Content(e), e.Perm&0o111 != 0)
+		return fmt.Sprintf("file exec=%v %s", e.Perm&0o111 != 0, e.Digest)
 	}
 	return Content(e)
 }
@@ -176,4 +185,24 @@ func SameTree(t testing.TB, what string, want, got Tree, view View) {
 func CompareDirs(t testing.TB, want, got string) {
 	t.Helper()
 	SameTree(t, got, Snapshot(t, want), Snapshot(t, got), ContentPerm)
+}
+
+// CompareFiles fails the test unless the file got holds what the file want
+// holds, with the same permissions (except on Windows).
+func CompareFiles(t testing.TB, want, got string) {
+	t.Helper()
+	w := ReadFile(t, want)
+	g, err := os.ReadFile(got)
+	if err != nil {
+		t.Errorf("%v", err)
+		return
+	}
+	if string(w) != string(g) {
+		t.Errorf("%s differs from %s", got, want)
+	}
+	wfi, _ := os.Stat(want)
+	gfi, _ := os.Stat(got)
+	if runtime.GOOS != "windows" && wfi.Mode().Perm() != gfi.Mode().Perm() {
+		t.Errorf("%s: mode %v, want %v", got, gfi.Mode().Perm(), wfi.Mode().Perm())
+	}
 }
