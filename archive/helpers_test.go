@@ -4,11 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,22 +19,13 @@ import (
 	"oras.land/oras-go/v2"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/unpack"
 )
 
 var epoch = time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC)
-
-// randBytes returns n deterministic, incompressible bytes.
-func randBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
-	}
-	return b
-}
 
 // fixture is a source layout of about 300 KiB:
 //
@@ -56,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	for i, n := range []string{"a.bin", "b.bin", "c.bin"} {
-		f.files[n] = randBytes(uint64(i+1), 100<<10)
+		f.files[n] = testkit.RandomBytes(uint64(i+1), 100<<10)
 		if err := os.WriteFile(filepath.Join(f.src, n), f.files[n], 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -83,17 +72,6 @@ func (f *fixture) pack(t *testing.T, l *layout.Layout, tag string, names ...stri
 	if _, err := pack.Pack(context.Background(), l, tag, in, pack.Options{SourceDateEpoch: &epoch}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// newLayout creates an empty layout.
-func newLayout(t *testing.T) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "dst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 // exportFile exports to dir/name and returns the path.
@@ -363,16 +341,6 @@ func blobDigestOf(t *testing.T, l *layout.Layout, tag, name string) digest.Diges
 	}
 	t.Fatalf("no layer %s in %s", name, tag)
 	return ""
-}
-
-// readAll reads a file.
-func readAll(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 var _ = io.EOF
