@@ -60,7 +60,7 @@ func TestAuthHtpasswd(t *testing.T) {
 	ctx := testCtx(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // never read the real ~/.docker
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: users})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
 
@@ -80,7 +80,7 @@ func TestAuthHtpasswd(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", good); err != nil {
 		t.Fatalf("push with credentials: %v", err)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	_, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
 	assertUnauthorized(t, "pull without credentials", err, reg.Host)
 	if _, err := dst.Resolve(ctx, "v1"); err == nil {
@@ -104,7 +104,7 @@ func TestAuthHtpasswd(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "private/fromconfig:v1"), "v1", transfer.Options{PlainHTTP: true, Credentials: store}); err != nil {
 		t.Fatalf("push with config.json credentials: %v", err)
 	}
-	if _, err := directRepo(t, reg, "private/fromconfig").Resolve(ctx, "v1"); err == nil {
+	if _, err := reg.Repository(t, "private/fromconfig").Resolve(ctx, "v1"); err == nil {
 		t.Error("the registry answered an anonymous client: auth is not on")
 	}
 }
@@ -120,7 +120,7 @@ func TestLoginLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
 	opts := transfer.Options{PlainHTTP: true}
@@ -179,7 +179,7 @@ func TestLoginLogout(t *testing.T) {
 func TestTLS(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "secure/hello:v1")
 
@@ -193,7 +193,7 @@ func TestTLS(t *testing.T) {
 	if res != nil && res.Attempts != 1 {
 		t.Errorf("an untrusted certificate was tried %d times", res.Attempts)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := transfer.Pull(ctx, ref, dst, "v1", transfer.Options{}); !errors.Is(err, transfer.ErrCertificate) {
 		t.Errorf("pull without the CA: %v, want ErrCertificate", err)
 	}
@@ -207,7 +207,7 @@ func TestTLS(t *testing.T) {
 	if res, err := transfer.Pull(ctx, ref, dst, "v1", transfer.Options{CAFile: reg.CAFile}); err != nil || res.Manifest.Digest != packed.Manifest.Digest {
 		t.Fatalf("pull with --ca-file: %v", err)
 	}
-	if d, err := directRepo(t, reg, "secure/insecure").Resolve(ctx, "v1"); err != nil || d.Digest != packed.Manifest.Digest {
+	if d, err := reg.Repository(t, "secure/insecure").Resolve(ctx, "v1"); err != nil || d.Digest != packed.Manifest.Digest {
 		t.Errorf("insecure push: registry has %v, %v", d.Digest, err)
 	}
 
@@ -224,7 +224,7 @@ func TestTLS(t *testing.T) {
 func TestPlainHTTPRegistry(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	res, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "apps/hello:v1"), "v1", transfer.Options{RetryWait: 1})
 	if err == nil || !strings.Contains(err.Error(), "--plain-http") {

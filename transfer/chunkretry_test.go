@@ -89,7 +89,7 @@ func packRetryBlob(t *testing.T) (*layout.Layout, graph, ocispec.Descriptor) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	t.Cleanup(func() { src.Close() })
 	packPaths(t, src, "v1", p)
 	g := graphOf(t, src, "v1")
@@ -109,7 +109,7 @@ func packRetryBlob(t *testing.T) (*layout.Layout, graph, ocispec.Descriptor) {
 // its digest.
 func assertRegistryBlob(t *testing.T, ctx context.Context, reg *testkit.Registry, repo string, blob ocispec.Descriptor) {
 	t.Helper()
-	r := directRepo(t, reg, repo)
+	r := reg.Repository(t, repo)
 	rc, err := r.Fetch(ctx, blob)
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,7 @@ type flakyArtifact struct {
 	// after a failed copy their tag must still point at it, whole.
 	old graph
 	// want is what unpacking g gives: a snapshot of paths.
-	want map[string]entry
+	want testkit.Tree
 }
 
 // TestFlaky copies an artifact through a flaky proxy (testkit.Proxy)
@@ -77,18 +77,13 @@ func packFlakyArtifact(t *testing.T) *flakyArtifact {
 		}
 		a.paths = append(a.paths, p)
 	}
-	a.src = newLayout(t)
+	a.src = testkit.NewLayout(t)
 	t.Cleanup(func() { a.src.Close() })
 	packPaths(t, a.src, "v1", a.paths...)
 	packPaths(t, a.src, "old", example[2:]...)
 	a.g = graphOf(t, a.src, "v1")
 	a.old = graphOf(t, a.src, "old")
-	a.want = map[string]entry{}
-	for _, p := range a.paths {
-		for k, v := range snapshot(t, p) {
-			a.want[filepath.Join(filepath.Base(p), k)] = v
-		}
-	}
+	a.want = testkit.SnapshotPaths(t, a.paths...)
 	return a
 }
 
@@ -136,7 +131,7 @@ func (e *flakyEnv) seedOld(t *testing.T, ctx context.Context, a *flakyArtifact, 
 // blob it references is there.
 func assertRegistryTag(t *testing.T, ctx context.Context, e *flakyEnv, repo string, want digest.Digest) {
 	t.Helper()
-	r := directRepo(t, e.reg, repo)
+	r := e.reg.Repository(t, repo)
 	desc, err := r.Resolve(ctx, "v1")
 	if want == "" {
 		if !errors.Is(err, errdef.ErrNotFound) {
@@ -206,7 +201,8 @@ func assertLayoutTag(t *testing.T, ctx context.Context, l *layout.Layout, a *fla
 	if got.manifest.Digest != a.g.manifest.Digest || !slices.Equal(got.digests(), a.g.digests()) {
 		t.Errorf("pulled graph %s %v, want %s %v", got.manifest.Digest, got.digests(), a.g.manifest.Digest, a.g.digests())
 	}
-	assertSameTree(t, a.want, snapshot(t, unpackTo(t, l, "v1")))
+	dir := unpackTo(t, l, "v1")
+	testkit.SameTree(t, dir, a.want, testkit.Snapshot(t, dir), testkit.ContentExec)
 }
 
 // assertOnlyPartials checks that l's temporary area holds nothing but
@@ -329,7 +325,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 		assertGaveUp(t, "push", res, err, 8, append(a.g.blobDigests(), a.g.manifest.Digest)...)
 		// v1 is the old artifact or, if the manifest arrived and only
 		// its answer was lost, the new one; complete either way.
-		if d, rerr := directRepo(t, e.reg, repo).Resolve(ctx, "v1"); rerr == nil && d.Digest == a.g.manifest.Digest {
+		if d, rerr := e.reg.Repository(t, repo).Resolve(ctx, "v1"); rerr == nil && d.Digest == a.g.manifest.Digest {
 			assertRegistryTag(t, ctx, e, repo, a.g.manifest.Digest)
 		} else {
 			assertRegistryTag(t, ctx, e, repo, a.old.manifest.Digest)
@@ -349,7 +345,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 	assertRegistryTag(t, ctx, e, repo, a.g.manifest.Digest)
 
 	// The destination has v1 already, as the old artifact.
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	packPaths(t, dst, "v1", example[2:]...)
 	old, err := dst.Resolve(ctx, "v1")
 	if err != nil {
@@ -422,7 +418,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 			t.Fatal(err)
 		}
-		dst := newLayout(t)
+		dst := testkit.NewLayout(t)
 		packPaths(t, dst, "v1", example[2:]...)
 		packPaths(t, dst, "other", example[0])
 		old, _ := dst.Resolve(ctx, "v1")
@@ -434,7 +430,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 			t.Errorf("the other tag moved: %v, %v", d.Digest, err)
 		}
 		// A new tag is not created either.
-		fresh := newLayout(t)
+		fresh := testkit.NewLayout(t)
 		res, err = transfer.Pull(ctx, e.viaProxy(t, "apps/down"), fresh, "v1", flakyOpts(2))
 		assertGaveUp(t, "pull into an empty layout", res, err, 2, a.g.blobDigests()...)
 		_, err = fresh.Resolve(ctx, "v1")
@@ -479,7 +475,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 		var dst *layout.Layout
 		var old ocispec.Descriptor
 		if !sc.push {
-			dst = newLayout(t)
+			dst = testkit.NewLayout(t)
 			packPaths(t, dst, "v1", example[2:]...)
 			old, _ = dst.Resolve(ctx, "v1")
 		}
@@ -548,7 +544,7 @@ func flakyRefusesLargeBodies(t *testing.T, a *flakyArtifact) {
 	if up, most := mid.Up-before.Up, a.g.blobBytes()+a.g.manifest.Size; up < 17<<20 || res.Attempts == 1 && up > most {
 		t.Errorf("push sent %d body bytes in %d attempts, want at most %d and at least the big blobs", up, res.Attempts, most)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(3))
 	if err != nil {
 		t.Fatal(err)

@@ -136,7 +136,7 @@ func TestPullTagsEndlessPages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			err = transfer.PullTags(ctx, ref, l, nil, transfer.Options{PlainHTTP: true, Attempts: 1}, nil)
 			n := e.tagReqs.Load()
 			t.Logf("after %d requests: %v", n, err)
@@ -167,7 +167,7 @@ func TestPullReferrersEndlessPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
 	n := e.referReqs.Load()
 	t.Logf("after %d requests: %v", n, err)
@@ -195,7 +195,7 @@ func TestPullReferrersTagSchemaBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
 	t.Logf("after %d referrers requests: %v", e.referReqs.Load(), err)
 	if !errors.Is(err, transfer.ErrTooManyPages) || !strings.Contains(err.Error(), "refusing") {
@@ -209,7 +209,7 @@ func TestPullReferrersTagSchemaBounded(t *testing.T) {
 // layoutFiles lists index.json's content and every file under blobs/.
 func layoutFiles(t *testing.T, l *layout.Layout) (string, []string) {
 	t.Helper()
-	idx := string(fileBytes(t, filepath.Join(l.Path(), "index.json")))
+	idx := string(testkit.ReadFile(t, filepath.Join(l.Path(), "index.json")))
 	var files []string
 	filepath.WalkDir(filepath.Join(l.Path(), "blobs"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -247,7 +247,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	proxy := testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{})
-	repo := directRepo(t, reg, "apps/neg")
+	repo := reg.Repository(t, "apps/neg")
 	data := make([]byte, 1<<20)
 	rand.Read(data)
 	layer := content.NewDescriptorFromBytes("application/octet-stream", data)
@@ -263,7 +263,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 		tag := fmt.Sprintf("size%d", size)
 		pushManifest(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, tag)
 
-		l := newLayout(t)
+		l := testkit.NewLayout(t)
 		packPaths(t, l, "keep", "../testdata/example/hello-0.1.0.tgz")
 		idx, files := layoutFiles(t, l)
 		before := proxy.Stats().Down
@@ -292,7 +292,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 func TestPullRefusesUnknownMediaType(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "apps/odd:v1")
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true}); err != nil {
@@ -301,15 +301,15 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 	// The manifest also as a plain blob, so that a client that takes it
 	// for one can fetch it; Distribution accepts an index whose child
 	// descriptor claims any media type.
-	repo := directRepo(t, reg, "apps/odd")
-	mb := fileBytes(t, filepath.Join(src.Path(), "blobs", "sha256", packed.Manifest.Digest.Encoded()))
+	repo := reg.Repository(t, "apps/odd")
+	mb := testkit.ReadFile(t, filepath.Join(src.Path(), "blobs", "sha256", packed.Manifest.Digest.Encoded()))
 	odd := ocispec.Descriptor{MediaType: "application/vnd.example.unknown+json", Digest: packed.Manifest.Digest, Size: packed.Manifest.Size}
 	if err := repo.Blobs().Push(ctx, odd, bytes.NewReader(mb)); err != nil {
 		t.Fatal(err)
 	}
 	pushManifest(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
 
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	packPaths(t, l, "keep", "../testdata/example/site")
 	_, err := transfer.Pull(ctx, regRef(t, reg, "apps/odd:odd"), l, "odd", transfer.Options{PlainHTTP: true, Attempts: 1})
 	t.Log(err)
@@ -399,7 +399,7 @@ func assertReferrer(t *testing.T, where string, got []ocispec.Descriptor, err er
 func TestReferrersOfChildManifests(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	idx, child, childSBOM, idxSBOM := multiPlatform(t, src)
 	opts := transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1}
 
@@ -407,7 +407,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "multi", regRef(t, reg, "apps/multi:v1"), "v1", opts); err != nil {
 		t.Fatalf("push --referrers: %v", err)
 	}
-	repo := directRepo(t, reg, "apps/multi")
+	repo := reg.Repository(t, "apps/multi")
 	rs := registryReferrers(t, ctx, repo, child)
 	assertReferrer(t, "registry after push", rs, nil, "child", childSBOM)
 	rs = registryReferrers(t, ctx, repo, idx)
@@ -415,7 +415,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 
 	// Pull, from a repository filled by oras-go itself, so that the pull
 	// is tested on its own.
-	other := directRepo(t, reg, "apps/direct")
+	other := reg.Repository(t, "apps/direct")
 	if _, err := oras.Copy(ctx, src, "multi", other, "v1", oras.DefaultCopyOptions); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +424,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := transfer.Pull(ctx, regRef(t, reg, "apps/direct:v1"), dst, "v1", opts); err != nil {
 		t.Fatalf("pull --referrers: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 
@@ -44,7 +44,7 @@ func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	}
 	check("push", &push)
 	var pull events
-	if _, err := transfer.Pull(ctx, ref, newLayout(t), "v1", transfer.Options{PlainHTTP: true, OnEvent: pull.on}); err != nil {
+	if _, err := transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", transfer.Options{PlainHTTP: true, OnEvent: pull.on}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	check("pull", &pull)

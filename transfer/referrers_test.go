@@ -73,7 +73,7 @@ func registryReferrers(t *testing.T, ctx context.Context, repo *remote.Repositor
 func TestReferrers(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	a := packed.Manifest
 	sbom := addSBOM(t, src, a)
@@ -86,10 +86,10 @@ func TestReferrers(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "v1", plain, "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	if rs := registryReferrers(t, ctx, directRepo(t, reg, "apps/plain"), a); len(rs) != 0 {
+	if rs := registryReferrers(t, ctx, reg.Repository(t, "apps/plain"), a); len(rs) != 0 {
 		t.Errorf("push without Referrers carried %v", rs)
 	}
-	if ok, err := directRepo(t, reg, "apps/plain").Exists(ctx, sbom); err != nil || ok {
+	if ok, err := reg.Repository(t, "apps/plain").Exists(ctx, sbom); err != nil || ok {
 		t.Errorf("push without Referrers: SBOM manifest in the registry = %v, %v", ok, err)
 	}
 
@@ -103,7 +103,7 @@ func TestReferrers(t *testing.T) {
 	if res.Manifest.Digest != a.Digest || res.Manifests != 2 {
 		t.Errorf("push with referrers: manifest %s, %d manifests sent; want %s and 2 (A and the SBOM)", res.Manifest.Digest, res.Manifests, a.Digest)
 	}
-	direct := directRepo(t, reg, "apps/signed")
+	direct := reg.Repository(t, "apps/signed")
 	rs := registryReferrers(t, ctx, direct, a)
 	if len(rs) != 1 || rs[0].Digest != sbom.Digest || rs[0].ArtifactType != sbomType {
 		t.Fatalf("registry referrers of A = %+v, want the SBOM %s (%s)", rs, sbom.Digest, sbomType)
@@ -113,7 +113,7 @@ func TestReferrers(t *testing.T) {
 	}
 
 	// Pull without Referrers: the SBOM stays in the registry.
-	bare := newLayout(t)
+	bare := testkit.NewLayout(t)
 	if _, err := transfer.Pull(ctx, ref, bare, "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestReferrers(t *testing.T) {
 	}
 
 	// Pull with Referrers.
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, ref, dst, "v1", opts)
 	if err != nil {
 		t.Fatalf("pull with referrers: %v", err)

@@ -49,7 +49,7 @@ func packBig(t *testing.T) *bigArtifact {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a := &bigArtifact{src: newLayout(t)}
+	a := &bigArtifact{src: testkit.NewLayout(t)}
 	t.Cleanup(func() { a.src.Close() })
 	packPaths(t, a.src, "v1", p)
 	a.g = graphOf(t, a.src, "v1")
@@ -163,7 +163,7 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 	}
 	for _, at := range []float64{0.1, 0.5, 0.9} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
-			dst := newLayout(t)
+			dst := testkit.NewLayout(t)
 			defer dst.Close()
 			e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: at, Match: blobGETs(a.blob.Digest)})
 			if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err == nil {
@@ -211,7 +211,7 @@ func resumePullRetries(t *testing.T, a *bigArtifact) {
 		t.Fatal(err)
 	}
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultCut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	res, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(5))
 	if err != nil {
@@ -253,7 +253,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 		}
 		return false
 	}})
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", opts); err != nil {
 		t.Fatal(err)
@@ -266,7 +266,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 	assertPulled(t, ctx, dst, a)
 
 	// Cut: two of the ranges are reset half way.
-	dst2 := newLayout(t)
+	dst2 := testkit.NewLayout(t)
 	defer dst2.Close()
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 2, At: 0.5, Match: blobGETs(a.blob.Digest)})
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst2, "v1", opts); err == nil {
@@ -298,7 +298,7 @@ func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: 0.5, Match: blobGETs(a.blob.Digest)})
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err == nil {
@@ -411,7 +411,7 @@ func TestResumeAuth(t *testing.T) {
 	if res.Copied != len(a.g.blobs) {
 		t.Errorf("pushed %d blobs, want %d", res.Copied, len(a.g.blobs))
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	if _, err := transfer.Pull(ctx, ref, dst, "v1", opts); err != nil {
 		t.Fatal(err)
@@ -419,7 +419,7 @@ func TestResumeAuth(t *testing.T) {
 	assertLayoutTag(t, ctx, dst, a, "", true)
 
 	opts.Password = "wrong"
-	_, err = transfer.Pull(ctx, ref, newLayout(t), "v1", opts)
+	_, err = transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", opts)
 	if !errors.Is(err, transfer.ErrUnauthorized) {
 		t.Errorf("pull with a wrong password: %v, want ErrUnauthorized", err)
 	}

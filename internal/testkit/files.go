@@ -79,7 +79,11 @@ func ReadFile(t testing.TB, path string) []byte {
 // FileDigest returns the sha256 digest of the file at path.
 func FileDigest(t testing.TB, path string) digest.Digest {
 	t.Helper()
-	return digest.FromBytes(ReadFile(t, path))
+	d, err := fileDigest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // FlipByte inverts one bit of the byte at offset off of the file at path

@@ -41,6 +41,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
+	"oras.land/oras-go/v2/registry/remote"
 
 	// Register the htpasswd access controller and the storage drivers.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
@@ -301,4 +302,19 @@ func randomHex(t testing.TB) string {
 		t.Fatalf("registrytest: random: %v", err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// Repository returns an oras-go client for repo in the registry, with its
+// own HTTP client (Client), that talks to the registry directly: for tests
+// to check what the registry holds without the code under test.
+func (r *Registry) Repository(t testing.TB, repo string) *remote.Repository {
+	t.Helper()
+	rp, err := remote.NewRepository(r.Ref(repo))
+	if err != nil {
+		t.Fatalf("NewRepository: %v", err)
+	}
+	c := r.Client()
+	t.Cleanup(c.CloseIdleConnections) // before the registry shuts down
+	rp.Client, rp.PlainHTTP = c, r.PlainHTTP
+	return rp
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -25,8 +26,6 @@ type Entry struct {
 	Size int64
 	// Digest is a regular file's content digest, else "".
 	Digest digest.Digest
-	// Data is a regular file's content, else "".
-	Data string
 	// Target is a symbolic link's target, else "".
 	Target string
 	// ModTime is the modification time Lstat reports.
@@ -61,11 +60,9 @@ func Snapshot(t testing.TB, root string) Tree {
 		e := Entry{Type: fi.Mode().Type(), Perm: fi.Mode().Perm(), Size: fi.Size(), ModTime: fi.ModTime()}
 		switch {
 		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
+			if e.Digest, err = fileDigest(p); err != nil {
 				return err
 			}
-			e.Data, e.Digest = string(b), digest.FromBytes(b)
 		case fi.Mode()&fs.ModeSymlink != 0:
 			if e.Target, err = os.Readlink(p); err != nil {
 				return err
@@ -205,4 +202,28 @@ func CompareFiles(t testing.TB, want, got string) {
 	if runtime.GOOS != "windows" && wfi.Mode().Perm() != gfi.Mode().Perm() {
 		t.Errorf("%s: mode %v, want %v", got, gfi.Mode().Perm(), wfi.Mode().Perm())
 	}
+}
+
+// SnapshotPaths is what a directory holding copies of paths (files or
+// directories) under their base names would snapshot as: "." a
+// directory, and each path's entries below its base name.
+func SnapshotPaths(t testing.TB, paths ...string) Tree {
+	t.Helper()
+	out := Tree{".": {Type: fs.ModeDir}}
+	for _, p := range paths {
+		for k, e := range Snapshot(t, p) {
+			out[path.Join(filepath.Base(p), k)] = e
+		}
+	}
+	return out
+}
+
+// fileDigest reads the file at p through, and returns its digest.
+func fileDigest(p string) (digest.Digest, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return digest.FromReader(f)
 }
