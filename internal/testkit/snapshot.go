@@ -130,11 +130,6 @@ func ContentPerm(e Entry) string {
 	return Content(e)
 }
 
-// Everything is ContentPerm and the modification time to the nanosecond.
-func Everything(e Entry) string {
-	return fmt.Sprintf("%s mtime=%d", ContentPerm(e), e.ModTime.UnixNano())
-}
-
 // TypeSize views an entry's type and size, as Lstat reports them.
 func TypeSize(e Entry) string {
 	return fmt.Sprintf("%v %d", e.Type, e.Size)
@@ -226,4 +221,25 @@ func fileDigest(p string) (digest.Digest, error) {
 	}
 	defer f.Close()
 	return digest.FromReader(f)
+}
+
+// Untouched views an entry's type, permission bits and content and, for a
+// regular file, its modification time to the nanosecond: what an entry
+// nobody wrote to keeps (a directory's time changes with its entries).
+func Untouched(e Entry) string {
+	s := fmt.Sprintf("%s %v", Content(e), e.Type|e.Perm)
+	if e.Type == 0 {
+		s += fmt.Sprintf(" mtime=%d", e.ModTime.UnixNano())
+	}
+	return s
+}
+
+// Unchanged fails the test where the tree at root differs, as seen through
+// Untouched, from before, a Snapshot of it taken earlier (nil where root
+// did not exist: then root must still not exist).
+func Unchanged(t testing.TB, before Tree, root string) {
+	t.Helper()
+	for _, d := range DiffTrees(before, Snapshot(t, root), Untouched) {
+		t.Errorf("%s changed: %s", root, d)
+	}
 }
