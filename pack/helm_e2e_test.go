@@ -63,11 +63,11 @@ func TestHelmE2E(t *testing.T) {
 		{legacyChart, "legacy", "0.3.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			chartBytes := readFile(t, tc.chart)
+			chartBytes := testkit.ReadFile(t, tc.chart)
 			tag := pack.HelmTag(tc.version)
 
 			// ocipack: pack, then copy to REGISTRY/charts/NAME:TAG.
-			l := newHelmLayout(t)
+			l := testkit.NewLayout(t)
 			res, err := pack.PackHelm(ctx, l, "", tc.chart, pack.Options{SourceDateEpoch: &epoch2024})
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +89,7 @@ func TestHelmE2E(t *testing.T) {
 			if err != nil || len(got) != 1 {
 				t.Fatalf("helm pull wrote %v (%v)", got, err)
 			}
-			if b := readFile(t, got[0]); !bytes.Equal(b, chartBytes) {
+			if b := testkit.ReadFile(t, got[0]); !bytes.Equal(b, chartBytes) {
 				t.Errorf("helm pull got %d bytes, not the chart's %d", len(b), len(chartBytes))
 			}
 			if tc.name == "hello" {

@@ -25,16 +25,6 @@ import (
 // ptEpoch is the SourceDateEpoch of these tests.
 var ptEpoch = time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC) // 1700000000
 
-// ptLayout creates a fresh layout.
-func ptLayout(t testing.TB) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "layout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // ptWrite writes body to root/rel with mode perm (set with Chmod, whatever
 // the umask), creating parents.
 func ptWrite(t testing.TB, root, rel, body string, perm os.FileMode) string {
@@ -178,20 +168,6 @@ func ptTags(t testing.TB, l *layout.Layout) []string {
 	var out []string
 	for _, tg := range tags {
 		out = append(out, tg.Tag)
-	}
-	return out
-}
-
-// ptDirNames lists a directory.
-func ptDirNames(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
 	}
 	return out
 }

@@ -18,23 +18,13 @@ import (
 	"github.com/ocipack/ocipack/unpack"
 )
 
-// benchTree writes the shared benchmark tree (testkit.WriteTree) into dir.
-func benchTree(tb testing.TB, dir string, files int) int64 {
-	tb.Helper()
-	n, err := testkit.WriteTree(dir, files)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
-
 // BenchmarkUnpackDir unpacks a packed tree of 1,000 files (about 15 MB)
 // into a new directory, for each compression. MB/s is of uncompressed file
 // content. The destination is removed (untimed) after each iteration.
 func BenchmarkUnpackDir(b *testing.B) {
 	ctx := context.Background()
 	src := filepath.Join(b.TempDir(), "tree")
-	total := benchTree(b, src, 1000)
+	total := testkit.WriteTree(b, src, 1000)
 	l, err := layout.OpenOrCreate(ctx, filepath.Join(b.TempDir(), "layout"))
 	if err != nil {
 		b.Fatal(err)
