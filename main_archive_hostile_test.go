@@ -33,9 +33,7 @@ func hostileExport(t *testing.T, dir, name string) (lay, arch string) {
 		for j := range b {
 			b[j] = byte(j*(i+7)) ^ byte(j>>11) ^ byte(j>>3)
 		}
-		if err := os.WriteFile(in, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, in, b)
 		mustRun(t, "pack", lay+":"+tag, in)
 	}
 	arch = filepath.Join(dir, name)
@@ -45,9 +43,7 @@ func hostileExport(t *testing.T, dir, name string) (lay, arch string) {
 
 func hostileWrite(t *testing.T, p string, b []byte) string {
 	t.Helper()
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, b)
 	return p
 }
 
@@ -68,10 +64,7 @@ func hostileFails(t *testing.T, args []string, wants ...string) result {
 func TestCLIArchiveCutAtEntryBoundary(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arch)
 	spans := testkit.TarSpans(t, b)
 	last := spans[len(spans)-1]
 	missing := "sha256:" + path.Base(last.Name)
@@ -88,10 +81,7 @@ func TestCLIArchiveCutAtEntryBoundary(t *testing.T) {
 func TestCLIArchiveZstdWithoutSeekTable(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar.zst")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arch)
 	foot := b[len(b)-9:]
 	n := int(binary.LittleEndian.Uint32(foot))
 	table := len(b) - 9 - 8*n - 8
@@ -106,10 +96,7 @@ func TestCLIArchiveZstdWithoutSeekTable(t *testing.T) {
 func TestCLIArchiveDuplicateIndex(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arch)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	var index []byte
@@ -201,17 +188,12 @@ func (p *packingReader) Read(b []byte) (int, error) {
 func TestCLIArchiveFailedImportKeepsConcurrentPack(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arch)
 	spans := testkit.TarSpans(t, b)
 	last := spans[len(spans)-1]
 	cut := b[:last.Data+last.Size/2]
 	other := filepath.Join(dir, "other.txt")
-	if err := os.WriteFile(other, []byte("packed meanwhile\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, other, []byte("packed meanwhile\n"))
 	dst := filepath.Join(dir, "dst")
 	in := &packingReader{r: bytes.NewReader(cut), before: func() {
 		if _, err := layout.Open(context.Background(), dst); err != nil {

@@ -80,9 +80,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 			data[j] = byte(rng.Uint32())
 		}
 		p := filepath.Join(work, fmt.Sprintf("file-%d.bin", i))
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, data)
 		args = append(args, p)
 	}
 	src := filepath.Join(work, "src")
@@ -140,9 +138,7 @@ func TestPolishLsUntagged(t *testing.T) {
 	dir := t.TempDir()
 	lay := filepath.Join(dir, "lay")
 	in := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(in, []byte("untagged content\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, in, []byte("untagged content\n"))
 	polishRun(t, "pack", lay+":tagged", in, "-q")
 	polishRun(t, "pack", lay+":gone", in, "--annotation", "x=y", "-q")
 

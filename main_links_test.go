@@ -127,9 +127,7 @@ func TestLinksCLILinkedBlobs(t *testing.T) {
 	if err := os.Rename(filepath.Join(lay, "blobs", "sha256"), out); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, strings.Repeat("ab", 32)), []byte("someone else's"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(out, strings.Repeat("ab", 32)), []byte("someone else's"))
 	if err := os.Symlink(out, filepath.Join(lay, "blobs", "sha256")); err != nil {
 		t.Skip(err)
 	}

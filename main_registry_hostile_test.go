@@ -70,10 +70,7 @@ func hostileRegPushManifest(t *testing.T, repo oras.Target, mediaType string, v 
 // hostileRegRead reads a file or fails the test.
 func hostileRegRead(t *testing.T, p string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, p)
 	return b
 }
 

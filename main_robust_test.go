@@ -411,10 +411,7 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	want := robustPackDigest(t, k.must("pack", src+":imp", in, "-q"))
 	arc := filepath.Join(work, "imp.tar")
 	k.must("export", src+":imp", arc)
-	b, err := os.ReadFile(arc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arc)
 
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join("testdata", "example", "app-1.0.tar"), "-q")
@@ -805,9 +802,7 @@ func TestRobustDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 1000 {
-		if err := os.WriteFile(filepath.Join(many, fmt.Sprintf("f%04d", i)), bytes.Repeat([]byte{byte(i)}, 600), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(many, fmt.Sprintf("f%04d", i)), bytes.Repeat([]byte{byte(i)}, 600))
 	}
 
 	filler := filepath.Join(mnt, "filler")
@@ -1172,10 +1167,7 @@ func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	k.must("pack", src+":imp", sharedIn, rest, "-q")
 	arc := filepath.Join(work, "imp.tar")
 	k.must("export", src+":imp", arc)
-	b, err := os.ReadFile(arc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arc)
 	// Up to the middle of rest.bin: shared.bin, smaller, is stored by then.
 	cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, rest).String(), "sha256:"))
 	lay := filepath.Join(work, "lay")
@@ -1224,9 +1216,7 @@ func robustJunkBlobs(t *testing.T, lay string, n int, seed string) {
 	for i := range n {
 		b := []byte(fmt.Sprintf("junk %s %d", seed, i))
 		d := digest.FromBytes(b)
-		if err := os.WriteFile(filepath.Join(lay, "blobs", "sha256", d.Encoded()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(lay, "blobs", "sha256", d.Encoded()), b)
 	}
 }
 
@@ -1426,10 +1416,7 @@ func TestRobustKill(t *testing.T) {
 	// missing: pulling that artifact must not take it for complete.
 	t.Run("import then pull", func(t *testing.T) {
 		k := &robustKit{t: t, exe: k.exe, env: k.env}
-		b, err := os.ReadFile(pullArc)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, pullArc)
 		cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, pullIn).String(), "sha256:"))
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

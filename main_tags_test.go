@@ -37,9 +37,7 @@ func allTagsLayout(t *testing.T, dir string, n int) ([]string, map[string]digest
 	want := map[string]digest.Digest{}
 	for i := range n {
 		p := filepath.Join(files, fmt.Sprintf("part-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
 		tag := fmt.Sprintf("t%02d", i)
 		res, err := pack.Pack(ctx, l, tag, []pack.Input{{Path: p}, {Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{})
 		if err != nil {

@@ -177,9 +177,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 func TestCLIUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f.txt")
-	if err := os.WriteFile(file, []byte("f"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, file, []byte("f"))
 	lay := filepath.Join(dir, "layout")
 	for _, tc := range []struct {
 		args  []string
@@ -265,9 +263,7 @@ func TestCLIFailures(t *testing.T) {
 		if err := os.MkdirAll(other, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(other, "keep.txt"), []byte("mine"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(other, "keep.txt"), []byte("mine"))
 		r := ocipack(t, "pack", other+":v1", filepath.Join(example, "app-1.0.tar"))
 		if r.code != 1 {
 			t.Fatalf("exit %d, want 1 (stderr %q)", r.code, r.stderr)
@@ -532,9 +528,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 	src := t.TempDir()
 	lay := filepath.Join(t.TempDir(), "shared")
 	shared := filepath.Join(src, "shared.txt")
-	if err := os.WriteFile(shared, []byte("in every artifact\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, shared, []byte("in every artifact\n"))
 	var want []string
 	for round := range rounds {
 		var wg sync.WaitGroup
@@ -546,9 +540,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 			if err := os.MkdirAll(own, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(own, "file.txt"), []byte(tag+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, filepath.Join(own, "file.txt"), []byte(tag+"\n"))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -572,10 +564,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 		t.FailNow()
 	}
 
-	b, err := os.ReadFile(filepath.Join(lay, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(lay, "index.json"))
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatalf("index.json: %v", err)

@@ -179,10 +179,7 @@ func TestUpkeepExportImportRoundTrip(t *testing.T) {
 			if !strings.Contains(r.stdout, "exported 3 tag(s)") || !strings.Contains(r.stdout, arc) {
 				t.Errorf("export printed %q", r.stdout)
 			}
-			b, err := os.ReadFile(arc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := testkit.ReadFile(t, arc)
 			zstdMagic := []byte{0x28, 0xb5, 0x2f, 0xfd}
 			if strings.HasSuffix(name, ".zst") {
 				if !bytes.HasPrefix(b, zstdMagic) {
@@ -258,10 +255,7 @@ func TestUpkeepExportImportStdio(t *testing.T) {
 	if !strings.Contains(r.stderr, "exported 3 tag(s)") {
 		t.Errorf("export - wrote no summary to stderr: %q", r.stderr)
 	}
-	fromFile, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fromFile := testkit.ReadFile(t, file)
 	if !bytes.Equal([]byte(r.stdout), fromFile) {
 		t.Errorf("export - wrote %d bytes, not the %d of the archive file", len(r.stdout), len(fromFile))
 	}
@@ -282,10 +276,7 @@ func TestUpkeepExportImportStdio(t *testing.T) {
 	upkeepWantFail(t, 2, []string{"- (standard input)"}, "import", "-", file, filepath.Join(t.TempDir(), "x"))
 
 	// A damaged stream leaves the target as it was, and creates none.
-	app, err := os.ReadFile(filepath.Join(example, "app-1.0.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := testkit.ReadFile(t, filepath.Join(example, "app-1.0.tar"))
 	bad := bytes.Clone(fromFile)
 	at := bytes.Index(bad, app)
 	if at < 0 {
@@ -398,13 +389,8 @@ func TestArchiveCLISplit(t *testing.T) {
 		}
 		// A damaged copy of it fails, naming it.
 		bad := filepath.Join(t.TempDir(), "copy.tar.003")
-		b, err := os.ReadFile(vols[2])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bad, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, vols[2])
+		testkit.WriteFile(t, bad, b)
 		testkit.FlipByte(t, bad, 1000)
 		upkeepWantFail(t, 1, []string{bad}, "verify", bad)
 	})
@@ -414,10 +400,7 @@ func TestArchiveCLISplit(t *testing.T) {
 		dst := filepath.Join(t.TempDir(), "target")
 		mustRun(t, "pack", dst+":mine", filepath.Join(example, "site", "bin", "deploy.sh"))
 		before := testkit.Snapshot(t, dst)
-		index, err := os.ReadFile(filepath.Join(dst, "index.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		index := testkit.ReadFile(t, filepath.Join(dst, "index.json"))
 		// Move volume 3 away.
 		aside := filepath.Join(t.TempDir(), "aside")
 		if err := os.Rename(vols[2], aside); err != nil {
@@ -466,15 +449,9 @@ func TestUpkeepImportTampered(t *testing.T) {
 	lay, _ := upkeepThreeTags(t)
 	arc := filepath.Join(t.TempDir(), "bundle.tar")
 	mustRun(t, "export", lay, arc)
-	app, err := os.ReadFile(filepath.Join(example, "app-1.0.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := testkit.ReadFile(t, filepath.Join(example, "app-1.0.tar"))
 	appDigest := digest.FromBytes(app).String()
-	b, err := os.ReadFile(arc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arc)
 	at := bytes.Index(b, app)
 	if at < 0 {
 		t.Fatalf("the archive does not hold app-1.0.tar's bytes")
@@ -673,9 +650,7 @@ func TestVerifyCLI(t *testing.T) {
 			}
 		}, []string{strings.TrimPrefix(tags["old"], "sha256:")}, tags["old"], true},
 		{"broken index.json", func(t *testing.T, lay string) {
-			if err := os.WriteFile(filepath.Join(lay, "index.json"), []byte(`{"schemaVersion":2,"manifests":[`), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, filepath.Join(lay, "index.json"), []byte(`{"schemaVersion":2,"manifests":[`))
 		}, []string{"corrupt-index", "index.json"}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -792,9 +767,7 @@ func TestGCCLI(t *testing.T) {
 	lay := filepath.Join(work, "L")
 	v1 := upkeepPackExample(t, lay, "v1")
 	only := filepath.Join(work, "only-old.txt")
-	if err := os.WriteFile(only, []byte("only the old tag has this\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, only, []byte("only the old tag has this\n"))
 	oldDigest := packedDigest(t, mustRun(t, "pack", lay+":old", only, filepath.Join(example, "app-1.0.tar")))
 	onlyDigest := testkit.FileDigest(t, only).String()
 	appDigest := testkit.FileDigest(t, filepath.Join(example, "app-1.0.tar")).String()
@@ -807,9 +780,7 @@ func TestGCCLI(t *testing.T) {
 
 	mustRun(t, "rm", lay+":old")
 	tmp := filepath.Join(lay, layout.WorkDir, "tmp", "leftover-upkeep")
-	if err := os.WriteFile(tmp, []byte("half a blob"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, tmp, []byte("half a blob"))
 	before := testkit.Snapshot(t, lay)
 
 	r = mustRun(t, "gc", lay, "--dry-run")
@@ -884,9 +855,7 @@ func TestGCCLI(t *testing.T) {
 	t.Run("broken index.json", func(t *testing.T) {
 		bad := upkeepCopyLayout(t, lay)
 		mustRun(t, "rm", bad+":v1") // everything would go, were the index readable
-		if err := os.WriteFile(filepath.Join(bad, "index.json"), []byte("{broken"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(bad, "index.json"), []byte("{broken"))
 		before := testkit.Snapshot(t, bad)
 		for _, args := range [][]string{{"gc", bad}, {"gc", bad, "--dry-run"}, {"gc", bad, "--json"}} {
 			upkeepWantFail(t, 1, []string{"ocipack verify", "nothing was removed"}, args...)
@@ -1211,13 +1180,8 @@ func TestUpkeepAirGapWorkflow(t *testing.T) {
 		if out := sh(connected, nil, "verify", v); !strings.HasSuffix(out, ": ok\n") {
 			t.Errorf("verify %s: %q", v, out)
 		}
-		b, err := os.ReadFile(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(media, filepath.Base(v)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, v)
+		testkit.WriteFile(t, filepath.Join(media, filepath.Base(v)), b)
 	}
 
 	// Disconnected side.

@@ -426,9 +426,7 @@ func TestTruncated(t *testing.T) {
 		p, _ := exportFile(t, f.l, nil, "all.tar", archive.ExportOptions{Compression: c})
 		b := testkit.ReadFile(t, p)
 		for _, cut := range []int{len(b) * 7 / 10, len(b) - 2000} {
-			if err := os.WriteFile(p, b[:cut], 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, p, b[:cut])
 			dst := partialTarget(t, f)
 			before := snap(t, dst.Path())
 			_, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{})
@@ -445,9 +443,7 @@ func TestTruncated(t *testing.T) {
 	vols := splitFixture(t, f, nil, "all.tar", archive.None)
 	last := vols[len(vols)-1]
 	b := testkit.ReadFile(t, last)
-	if err := os.WriteFile(last, b[:len(b)-100], 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, last, b[:len(b)-100])
 	_, err := archive.Import(ctx, vols, testkit.NewLayout(t), archive.ImportOptions{})
 	mustIs(t, err, archive.ErrTruncated)
 	contains(t, err, last)
@@ -572,9 +568,7 @@ func TestPlainLayoutTars(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.Close()
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, buf.Bytes())
 	dst := testkit.NewLayout(t)
 	if _, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{}); err != nil {
 		t.Fatal(err)

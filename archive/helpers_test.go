@@ -46,9 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	for i, n := range []string{"a.bin", "b.bin", "c.bin"} {
 		f.files[n] = testkit.RandomBytes(uint64(i+1), 100<<10)
-		if err := os.WriteFile(filepath.Join(f.src, n), f.files[n], 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(f.src, n), f.files[n])
 	}
 	l, err := layout.OpenOrCreate(context.Background(), f.dir)
 	if err != nil {
@@ -113,10 +111,7 @@ func snap(t *testing.T, dir string) snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(dir, "index.json"))
 	s.index = string(b)
 	return s
 }
@@ -207,10 +202,7 @@ func (f *fixture) checkUnpack(t *testing.T, src oras.ReadOnlyTarget, tag string,
 		t.Fatalf("unpack %s: %d files, want %d", tag, len(res.Files), len(names))
 	}
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(dir, n))
 		if !bytes.Equal(b, f.files[n]) {
 			t.Fatalf("unpack %s: %s differs from the input", tag, n)
 		}
@@ -247,9 +239,7 @@ func makeTar(t *testing.T, path string, entries []tarEntry) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, buf.Bytes())
 }
 
 // layoutEntries lists a layout directory as tar entries: "./" first,
@@ -264,18 +254,12 @@ func layoutEntries(t *testing.T, dir, prefix string) []tarEntry {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(dir, "blobs", "sha256", e.Name()))
 		blobs = append(blobs, tarEntry{name: prefix + "blobs/sha256/" + e.Name(), typeflag: tar.TypeReg, body: b})
 	}
 	out = append(out, blobs...)
 	for _, n := range []string{"oci-layout", "index.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(dir, n))
 		out = append(out, tarEntry{name: prefix + n, typeflag: tar.TypeReg, body: b})
 	}
 	return out
@@ -285,18 +269,13 @@ func layoutEntries(t *testing.T, dir, prefix string) []tarEntry {
 // needle's first 64 bytes in the file at path.
 func flipByteOf(t *testing.T, path string, needle []byte) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, path)
 	i := bytes.Index(b, needle[:64])
 	if i < 0 {
 		t.Fatalf("%s does not hold the content to tamper with", path)
 	}
 	b[i+len(needle)/2] ^= 0x40
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, b)
 }
 
 // contains fails unless err's message contains every one of subs.

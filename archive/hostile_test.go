@@ -28,9 +28,7 @@ import (
 func writeFile(t *testing.T, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, b)
 	return p
 }
 
@@ -148,9 +146,7 @@ func TestHostileZstdCutAfterFrame(t *testing.T) {
 	var in []pack.Input
 	for i := range 3 {
 		p := filepath.Join(root, fmt.Sprintf("f%d.bin", i))
-		if err := os.WriteFile(p, testkit.RandomBytes(uint64(10+i), 300<<10), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, testkit.RandomBytes(uint64(10+i), 300<<10))
 		in = append(in, pack.Input{Path: p})
 	}
 	if _, err := pack.Pack(ctx, l, "v1", in, pack.Options{SourceDateEpoch: &epoch}); err != nil {
@@ -296,9 +292,7 @@ func TestHostileImportFailureKeepsConcurrentPack(t *testing.T) {
 	last := spans[len(spans)-1]
 	cut := writeFile(t, "cut.tar", b[:last.Data+last.Size/2]) // in the middle of the last blob
 	other := filepath.Join(t.TempDir(), "other.bin")
-	if err := os.WriteFile(other, testkit.RandomBytes(99, 50<<10), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, other, testkit.RandomBytes(99, 50<<10))
 	f.files["other.bin"] = testkit.ReadFile(t, other)
 
 	for _, c := range []struct {

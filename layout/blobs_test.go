@@ -344,9 +344,7 @@ func TestReadManifest(t *testing.T) {
 	p := l.BlobPath(desc.Digest)
 	b, _ := os.ReadFile(p)
 	b[len(b)/2] ^= 1
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, b)
 	if _, err := layout.ReadManifest(ctx, l, desc); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("ReadManifest of a tampered manifest: %v, want ErrDigestMismatch", err)
 	}
@@ -379,9 +377,7 @@ func TestStoreRepairsDamagedBlob(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(l.BlobPath(desc.Digest), content[:5], 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, l.BlobPath(desc.Digest), content[:5])
 			if ok, _ := l.Exists(ctx, desc); ok {
 				t.Fatal("Exists is true for a truncated blob")
 			}

@@ -27,10 +27,7 @@ func TestOpenOrCreateNewDirectory(t *testing.T) {
 		t.Errorf("Path() = %q, want %q", l.Path(), dir)
 	}
 
-	b, err := os.ReadFile(filepath.Join(dir, "oci-layout"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(dir, "oci-layout"))
 	if string(b) != `{"imageLayoutVersion":"1.0.0"}` {
 		t.Errorf("oci-layout = %q", b)
 	}
@@ -89,18 +86,12 @@ func TestOpenOrCreateKeepsExistingLayout(t *testing.T) {
 	if err := l.Tag(ctx, desc, "v1"); err != nil {
 		t.Fatal(err)
 	}
-	before, err := os.ReadFile(filepath.Join(l.Path(), "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 	l2, err := layout.OpenOrCreate(ctx, l.Path())
 	if err != nil {
 		t.Fatalf("OpenOrCreate on an existing layout: %v", err)
 	}
-	after, err := os.ReadFile(filepath.Join(l.Path(), "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 	if string(before) != string(after) {
 		t.Errorf("OpenOrCreate rewrote index.json:\nbefore %s\nafter  %s", before, after)
 	}
@@ -112,9 +103,7 @@ func TestOpenOrCreateKeepsExistingLayout(t *testing.T) {
 
 func TestOpenOrCreateRefusesNonLayout(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "notes.txt"), []byte("mine"))
 	_, err := layout.OpenOrCreate(context.Background(), dir)
 	if !errors.Is(err, layout.ErrNotLayout) {
 		t.Fatalf("OpenOrCreate on a non-empty non-layout directory: %v, want ErrNotLayout", err)
@@ -130,9 +119,7 @@ func TestOpenOrCreateRefusesNonLayout(t *testing.T) {
 
 func TestOpenOrCreateRefusesWrongVersion(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"2.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"2.0.0"}`))
 	if _, err := layout.OpenOrCreate(context.Background(), dir); !errors.Is(err, layout.ErrNotLayout) {
 		t.Fatalf("OpenOrCreate on a layout of version 2.0.0: %v, want ErrNotLayout", err)
 	}
@@ -213,9 +200,7 @@ func TestOpenNonLayout(t *testing.T) {
 func TestOpenWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	l, err := layout.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -238,9 +223,7 @@ func TestIndexCorrupt(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := testkit.NewLayout(t)
-			if err := os.WriteFile(filepath.Join(l.Path(), "index.json"), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), []byte(content))
 			if _, err := l.Tags(ctx); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Tags: %v, want ErrCorrupt", err)
 			}

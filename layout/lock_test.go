@@ -97,10 +97,7 @@ func TestCrossProcessTagging(t *testing.T) {
 		t.FailNow()
 	}
 
-	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(dir, "index.json"))
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatalf("index.json is not valid JSON: %v", err)

@@ -269,9 +269,7 @@ func TestRobustPackCheckSpace(t *testing.T) {
 	}
 	blobs := testkit.BlobFiles(t, l.Path())
 	in := filepath.Join(t.TempDir(), "in.bin")
-	if err := os.WriteFile(in, bytes.Repeat([]byte("x"), 123456), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, in, bytes.Repeat([]byte("x"), 123456))
 	var asked int64
 	full := func(need int64) error {
 		asked = need

@@ -60,10 +60,7 @@ func TestTagReference(t *testing.T) {
 
 	// Refused: nothing changes.
 	indexBytes := func() string {
-		b, err := os.ReadFile(filepath.Join(l.Path(), "index.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 		return string(b)
 	}
 	before := indexBytes()

@@ -218,9 +218,7 @@ func TestForeignEntriesPreserved(t *testing.T) {
 		Annotations: map[string]string{"com.example.index": "index annotation"},
 	}
 	b, _ := json.Marshal(idx)
-	if err := os.WriteFile(filepath.Join(l.Path(), "index.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), b)
 
 	if err := l.Tag(ctx, mine, "v1"); err != nil {
 		t.Fatal(err)

@@ -101,9 +101,7 @@ func TestHelmE2E(t *testing.T) {
 
 			// helm push writes the same manifest.
 			cp := filepath.Join(t.TempDir(), filepath.Base(tc.chart))
-			if err := os.WriteFile(cp, chartBytes, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, cp, chartBytes)
 			if err := os.Chtimes(cp, epoch2024, epoch2024); err != nil {
 				t.Fatal(err)
 			}

@@ -178,9 +178,7 @@ func TestPackHelmReproducible(t *testing.T) {
 	// A copy of the chart with another mtime: with SourceDateEpoch, the
 	// file's mtime does not matter.
 	cp := filepath.Join(t.TempDir(), "hello-0.1.0.tgz")
-	if err := os.WriteFile(cp, testkit.ReadFile(t, helloChart), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, cp, testkit.ReadFile(t, helloChart))
 	digests := map[string]bool{}
 	for _, p := range []string{helloChart, cp} {
 		res, err := pack.PackHelm(ctx, testkit.NewLayout(t), "0.1.0", p, pack.Options{SourceDateEpoch: &epoch2024})
@@ -206,9 +204,7 @@ func TestPackHelmCreatedIsFileMtime(t *testing.T) {
 	// Without SourceDateEpoch, created is the chart file's modification
 	// time, as `helm push` writes it (in UTC).
 	cp := filepath.Join(t.TempDir(), "hello-0.1.0.tgz")
-	if err := os.WriteFile(cp, testkit.ReadFile(t, helloChart), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, cp, testkit.ReadFile(t, helloChart))
 	mtime := time.Date(2023, 5, 6, 7, 8, 9, 500_000_000, time.FixedZone("CEST", 2*3600))
 	if err := os.Chtimes(cp, mtime, mtime); err != nil {
 		t.Fatal(err)
@@ -364,12 +360,8 @@ func TestPackHelmProvenance(t *testing.T) {
 	dir := t.TempDir()
 	cp := filepath.Join(dir, "hello-0.1.0.tgz")
 	prov := []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nnot a real signature\n")
-	if err := os.WriteFile(cp, testkit.ReadFile(t, helloChart), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cp+".prov", prov, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, cp, testkit.ReadFile(t, helloChart))
+	testkit.WriteFile(t, cp+".prov", prov)
 	l := testkit.NewLayout(t)
 	res, err := pack.PackHelm(context.Background(), l, "", cp, pack.Options{SourceDateEpoch: &epoch2024})
 	if err != nil {
@@ -488,9 +480,7 @@ func TestPackHelmRefuses(t *testing.T) {
 			p := tc.path
 			if p == "" {
 				p = filepath.Join(t.TempDir(), tc.name)
-				if err := os.WriteFile(p, tc.content, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				testkit.WriteFile(t, p, tc.content)
 			}
 			l := testkit.NewLayout(t)
 			_, err := pack.PackHelm(ctx, l, "", p, pack.Options{})
@@ -529,9 +519,7 @@ func TestPackHelmVersions(t *testing.T) {
 	ctx := context.Background()
 	for _, v := range []string{"1", "1.2", "v1.2.3", "01.2.3", "1.2.3-alpha.1+meta", "1.2.3-0a", "1.2.3-rc.1+build.7"} {
 		p := filepath.Join(t.TempDir(), "x.tgz")
-		if err := os.WriteFile(p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)))
 		l := testkit.NewLayout(t)
 		if _, err := pack.PackHelm(ctx, l, "", p, pack.Options{}); err != nil {
 			t.Errorf("version %q: %v", v, err)
@@ -543,9 +531,7 @@ func TestPackHelmVersions(t *testing.T) {
 	}
 	for _, v := range []string{"1.2.3.4", "1.2.3-01", "latest", "1.2.3-", "99999999999999999999.0.0", "1.2.3+", "1.0.0+a_b"} {
 		p := filepath.Join(t.TempDir(), "x.tgz")
-		if err := os.WriteFile(p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)))
 		if _, err := pack.PackHelm(ctx, testkit.NewLayout(t), "", p, pack.Options{}); !errors.Is(err, pack.ErrNotHelmChart) || !strings.Contains(err.Error(), "not a semantic version") {
 			t.Errorf("version %q: err = %v, want ErrNotHelmChart (not a semantic version)", v, err)
 		}

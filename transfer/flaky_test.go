@@ -72,9 +72,7 @@ func packFlakyArtifact(t *testing.T) *flakyArtifact {
 		b := make([]byte, size)
 		rng.Read(b)
 		p := filepath.Join(dir, fmt.Sprintf("big-%d.bin", i))
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, b)
 		a.paths = append(a.paths, p)
 	}
 	a.src = testkit.NewLayout(t)

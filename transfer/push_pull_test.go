@@ -267,9 +267,7 @@ func TestConcurrentManyBlobs(t *testing.T) {
 	var paths []string
 	for i := range 40 {
 		p := filepath.Join(dir, fmt.Sprintf("file-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), i+1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), i+1)))
 		paths = append(paths, p)
 	}
 	src := testkit.NewLayout(t)

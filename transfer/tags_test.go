@@ -3,7 +3,6 @@ package transfer_test
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,9 +30,7 @@ func packTags(t *testing.T, l *layout.Layout, n int) ([]string, map[string]diges
 	want := map[string]digest.Digest{}
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("part-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
 		tag := fmt.Sprintf("t%02d", i)
 		res := packPaths(t, l, tag, p, tagsHello)
 		tags = append(tags, tag)

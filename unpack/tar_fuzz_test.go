@@ -244,9 +244,7 @@ func fzWriteLayoutManifest(t *testing.T, dir string, mb []byte, blobs [][]byte) 
 		files[filepath.Join("blobs", "sha256", digest.FromBytes(b).Encoded())] = b
 	}
 	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(dir, name), b)
 	}
 }
 
@@ -280,9 +278,7 @@ func newFzJail(t *testing.T, existing bool) *fzJail {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(body))
 	}
 	for _, name := range []string{"outside/secret", "outside/dir/file", "dest-sibling"} {
 		fi, err := os.Stat(filepath.Join(j.root, filepath.FromSlash(name)))

@@ -55,7 +55,7 @@ func WriteRandomFile(t testing.TB, path string, size int64, seed uint64) string 
 
 // WriteFile writes content to path (mode 0644), creating its parent
 // directories, and returns path.
-func WriteFile(t testing.TB, path, content string) string {
+func WriteFile[C string | []byte](t testing.TB, path string, content C) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
