@@ -9,7 +9,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,26 +44,6 @@ func hostileRegLayout(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// hostileRegPushManifest stores v, marshalled, in repo as a manifest of
-// mediaType, tagged tag unless "".
-func hostileRegPushManifest(t *testing.T, repo oras.Target, mediaType string, v any, tag string) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := content.NewDescriptorFromBytes(mediaType, b)
-	if err := repo.Push(t.Context(), d, bytes.NewReader(b)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	if tag != "" {
-		if err := repo.Tag(t.Context(), d, tag); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
 }
 
 // hostileRegRead reads a file or fails the test.
@@ -122,7 +101,7 @@ func TestHostileRegNegativeSize(t *testing.T) {
 	}
 	bad := layer
 	bad.Size = -1
-	hostileRegPushManifest(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
+	testkit.PushJSON(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, "v1")
 
 	dir := hostileRegLayout(t)
@@ -155,7 +134,7 @@ func TestHostileRegUnknownMediaType(t *testing.T) {
 	if err := repo.Blobs().Push(ctx, odd, bytes.NewReader(mb)); err != nil {
 		t.Fatal(err)
 	}
-	hostileRegPushManifest(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
+	testkit.PushJSON(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
 
 	dir := filepath.Join(t.TempDir(), "layout")
@@ -190,7 +169,7 @@ func TestHostileRegReferrersOfChild(t *testing.T) {
 		d.Platform = &ocispec.Platform{OS: "linux", Architecture: []string{"amd64", "arm64"}[i]}
 		kids = append(kids, d)
 	}
-	idx := hostileRegPushManifest(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
+	idx := testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex, Manifests: kids}, "multi")
 	note := func(subject ocispec.Descriptor, text string) ocispec.Descriptor {
 		layer := content.NewDescriptorFromBytes("text/plain", []byte(text))
@@ -201,7 +180,7 @@ func TestHostileRegReferrersOfChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-		return hostileRegPushManifest(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
+		return testkit.PushJSON(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
 			MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1", Config: ocispec.DescriptorEmptyJSON,
 			Layers: []ocispec.Descriptor{layer}, Subject: &subj}, "")
 	}

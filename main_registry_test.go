@@ -7,10 +7,7 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,25 +76,6 @@ func registryIsolateDocker(t *testing.T) string {
 	return dir
 }
 
-// registryDockerAuths returns the auths of DOCKER_CONFIG's config.json.
-func registryDockerAuths(t *testing.T, dir string) map[string]map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Auths map[string]map[string]string `json:"auths"`
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatalf("config.json: %v", err)
-	}
-	return cfg.Auths
-}
-
 // registryArtifact describes a packed artifact: its manifest and blobs.
 type registryArtifact struct {
 	manifest digest.Digest
@@ -107,19 +85,7 @@ type registryArtifact struct {
 
 func registryArtifactOf(t *testing.T, dir, tag string) registryArtifact {
 	t.Helper()
-	ctx := t.Context()
-	l, err := layout.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := l.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	desc, m := testkit.Manifest(t, testkit.OpenLayout(t, dir), tag)
 	a := registryArtifact{manifest: desc.Digest, total: desc.Size}
 	for _, b := range append(m.Layers, m.Config) {
 		a.blobs = append(a.blobs, b.Digest)
@@ -291,7 +257,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 
 	r := registryRun(t, &tr, "wrong-pass\n", "login", reg.Host, "-u", "alice", "--password-stdin", "--plain-http")
 	registryWantFailure(t, r, 1, reg.Host)
-	if registryDockerAuths(t, dockerDir)[reg.Host] != nil {
+	if testkit.DockerAuths(t, dockerDir)[reg.Host] != nil {
 		t.Fatal("a refused login was stored")
 	}
 
@@ -299,7 +265,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 	if !strings.Contains(r.stdout, "login succeeded") || !strings.Contains(r.stdout, reg.Host) {
 		t.Errorf("login printed %q", r.stdout)
 	}
-	entry := registryDockerAuths(t, dockerDir)[reg.Host]
+	entry := testkit.DockerAuths(t, dockerDir)[reg.Host]
 	if entry == nil {
 		t.Fatalf("config.json has no %s after login", reg.Host)
 	}
@@ -314,7 +280,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 	if !strings.Contains(r.stdout, reg.Host) {
 		t.Errorf("logout printed %q", r.stdout)
 	}
-	if registryDockerAuths(t, dockerDir)[reg.Host] != nil {
+	if testkit.DockerAuths(t, dockerDir)[reg.Host] != nil {
 		t.Fatalf("config.json still has %s after logout", reg.Host)
 	}
 	r = registryRun(t, &tr, "", "push", src+":v1", target, "--plain-http")
@@ -322,7 +288,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 
 	// The password from stdin works without a login, and is not stored.
 	registryMustRun(t, &tr, "s3cret\n", "push", src+":v1", target+":again", "-u", "alice", "--password-stdin", "--plain-http")
-	if registryDockerAuths(t, dockerDir)[reg.Host] != nil {
+	if testkit.DockerAuths(t, dockerDir)[reg.Host] != nil {
 		t.Error("push -u --password-stdin stored the credential")
 	}
 	r = registryRun(t, &tr, "wrong-pass\n", "push", src+":v1", target, "-u", "alice", "--password-stdin", "--plain-http")

@@ -923,20 +923,6 @@ func robustBomb(w io.Writer, dir string, inflate int64) error {
 	return err
 }
 
-// robustStoreJSON stores v in l as a blob of media type mt.
-func robustStoreJSON(t *testing.T, l *layout.Layout, mt string, v any) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.Ingest(context.Background(), mt, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // robustTagDesc lists d in index.json under tag, as it is (whatever size
 // it claims).
 func robustTagDesc(t *testing.T, l *layout.Layout, d ocispec.Descriptor, tag string) {
@@ -1009,11 +995,11 @@ func TestRobustLimits(t *testing.T) {
 			t.Fatalf("the bomb is %d bytes", layer.Size)
 		}
 		layer.Annotations = map[string]string{ocispec.AnnotationTitle: "bomb", layout.AnnotationUnpack: "true"}
-		cfg := robustStoreJSON(t, l, ocispec.MediaTypeEmptyJSON, map[string]any{})
-		m := robustStoreJSON(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		cfg := testkit.PushJSON(t, l, ocispec.MediaTypeEmptyJSON, map[string]any{}, "")
+		m := testkit.PushJSON(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{
 			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 			Config: cfg, Layers: []ocispec.Descriptor{layer},
-		})
+		}, "")
 		if err := l.Tag(ctx, m, "bomb"); err != nil {
 			t.Fatal(err)
 		}
@@ -1055,19 +1041,19 @@ func TestRobustLimits(t *testing.T) {
 			return robustSparse(t, l, ocispec.MediaTypeImageIndex, "huge index")
 		},
 		"lists a manifest that claims 1 GiB": func(l *layout.Layout, _ ocispec.Descriptor) ocispec.Descriptor {
-			return robustStoreJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+			return testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 				Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 				Manifests: []ocispec.Descriptor{robustSparse(t, l, ocispec.MediaTypeImageManifest, "huge child")},
-			})
+			}, "")
 		},
 		"index of indexes 100 deep": func(l *layout.Layout, leaf ocispec.Descriptor) ocispec.Descriptor {
 			d := leaf
 			d.Annotations = nil
 			for range 100 {
-				d = robustStoreJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+				d = testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 					Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 					Manifests: []ocispec.Descriptor{d},
-				})
+				}, "")
 			}
 			return d
 		},

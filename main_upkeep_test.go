@@ -133,19 +133,7 @@ func upkeepTags(t *testing.T, lay string) map[string]string {
 // upkeepManifestBlobs returns the digests of a tag's config and layers.
 func upkeepManifestBlobs(t *testing.T, lay, tag string) []string {
 	t.Helper()
-	ctx := t.Context()
-	l, err := layout.Open(ctx, lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := l.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := testkit.Manifest(t, testkit.OpenLayout(t, lay), tag)
 	out := []string{m.Config.Digest.String()}
 	for _, d := range m.Layers {
 		out = append(out, d.Digest.String())

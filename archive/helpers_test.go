@@ -305,14 +305,7 @@ func mustIs(t *testing.T, err, target error) {
 // blobDigestOf returns the digest of the layer holding file name in tag.
 func blobDigestOf(t *testing.T, l *layout.Layout, tag, name string) digest.Digest {
 	t.Helper()
-	desc, err := l.Resolve(context.Background(), tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(context.Background(), l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := testkit.Manifest(t, l, tag)
 	for _, x := range m.Layers {
 		if x.Annotations[ocispec.AnnotationTitle] == name {
 			return x.Digest

@@ -8,7 +8,6 @@ package layout_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -146,20 +145,6 @@ func TestRobustHoldForWriting(t *testing.T) {
 	}
 }
 
-// robustIngestJSON stores v as a blob of media type mt.
-func robustIngestJSON(t *testing.T, l *layout.Layout, mt string, v any) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.Ingest(context.Background(), mt, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // robustSparseBlob puts a sparse file of size bytes where the blob of a
 // made-up digest would be, and returns its descriptor. Its content does
 // not hash to the digest: whatever reads it whole is wrong twice.
@@ -195,18 +180,18 @@ func TestRobustAbsurdManifests(t *testing.T) {
 		}, "more than the"},
 		{"index lists a manifest that claims 1 GiB", func(t *testing.T, l *layout.Layout) ocispec.Descriptor {
 			huge := robustSparseBlob(t, l, ocispec.MediaTypeImageManifest, 1<<30, "huge child")
-			return robustIngestJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+			return testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 				Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 				Manifests: []ocispec.Descriptor{huge},
-			})
+			}, "")
 		}, "more than the"},
 		{"index of indexes 100 deep", func(t *testing.T, l *layout.Layout) ocispec.Descriptor {
 			d := testkit.StoreManifest(t, l, "application/x.robust", "at the bottom")
 			for range 100 {
-				d = robustIngestJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+				d = testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 					Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 					Manifests: []ocispec.Descriptor{d},
-				})
+				}, "")
 			}
 			return d
 		}, "nested more than"},

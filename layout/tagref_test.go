@@ -36,7 +36,7 @@ func TestTagReference(t *testing.T) {
 	if got.Digest != m1.Digest || got.ArtifactType != "application/x.one" {
 		t.Errorf("TagReference(v1) = %+v, want %s", got, m1.Digest)
 	}
-	if names := tagNames(t, l); !slices.Equal(names, []string{"a", "b", "c", "v1"}) {
+	if names := testkit.Tags(t, l); !slices.Equal(names, []string{"a", "b", "c", "v1"}) {
 		t.Errorf("tags = %v", names)
 	}
 	for _, tag := range []string{"a", "b", "c", "v1"} {

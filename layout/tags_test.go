@@ -17,22 +17,6 @@ import (
 	"github.com/ocipack/ocipack/layout"
 )
 
-func tagNames(t *testing.T, l *layout.Layout) []string {
-	t.Helper()
-	tags, err := l.Tags(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, tg := range tags {
-		if tg.Descriptor.Annotations[ocispec.AnnotationRefName] != tg.Tag {
-			t.Errorf("tag %q: descriptor annotation says %q", tg.Tag, tg.Descriptor.Annotations[ocispec.AnnotationRefName])
-		}
-		out = append(out, tg.Tag)
-	}
-	return out
-}
-
 func TestTagResolveUntag(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
@@ -72,7 +56,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if err := l.Tag(ctx, m2, "latest"); err != nil {
 		t.Fatal(err)
 	}
-	if got := tagNames(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
 		t.Errorf("Tags = %v", got)
 	}
 
@@ -80,7 +64,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if err := l.Tag(ctx, m2, m2.Digest.String()); err != nil {
 		t.Errorf("Tag(own digest): %v", err)
 	}
-	if got := tagNames(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
 		t.Errorf("Tags after Tag(own digest) = %v", got)
 	}
 
@@ -90,7 +74,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if _, err := l.Resolve(ctx, "v1"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("Resolve of an untagged tag: %v, want ErrNotFound", err)
 	}
-	if got := tagNames(t, l); !slices.Equal(got, []string{"latest"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest"}) {
 		t.Errorf("Tags after Untag = %v", got)
 	}
 	// The manifest stays.
@@ -172,7 +156,7 @@ func TestIndexOrderStable(t *testing.T) {
 		if !slices.IsSorted(names) {
 			t.Errorf("index.json entries are not sorted by tag: %v", names)
 		}
-		if got := tagNames(t, l); !slices.Equal(got, names) {
+		if got := testkit.Tags(t, l); !slices.Equal(got, names) {
 			t.Errorf("Tags() = %v, index.json order %v", got, names)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
@@ -247,7 +231,7 @@ func TestForeignEntriesPreserved(t *testing.T) {
 		if !sawForeign || !sawOther {
 			t.Errorf("%s: foreign entries lost: %+v", when, got.Manifests)
 		}
-		if got := tagNames(t, l); !slices.Equal(got, wantTags) {
+		if got := testkit.Tags(t, l); !slices.Equal(got, wantTags) {
 			t.Errorf("%s: Tags = %v, want %v", when, got, wantTags)
 		}
 		// Untagged entries sort first (their ref name is "").

@@ -93,21 +93,6 @@ func ptBlob(t testing.TB, l *layout.Layout, d ocispec.Descriptor) []byte {
 	return b
 }
 
-// ptManifest reads the manifest a tag points at.
-func ptManifest(t testing.TB, l *layout.Layout, tag string) (ocispec.Descriptor, *ocispec.Manifest) {
-	t.Helper()
-	ctx := context.Background()
-	desc, err := l.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return desc, m
-}
-
 // ptDecompress returns a directory layer's tar, decompressed according to
 // its media type.
 func ptDecompress(t testing.TB, mediaType string, b []byte) []byte {
@@ -156,18 +141,4 @@ func ptTarHeaders(t testing.TB, b []byte) []*tar.Header {
 		}
 		out = append(out, h)
 	}
-}
-
-// ptTags lists a layout's tag names.
-func ptTags(t testing.TB, l *layout.Layout) []string {
-	t.Helper()
-	tags, err := l.Tags(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, tg := range tags {
-		out = append(out, tg.Tag)
-	}
-	return out
 }

@@ -58,7 +58,7 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 			if len(res.Layers) != 3 {
 				t.Fatalf("%d layers, want 3", len(res.Layers))
 			}
-			_, m := ptManifest(t, l, "v1")
+			_, m := testkit.Manifest(t, l, "v1")
 			for i, d := range m.Layers {
 				if d.MediaType != wantTypes[i] {
 					t.Errorf("layer %d media type %q, want %q", i, d.MediaType, wantTypes[i])
@@ -138,7 +138,7 @@ func TestPackAnnotations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			desc, m := ptManifest(t, l, "v1")
+			desc, m := testkit.Manifest(t, l, "v1")
 			if desc.Digest != res.Manifest.Digest || desc.ArtifactType != opts.ArtifactType || res.Manifest.ArtifactType != opts.ArtifactType {
 				t.Errorf("tag descriptor %+v, Result %+v", desc, res.Manifest)
 			}
@@ -225,7 +225,7 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		after := time.Now().UTC()
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if m.ArtifactType != pack.DefaultArtifactType {
 			t.Errorf("artifactType %q, want %q", m.ArtifactType, pack.DefaultArtifactType)
 		}
@@ -243,7 +243,7 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, pack.Options{Config: &in, SourceDateEpoch: &ptEpoch}); err != nil {
 			t.Fatal(err)
 		}
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if m.Config.MediaType != pack.DefaultConfigMediaType || m.Config.Digest != digest.FromString(`{"answer":42}`) || m.Config.Size != 13 {
 			t.Errorf("config %+v", m.Config)
 		}
@@ -257,7 +257,7 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, pack.Options{Config: &in, SourceDateEpoch: &ptEpoch}); err != nil {
 			t.Fatal(err)
 		}
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if m.Config.MediaType != "application/vnd.example.config.v1+json" || m.Config.Digest != digest.FromString(`{"answer":42}`) {
 			t.Errorf("config %+v", m.Config)
 		}
@@ -268,7 +268,7 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, opts); err != nil {
 			t.Fatal(err)
 		}
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if got := m.Annotations[ocispec.AnnotationCreated]; got != "2000-01-01T00:00:00Z" {
 			t.Errorf("created %q", got)
 		}
@@ -381,7 +381,7 @@ func TestPackBlobSharing(t *testing.T) {
 	if len(blobs) != 5 {
 		t.Errorf("%d blobs stored, want 5: %v", len(blobs), blobs)
 	}
-	if got := ptTags(t, l); !slices.Equal(got, []string{"a", "b"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("tags %v", got)
 	}
 
@@ -398,7 +398,7 @@ func TestPackBlobSharing(t *testing.T) {
 	if da.Digest != r3.Manifest.Digest || db.Digest != r2.Manifest.Digest {
 		t.Errorf("a -> %s (want %s), b -> %s (want %s)", da.Digest, r3.Manifest.Digest, db.Digest, r2.Manifest.Digest)
 	}
-	if got := ptTags(t, l); !slices.Equal(got, []string{"a", "b"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("tags after moving a: %v", got)
 	}
 	if tmp := testkit.DirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
@@ -504,7 +504,7 @@ func TestPackRefusals(t *testing.T) {
 // temporary file.
 func ptAssertNothingStored(t *testing.T, l *layout.Layout) {
 	t.Helper()
-	if tags := ptTags(t, l); len(tags) != 0 {
+	if tags := testkit.Tags(t, l); len(tags) != 0 {
 		t.Errorf("tagged %v", tags)
 	}
 	if b := testkit.DirNames(t, filepath.Join(l.Path(), "blobs", "sha256")); len(b) != 0 {
@@ -557,7 +557,7 @@ func TestPackCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Pack: %v, want context.Canceled", err)
 	}
-	if tags := ptTags(t, l); len(tags) != 0 {
+	if tags := testkit.Tags(t, l); len(tags) != 0 {
 		t.Errorf("tagged %v", tags)
 	}
 	if tmp := testkit.DirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {

@@ -2,9 +2,7 @@ package transfer_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,26 +15,6 @@ import (
 )
 
 var users = map[string]string{"alice": "s3cret"}
-
-// dockerAuths reads the auths of the config.json in dir; a missing file
-// has none.
-func dockerAuths(t *testing.T, dir string) map[string]map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Auths map[string]map[string]string `json:"auths"`
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatalf("config.json: %v\n%s", err, b)
-	}
-	return cfg.Auths
-}
 
 // assertUnauthorized checks that err is ErrUnauthorized and tells the user
 // which host refused and how to log in.
@@ -132,16 +110,16 @@ func TestLoginLogout(t *testing.T) {
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("the message shows the password: %v", err)
 	}
-	if a := dockerAuths(t, dir); a[reg.Host] != nil {
+	if a := testkit.DockerAuths(t, dir); a[reg.Host] != nil {
 		t.Fatalf("a refused login was stored: %v", a)
 	}
 
 	if err := transfer.Login(ctx, store, reg.Host, auth.Credential{Username: "alice", Password: "s3cret"}, opts); err != nil {
 		t.Fatalf("login: %v", err)
 	}
-	a := dockerAuths(t, dir)[reg.Host]
+	a := testkit.DockerAuths(t, dir)[reg.Host]
 	if a == nil {
-		t.Fatalf("config.json has no entry for %s after login: %v", reg.Host, dockerAuths(t, dir))
+		t.Fatalf("config.json has no entry for %s after login: %v", reg.Host, testkit.DockerAuths(t, dir))
 	}
 	if got, _ := base64.StdEncoding.DecodeString(a["auth"]); string(got) != "alice:s3cret" {
 		t.Errorf("stored auth %q, want alice:s3cret", got)
@@ -161,7 +139,7 @@ func TestLoginLogout(t *testing.T) {
 	if err := transfer.Logout(ctx, store2, reg.Host); err != nil {
 		t.Fatalf("logout: %v", err)
 	}
-	if a := dockerAuths(t, dir); a[reg.Host] != nil {
+	if a := testkit.DockerAuths(t, dir); a[reg.Host] != nil {
 		t.Fatalf("config.json still has %s after logout: %v", reg.Host, a)
 	}
 	store3, err := transfer.DockerCredentials()

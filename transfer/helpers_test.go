@@ -78,15 +78,7 @@ func (g graph) digests() []digest.Digest {
 // graphOf reads the manifest ref names in l.
 func graphOf(t *testing.T, l *layout.Layout, ref string) graph {
 	t.Helper()
-	ctx := t.Context()
-	desc, err := l.Resolve(ctx, ref)
-	if err != nil {
-		t.Fatalf("resolve %s: %v", ref, err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatalf("read manifest %s: %v", ref, err)
-	}
+	desc, m := testkit.Manifest(t, l, ref)
 	return graph{manifest: desc, blobs: append([]ocispec.Descriptor{m.Config}, m.Layers...)}
 }
 

@@ -221,25 +221,6 @@ func layoutFiles(t *testing.T, l *layout.Layout) (string, []string) {
 	return idx, files
 }
 
-// pushManifest stores a manifest in repo, tagged tag.
-func pushManifest(t *testing.T, repo oras.Target, mediaType string, v any, tag string) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := content.NewDescriptorFromBytes(mediaType, b)
-	if err := repo.Push(t.Context(), d, bytes.NewReader(b)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatalf("push manifest: %v", err)
-	}
-	if tag != "" {
-		if err := repo.Tag(t.Context(), d, tag); err != nil {
-			t.Fatalf("tag %s: %v", tag, err)
-		}
-	}
-	return d
-}
-
 // TestPullRefusesNegativeSize: a manifest whose layer descriptor says size
 // -1 is refused, naming the layer, before any byte of the layer is
 // fetched; the layout stays as it was.
@@ -261,7 +242,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 		bad := layer
 		bad.Size = size
 		tag := fmt.Sprintf("size%d", size)
-		pushManifest(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, tag)
+		testkit.PushJSON(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, tag)
 
 		l := testkit.NewLayout(t)
 		packPaths(t, l, "keep", "../testdata/example/hello-0.1.0.tgz")
@@ -307,7 +288,7 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 	if err := repo.Blobs().Push(ctx, odd, bytes.NewReader(mb)); err != nil {
 		t.Fatal(err)
 	}
-	pushManifest(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
+	testkit.PushJSON(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
 
 	l := testkit.NewLayout(t)
 	packPaths(t, l, "keep", "../testdata/example/site")
@@ -350,7 +331,7 @@ func multiPlatform(t *testing.T, l *layout.Layout) (idx, child, childSBOM, idxSB
 	a.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
 	b.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
 	a.Annotations, b.Annotations = nil, nil
-	idx = pushManifest(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{a, b}}, "multi")
+	idx = testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{a, b}}, "multi")
 	for _, tag := range []string{"a", "b"} {
 		if err := l.Untag(t.Context(), tag); err != nil {
 			t.Fatal(err)
@@ -375,7 +356,7 @@ func addNote(t *testing.T, l *layout.Layout, subject ocispec.Descriptor, text st
 	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1",
 		Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{layer}, Subject: &subj}
-	d := pushManifest(t, l, ocispec.MediaTypeImageManifest, m, "")
+	d := testkit.PushJSON(t, l, ocispec.MediaTypeImageManifest, m, "")
 	d.ArtifactType = m.ArtifactType
 	return d
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,4 +149,69 @@ func PushJSON(t testing.TB, target oras.Target, mediaType string, v any, tag str
 		}
 	}
 	return d
+}
+
+// OpenLayout opens the existing layout at dir and closes it when the test
+// ends.
+func OpenLayout(t testing.TB, dir string) *layout.Layout {
+	t.Helper()
+	l, err := layout.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// Manifest resolves ref in l and reads the image manifest it names.
+func Manifest(t testing.TB, l *layout.Layout, ref string) (ocispec.Descriptor, *ocispec.Manifest) {
+	t.Helper()
+	ctx := context.Background()
+	desc, err := l.Resolve(ctx, ref)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", ref, err)
+	}
+	m, err := layout.ReadManifest(ctx, l, desc)
+	if err != nil {
+		t.Fatalf("read manifest %s: %v", ref, err)
+	}
+	return desc, m
+}
+
+// Tags lists the tags of l, in the order l lists them, and checks that each
+// tag's descriptor carries its name as the ref.name annotation.
+func Tags(t testing.TB, l *layout.Layout) []string {
+	t.Helper()
+	tags, err := l.Tags(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, tg := range tags {
+		if tg.Descriptor.Annotations[ocispec.AnnotationRefName] != tg.Tag {
+			t.Errorf("tag %q: descriptor annotation says %q", tg.Tag, tg.Descriptor.Annotations[ocispec.AnnotationRefName])
+		}
+		out = append(out, tg.Tag)
+	}
+	return out
+}
+
+// DockerAuths returns the "auths" of the Docker config.json in dir (as
+// DOCKER_CONFIG names it); a missing file has none.
+func DockerAuths(t testing.TB, dir string) map[string]map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Auths map[string]map[string]string `json:"auths"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("config.json: %v\n%s", err, b)
+	}
+	return cfg.Auths
 }
