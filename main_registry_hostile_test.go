@@ -9,7 +9,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -172,17 +171,7 @@ func TestHostileRegReferrersOfChild(t *testing.T) {
 	idx := testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex, Manifests: kids}, "multi")
 	note := func(subject ocispec.Descriptor, text string) ocispec.Descriptor {
-		layer := content.NewDescriptorFromBytes("text/plain", []byte(text))
-		if err := l.Push(ctx, layer, strings.NewReader(text)); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-			t.Fatal(err)
-		}
-		subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-		return testkit.PushJSON(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
-			MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1", Config: ocispec.DescriptorEmptyJSON,
-			Layers: []ocispec.Descriptor{layer}, Subject: &subj}, "")
+		return testkit.PushReferrer(t, l, subject, "application/vnd.example.note.v1", "text/plain", []byte(text))
 	}
 	child := kids[0]
 	child.Platform = nil

@@ -345,20 +345,7 @@ func multiPlatform(t *testing.T, l *layout.Layout) (idx, child, childSBOM, idxSB
 // layer is text, as layout.Push stores referrers (listed untagged).
 func addNote(t *testing.T, l *layout.Layout, subject ocispec.Descriptor, text string) ocispec.Descriptor {
 	t.Helper()
-	ctx := t.Context()
-	layer := content.NewDescriptorFromBytes("text/plain", []byte(text))
-	if err := l.Push(ctx, layer, strings.NewReader(text)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1",
-		Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{layer}, Subject: &subj}
-	d := testkit.PushJSON(t, l, ocispec.MediaTypeImageManifest, m, "")
-	d.ArtifactType = m.ArtifactType
-	return d
+	return testkit.PushReferrer(t, l, subject, "application/vnd.example.note.v1", "text/plain", []byte(text))
 }
 
 // assertReferrer checks that the referrers of subject listed by list are

@@ -3,13 +3,9 @@ package transfer_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"testing"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/ocipack/ocipack/internal/testkit"
@@ -24,33 +20,7 @@ const sbomType = "application/vnd.example.sbom.v1"
 // in index.json untagged because it has a subject.
 func addSBOM(t *testing.T, l *layout.Layout, subject ocispec.Descriptor) ocispec.Descriptor {
 	t.Helper()
-	ctx := t.Context()
-	data := []byte(`{"spdxVersion":"SPDX-2.3","name":"bundle"}`)
-	layer := content.NewDescriptorFromBytes("application/spdx+json", data)
-	if err := l.Push(ctx, layer, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	b, err := json.Marshal(ocispec.Manifest{
-		Versioned:    specs.Versioned{SchemaVersion: 2},
-		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: sbomType,
-		Config:       ocispec.DescriptorEmptyJSON,
-		Layers:       []ocispec.Descriptor{layer},
-		Subject:      &subj,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, b)
-	m.ArtifactType = sbomType
-	if err := l.Push(ctx, m, bytes.NewReader(b)); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testkit.PushReferrer(t, l, subject, sbomType, "application/spdx+json", []byte(`{"spdxVersion":"SPDX-2.3","name":"bundle"}`))
 }
 
 // registryReferrers lists the referrers of subject in repo.

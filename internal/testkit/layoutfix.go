@@ -215,3 +215,38 @@ func DockerAuths(t testing.TB, dir string) map[string]map[string]string {
 	}
 	return cfg.Auths
 }
+
+// PushReferrer stores in target (a layout or a registry repository) an
+// artifact manifest of artifactType whose subject is subject, with the
+// empty config and one layer of layerType holding data, the way an SBOM or
+// signing tool does: the blobs, then the manifest, whose descriptor (with
+// artifactType) it returns. Content already there is fine.
+func PushReferrer(t testing.TB, target oras.Target, subject ocispec.Descriptor, artifactType, layerType string, data []byte) ocispec.Descriptor {
+	t.Helper()
+	ctx := context.Background()
+	push := func(d ocispec.Descriptor, b []byte) {
+		t.Helper()
+		if err := target.Push(ctx, d, bytes.NewReader(b)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			t.Fatalf("push %s: %v", d.MediaType, err)
+		}
+	}
+	layer := content.NewDescriptorFromBytes(layerType, data)
+	push(layer, data)
+	push(ocispec.DescriptorEmptyJSON, ocispec.DescriptorEmptyJSON.Data)
+	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
+	b, err := json.Marshal(ocispec.Manifest{
+		Versioned:    specs.Versioned{SchemaVersion: 2},
+		MediaType:    ocispec.MediaTypeImageManifest,
+		ArtifactType: artifactType,
+		Config:       ocispec.DescriptorEmptyJSON,
+		Layers:       []ocispec.Descriptor{layer},
+		Subject:      &subj,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, b)
+	m.ArtifactType = artifactType
+	push(m, b)
+	return m
+}
