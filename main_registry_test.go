@@ -136,23 +136,7 @@ func registrySnapshot(t *testing.T, root string) map[string]string {
 // registryAssertExample checks that dir holds exactly what was packed.
 func registryAssertExample(t *testing.T, dir string) {
 	t.Helper()
-	want := map[string]string{".": "dir"}
-	for _, p := range registryExample {
-		for k, v := range registrySnapshot(t, p) {
-			want[filepath.ToSlash(filepath.Join(filepath.Base(p), k))] = v
-		}
-	}
-	got := registrySnapshot(t, dir)
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: %q, want %q", k, got[k], v)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: unexpected", k)
-		}
-	}
+	testkit.SameTree(t, dir, testkit.SnapshotPaths(t, registryExample...), testkit.Snapshot(t, dir), testkit.ContentExec)
 }
 
 // TestRegistryPushPullUnpack pushes, pulls and unpacks the example through
