@@ -78,6 +78,7 @@ const (
 // AllFaults are the faults SetFaults draws from when Faults.Kinds is empty.
 var AllFaults = []Fault{FaultReset, FaultStall, FaultCut, FaultStatus500, FaultStatus429}
 
+// String names the fault as the proxy logs it: "reset", "stall", "500"...
 func (f Fault) String() string {
 	switch f {
 	case FaultNone:
@@ -133,6 +134,7 @@ const (
 
 var classNames = []string{"upload-start", "upload-data", "blob-head", "blob-get", "manifest-head", "manifest-get", "manifest-put", "other"}
 
+// String names the classes in c, joined by "|".
 func (c Class) String() string {
 	var names []string
 	for i, n := range classNames {
@@ -251,6 +253,7 @@ type Injection struct {
 	At float64
 }
 
+// String describes the injection in one line.
 func (i Injection) String() string {
 	return fmt.Sprintf("#%d %s %s %s (%s) at %.2f", i.Seq, i.Fault, i.Method, i.Path, i.Class, i.At)
 }
@@ -632,6 +635,7 @@ func (p *Proxy) enter() bool {
 	return true
 }
 
+// ServeHTTP forwards r to the upstream, or misbehaves as the faults say.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.enter() {
 		panic(http.ErrAbortHandler)
