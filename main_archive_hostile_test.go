@@ -19,35 +19,9 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
-
-// hostileSpan is where one entry of an uncompressed tar lies.
-type hostileSpan struct {
-	name         string
-	header, data int64
-	size         int64
-	body         []byte
-}
-
-func hostileSpans(t *testing.T, b []byte) []hostileSpan {
-	t.Helper()
-	r := bytes.NewReader(b)
-	tr := tar.NewReader(r)
-	var out []hostileSpan
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pos := int64(len(b)) - int64(r.Len())
-		body, _ := io.ReadAll(tr)
-		out = append(out, hostileSpan{name: h.Name, header: pos - 512, data: pos, size: h.Size, body: body})
-	}
-}
 
 // hostileExport packs two tags into a layout and exports them to dir/name.
 func hostileExport(t *testing.T, dir, name string) (lay, arch string) {
@@ -59,9 +33,7 @@ func hostileExport(t *testing.T, dir, name string) (lay, arch string) {
 		for j := range b {
 			b[j] = byte(j*(i+7)) ^ byte(j>>11) ^ byte(j>>3)
 		}
-		if err := os.WriteFile(in, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, in, b)
 		mustRun(t, "pack", lay+":"+tag, in)
 	}
 	arch = filepath.Join(dir, name)
@@ -71,9 +43,7 @@ func hostileExport(t *testing.T, dir, name string) (lay, arch string) {
 
 func hostileWrite(t *testing.T, p string, b []byte) string {
 	t.Helper()
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, b)
 	return p
 }
 
@@ -94,17 +64,14 @@ func hostileFails(t *testing.T, args []string, wants ...string) result {
 func TestCLIArchiveCutAtEntryBoundary(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spans := hostileSpans(t, b)
+	b := testkit.ReadFile(t, arch)
+	spans := testkit.TarSpans(t, b)
 	last := spans[len(spans)-1]
-	missing := "sha256:" + path.Base(last.name)
+	missing := "sha256:" + path.Base(last.Name)
 	if digest.Digest(missing).Validate() != nil {
-		t.Fatalf("the last entry %q is not a blob", last.name)
+		t.Fatalf("the last entry %q is not a blob", last.Name)
 	}
-	cut := hostileWrite(t, filepath.Join(dir, "cut.tar"), b[:last.header])
+	cut := hostileWrite(t, filepath.Join(dir, "cut.tar"), b[:last.Header])
 	hostileFails(t, []string{"verify", cut}, "truncated", missing)
 	hostileFails(t, []string{"unpack", cut + ":v2", "-o", filepath.Join(dir, "out")}, "truncated", missing)
 	hostileFails(t, []string{"import", cut, filepath.Join(dir, "dst")}, "truncated", missing)
@@ -114,10 +81,7 @@ func TestCLIArchiveCutAtEntryBoundary(t *testing.T) {
 func TestCLIArchiveZstdWithoutSeekTable(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar.zst")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arch)
 	foot := b[len(b)-9:]
 	n := int(binary.LittleEndian.Uint32(foot))
 	table := len(b) - 9 - 8*n - 8
@@ -132,23 +96,20 @@ func TestCLIArchiveZstdWithoutSeekTable(t *testing.T) {
 func TestCLIArchiveDuplicateIndex(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arch)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	var index []byte
-	for _, s := range hostileSpans(t, b) {
-		h := &tar.Header{Name: s.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(s.body))}
-		if strings.HasSuffix(s.name, "/") {
-			h = &tar.Header{Name: s.name, Typeflag: tar.TypeDir, Mode: 0o755}
+	for _, s := range testkit.TarSpans(t, b) {
+		h := &tar.Header{Name: s.Name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(s.Body))}
+		if strings.HasSuffix(s.Name, "/") {
+			h = &tar.Header{Name: s.Name, Typeflag: tar.TypeDir, Mode: 0o755}
 		}
-		if s.name == "index.json" {
-			index = s.body
+		if s.Name == "index.json" {
+			index = s.Body
 		}
 		tw.WriteHeader(h)
-		tw.Write(s.body)
+		tw.Write(s.Body)
 	}
 	// The second index.json moves v2 to v1's manifest.
 	var idx struct {
@@ -227,17 +188,12 @@ func (p *packingReader) Read(b []byte) (int, error) {
 func TestCLIArchiveFailedImportKeepsConcurrentPack(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b, err := os.ReadFile(arch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spans := hostileSpans(t, b)
+	b := testkit.ReadFile(t, arch)
+	spans := testkit.TarSpans(t, b)
 	last := spans[len(spans)-1]
-	cut := b[:last.data+last.size/2]
+	cut := b[:last.Data+last.Size/2]
 	other := filepath.Join(dir, "other.txt")
-	if err := os.WriteFile(other, []byte("packed meanwhile\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, other, []byte("packed meanwhile\n"))
 	dst := filepath.Join(dir, "dst")
 	in := &packingReader{r: bytes.NewReader(cut), before: func() {
 		if _, err := layout.Open(context.Background(), dst); err != nil {

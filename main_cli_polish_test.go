@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -21,7 +20,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -30,13 +29,7 @@ import (
 // exits 0.
 func polishRun(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, args, strings.NewReader(""), &stdout, &stderr); code != 0 {
-		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	return wantExit0(t, args, runCLI(t, 45*time.Second, nil, args...)).stdout
 }
 
 // polishTotal matches the total of a progress line: "DONE / TOTAL".
@@ -77,7 +70,7 @@ func polishCheckBar(t *testing.T, out, ing, past string) {
 // progress line on, as on a 60-column terminal.
 func TestPolishTransferProgressLine(t *testing.T) {
 	t.Setenv("COLUMNS", "60")
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	rng := rand.New(rand.NewPCG(11, 60))
 	var args []string
@@ -87,9 +80,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 			data[j] = byte(rng.Uint32())
 		}
 		p := filepath.Join(work, fmt.Sprintf("file-%d.bin", i))
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, data)
 		args = append(args, p)
 	}
 	src := filepath.Join(work, "src")
@@ -146,9 +137,7 @@ func TestPolishLsUntagged(t *testing.T) {
 	dir := t.TempDir()
 	lay := filepath.Join(dir, "lay")
 	in := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(in, []byte("untagged content\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, in, []byte("untagged content\n"))
 	polishRun(t, "pack", lay+":tagged", in, "-q")
 	polishRun(t, "pack", lay+":gone", in, "--annotation", "x=y", "-q")
 

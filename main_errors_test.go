@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 )
 
 // errmsgPacked packs the small example file into a new layout and returns
@@ -67,7 +67,7 @@ func TestErrmsgConnectionRefused(t *testing.T) {
 // HTTPS says to drop --plain-http, not a bare 400 Bad Request.
 func TestErrmsgPlainHTTPToTLS(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{TLS: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
 	src := errmsgPacked(t)
 	want := "registry " + reg.Host + " speaks HTTPS; drop --plain-http (and use --ca-file or --insecure for a private CA)"
 	r := registryRun(t, nil, "", "push", src+":v1", reg.Host+"/apps/hello:v1", "--plain-http")

@@ -10,16 +10,14 @@ package main
 // the other test files of this package.
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ocipack/ocipack/internal/testkit"
 )
 
 // linksRun runs the command line in-process under a context of a few
@@ -27,103 +25,18 @@ import (
 // code blocked in open(2) on a fifo lock file, which no context ends.
 func linksRun(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	done := make(chan result, 1)
-	go func() {
-		var stdout, stderr bytes.Buffer
-		code := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
-		done <- result{code, stdout.String(), stderr.String()}
-	}()
-	select {
-	case r := <-done:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatalf("ocipack %s: still running after 10 s", strings.Join(args, " "))
-		return result{}
-	}
+	var r result
+	testkit.Within(t, "ocipack "+strings.Join(args, " "), 10*time.Second, func() {
+		r = runCLI(t, 5*time.Second, nil, args...)
+	})
+	return r
 }
 
 // linksWantRefused runs the command line and checks that it fails (exit
 // 1) with one stderr line holding every one of wants.
 func linksWantRefused(t *testing.T, wants []string, args ...string) {
 	t.Helper()
-	r := linksRun(t, args...)
-	if r.code != 1 {
-		t.Errorf("ocipack %s: exit %d, want 1\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-		return
-	}
-	oneStderrLine(t, r, wants...)
-}
-
-// linksOutside makes a directory outside the layout holding two files.
-func linksOutside(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "outside")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{"precious.txt", "blob-upload-123"} {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte("keep me: "+n), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// linksSnapshot lists every path under dir with its kind and size.
-func linksSnapshot(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out = append(out, fmt.Sprintf("%s %v %d", rel, fi.Mode().Type(), fi.Size()))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// linksSame fails the test unless dir holds what before listed.
-func linksSame(t *testing.T, dir string, before []string) {
-	t.Helper()
-	if after := linksSnapshot(t, dir); !slices.Equal(before, after) {
-		t.Errorf("%s changed:\nbefore %q\nafter  %q", dir, before, after)
-	}
-}
-
-// linksReplace replaces p (a file or directory) by a symbolic link to
-// target.
-func linksReplace(t *testing.T, p, target string) {
-	t.Helper()
-	if err := os.RemoveAll(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, p); err != nil {
-		t.Skipf("symlink: %v", err)
-	}
-}
-
-// linksFifo replaces p by a fifo; a reader still blocked on it when the
-// test ends is released.
-func linksFifo(t *testing.T, p string) {
-	t.Helper()
-	if err := os.RemoveAll(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(p, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
+	wantFailure(t, args, linksRun(t, args...), 1, wants...)
 }
 
 // linksPacked packs a layout with tag v1 and an untagged leftover (a tag
@@ -141,12 +54,12 @@ func linksPacked(t *testing.T) string {
 // success.
 func TestLinksCLIGCLinkedTmp(t *testing.T) {
 	lay := linksPacked(t)
-	out := linksOutside(t)
-	linksReplace(t, filepath.Join(lay, ".ocipack", "tmp"), out)
-	before := linksSnapshot(t, out)
+	out := testkit.Outside(t)
+	testkit.ReplaceWithSymlink(t, filepath.Join(lay, ".ocipack", "tmp"), out)
+	before := testkit.Snapshot(t, out)
 	linksWantRefused(t, []string{lay, ".ocipack/tmp is a symbolic link", "remove it"}, "gc", lay)
 	linksWantRefused(t, []string{lay, ".ocipack/tmp is a symbolic link"}, "gc", "--dry-run", lay)
-	linksSame(t, out, before)
+	testkit.SameTree(t, out, before, testkit.Snapshot(t, out), testkit.TypeSize)
 }
 
 // TestLinksCLIPackLinkedWorkDir: `.ocipack` is a link to a directory
@@ -160,9 +73,9 @@ func TestLinksCLIPackLinkedWorkDir(t *testing.T) {
 		if err := os.Mkdir(out, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		linksReplace(t, filepath.Join(lay, ".ocipack"), out)
+		testkit.ReplaceWithSymlink(t, filepath.Join(lay, ".ocipack"), out)
 		linksWantRefused(t, []string{lay, ".ocipack is a symbolic link"}, "pack", lay+":v2", src)
-		if names := linksNames(t, out); len(names) != 0 {
+		if names := testkit.DirNames(t, out); len(names) != 0 {
 			t.Errorf("pack created %q outside the layout", names)
 		}
 	})
@@ -178,27 +91,13 @@ func TestLinksCLIPackLinkedWorkDir(t *testing.T) {
 			t.Skip(err)
 		}
 		linksWantRefused(t, []string{lay, ".ocipack is a symbolic link"}, "pack", lay+":v1", src)
-		if names := linksNames(t, out); len(names) != 0 {
+		if names := testkit.DirNames(t, out); len(names) != 0 {
 			t.Errorf("pack created %q outside the layout", names)
 		}
-		if names := linksNames(t, lay); !slices.Equal(names, []string{".ocipack"}) {
+		if names := testkit.DirNames(t, lay); !slices.Equal(names, []string{".ocipack"}) {
 			t.Errorf("pack left %q in the new directory, want only the link", names)
 		}
 	})
-}
-
-// linksNames lists the names in dir.
-func linksNames(t *testing.T, dir string) []string {
-	t.Helper()
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range es {
-		names = append(names, e.Name())
-	}
-	return names
 }
 
 // TestLinksCLIFifoLocks: `.ocipack/lock` or `.ocipack/writers.lock` is a
@@ -209,7 +108,7 @@ func TestLinksCLIFifoLocks(t *testing.T) {
 	for _, name := range []string{"lock", "writers.lock"} {
 		t.Run(name, func(t *testing.T) {
 			lay := linksPacked(t)
-			linksFifo(t, filepath.Join(lay, ".ocipack", name))
+			testkit.ReplaceWithFifo(t, filepath.Join(lay, ".ocipack", name))
 			want := []string{lay, ".ocipack/" + name + " is a named pipe (fifo), not a regular file"}
 			linksWantRefused(t, want, "tag", lay+":v1", "v2")
 			linksWantRefused(t, want, "pack", lay+":v2", src)
@@ -228,16 +127,14 @@ func TestLinksCLILinkedBlobs(t *testing.T) {
 	if err := os.Rename(filepath.Join(lay, "blobs", "sha256"), out); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(out, strings.Repeat("ab", 32)), []byte("someone else's"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(out, strings.Repeat("ab", 32)), []byte("someone else's"))
 	if err := os.Symlink(out, filepath.Join(lay, "blobs", "sha256")); err != nil {
 		t.Skip(err)
 	}
-	before := linksSnapshot(t, out)
+	before := testkit.Snapshot(t, out)
 	want := []string{lay, "blobs/sha256 is a symbolic link, not a directory"}
 	linksWantRefused(t, want, "verify", lay)
 	linksWantRefused(t, want, "gc", lay)
 	linksWantRefused(t, want, "ls", lay)
-	linksSame(t, out, before)
+	testkit.SameTree(t, out, before, testkit.Snapshot(t, out), testkit.TypeSize)
 }

@@ -9,8 +9,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -25,7 +23,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/transfer"
@@ -47,33 +45,10 @@ func hostileRegLayout(t *testing.T) string {
 	return dir
 }
 
-// hostileRegPushManifest stores v, marshalled, in repo as a manifest of
-// mediaType, tagged tag unless "".
-func hostileRegPushManifest(t *testing.T, repo oras.Target, mediaType string, v any, tag string) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := content.NewDescriptorFromBytes(mediaType, b)
-	if err := repo.Push(t.Context(), d, bytes.NewReader(b)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	if tag != "" {
-		if err := repo.Tag(t.Context(), d, tag); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
-}
-
 // hostileRegRead reads a file or fails the test.
 func hostileRegRead(t *testing.T, p string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, p)
 	return b
 }
 
@@ -111,7 +86,7 @@ func TestHostileRegAllTagsEndless(t *testing.T) {
 // fails on one line naming the layer; the layout is as it was and verifies.
 func TestHostileRegNegativeSize(t *testing.T) {
 	ctx := t.Context()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	repo := registryRepo(t, reg, "apps/neg")
 	data := []byte("a layer that says it has no size")
 	layer := content.NewDescriptorFromBytes("application/octet-stream", data)
@@ -125,7 +100,7 @@ func TestHostileRegNegativeSize(t *testing.T) {
 	}
 	bad := layer
 	bad.Size = -1
-	hostileRegPushManifest(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
+	testkit.PushJSON(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, "v1")
 
 	dir := hostileRegLayout(t)
@@ -146,7 +121,7 @@ func TestHostileRegNegativeSize(t *testing.T) {
 // and gc collects what the pull stored.
 func TestHostileRegUnknownMediaType(t *testing.T) {
 	ctx := t.Context()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := hostileRegLayout(t)
 	registryMustRun(t, nil, "", "push", "--plain-http", src+":keep", reg.Ref("apps/odd:base"))
 	repo := registryRepo(t, reg, "apps/odd")
@@ -158,7 +133,7 @@ func TestHostileRegUnknownMediaType(t *testing.T) {
 	if err := repo.Blobs().Push(ctx, odd, bytes.NewReader(mb)); err != nil {
 		t.Fatal(err)
 	}
-	hostileRegPushManifest(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
+	testkit.PushJSON(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
 
 	dir := filepath.Join(t.TempDir(), "layout")
@@ -176,7 +151,7 @@ func TestHostileRegUnknownMediaType(t *testing.T) {
 // the referrer of the index.
 func TestHostileRegReferrersOfChild(t *testing.T) {
 	ctx := t.Context()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := filepath.Join(t.TempDir(), "src")
 	l, err := layout.OpenOrCreate(ctx, src)
 	if err != nil {
@@ -193,20 +168,10 @@ func TestHostileRegReferrersOfChild(t *testing.T) {
 		d.Platform = &ocispec.Platform{OS: "linux", Architecture: []string{"amd64", "arm64"}[i]}
 		kids = append(kids, d)
 	}
-	idx := hostileRegPushManifest(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
+	idx := testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageIndex, Manifests: kids}, "multi")
 	note := func(subject ocispec.Descriptor, text string) ocispec.Descriptor {
-		layer := content.NewDescriptorFromBytes("text/plain", []byte(text))
-		if err := l.Push(ctx, layer, strings.NewReader(text)); err != nil {
-			t.Fatal(err)
-		}
-		if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-			t.Fatal(err)
-		}
-		subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-		return hostileRegPushManifest(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
-			MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1", Config: ocispec.DescriptorEmptyJSON,
-			Layers: []ocispec.Descriptor{layer}, Subject: &subj}, "")
+		return testkit.PushReferrer(t, l, subject, "application/vnd.example.note.v1", "text/plain", []byte(text))
 	}
 	child := kids[0]
 	child.Platform = nil

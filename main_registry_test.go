@@ -6,13 +6,8 @@ package main
 // other test files of this package.
 
 import (
-	"bytes"
-	"context"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,7 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/progress"
@@ -38,9 +33,8 @@ var registryExample = []string{
 
 // registryRunResult is what one run of the command line gave.
 type registryRunResult struct {
-	args           []string
-	code           int
-	stdout, stderr string
+	args []string
+	result
 }
 
 // registryTranscript collects every output of a test, to check that a
@@ -51,11 +45,7 @@ type registryTranscript struct{ runs []registryRunResult }
 // time. stderr is a bytes.Buffer, not a terminal: progress is plain lines.
 func registryRun(t *testing.T, tr *registryTranscript, stdin string, args ...string) registryRunResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, strings.NewReader(stdin), &stdout, &stderr)
-	r := registryRunResult{args, code, stdout.String(), stderr.String()}
+	r := registryRunResult{args, runCLI(t, 45*time.Second, strings.NewReader(stdin), args...)}
 	if tr != nil {
 		tr.runs = append(tr.runs, r)
 	}
@@ -66,9 +56,7 @@ func registryRun(t *testing.T, tr *registryTranscript, stdin string, args ...str
 func registryMustRun(t *testing.T, tr *registryTranscript, stdin string, args ...string) registryRunResult {
 	t.Helper()
 	r := registryRun(t, tr, stdin, args...)
-	if r.code != 0 {
-		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
+	wantExit0(t, args, r.result)
 	return r
 }
 
@@ -76,18 +64,7 @@ func registryMustRun(t *testing.T, tr *registryTranscript, stdin string, args ..
 // line holding every one of wants.
 func registryWantFailure(t *testing.T, r registryRunResult, code int, wants ...string) {
 	t.Helper()
-	if r.code != code {
-		t.Errorf("ocipack %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(r.args, " "), r.code, code, r.stdout, r.stderr)
-		return
-	}
-	if strings.Count(r.stderr, "\n") != 1 || !strings.HasSuffix(r.stderr, "\n") {
-		t.Errorf("ocipack %s: stderr is not one line: %q", strings.Join(r.args, " "), r.stderr)
-	}
-	for _, w := range wants {
-		if !strings.Contains(r.stderr, w) {
-			t.Errorf("ocipack %s: stderr does not mention %q: %q", strings.Join(r.args, " "), w, r.stderr)
-		}
-	}
+	wantFailure(t, r.args, r.result, code, wants...)
 }
 
 // registryIsolateDocker points DOCKER_CONFIG at a fresh directory, so that
@@ -99,25 +76,6 @@ func registryIsolateDocker(t *testing.T) string {
 	return dir
 }
 
-// registryDockerAuths returns the auths of DOCKER_CONFIG's config.json.
-func registryDockerAuths(t *testing.T, dir string) map[string]map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Auths map[string]map[string]string `json:"auths"`
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatalf("config.json: %v", err)
-	}
-	return cfg.Auths
-}
-
 // registryArtifact describes a packed artifact: its manifest and blobs.
 type registryArtifact struct {
 	manifest digest.Digest
@@ -127,19 +85,7 @@ type registryArtifact struct {
 
 func registryArtifactOf(t *testing.T, dir, tag string) registryArtifact {
 	t.Helper()
-	ctx := t.Context()
-	l, err := layout.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := l.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	desc, m := testkit.Manifest(t, testkit.OpenLayout(t, dir), tag)
 	a := registryArtifact{manifest: desc.Digest, total: desc.Size}
 	for _, b := range append(m.Layers, m.Config) {
 		a.blobs = append(a.blobs, b.Digest)
@@ -150,7 +96,7 @@ func registryArtifactOf(t *testing.T, dir, tag string) registryArtifact {
 }
 
 // registryRepo is a client for repo of reg that is not ocipack's.
-func registryRepo(t *testing.T, reg *registrytest.Registry, repo string) *remote.Repository {
+func registryRepo(t *testing.T, reg *testkit.Registry, repo string) *remote.Repository {
 	t.Helper()
 	r, err := remote.NewRepository(reg.Ref(repo))
 	if err != nil {
@@ -180,71 +126,24 @@ func registryProgressLines(t *testing.T, stderr, verb string) []digest.Digest {
 	return ds
 }
 
-// registrySnapshot describes the tree at root: kind, executable bit and
-// content (a symlink's target) by relative path.
+// registrySnapshot describes every entry under root: its kind, and for a
+// file whether it is executable and its digest.
 func registrySnapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			out[filepath.ToSlash(rel)] = "symlink " + target
-		case info.IsDir():
-			out[filepath.ToSlash(rel)] = "dir"
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[filepath.ToSlash(rel)] = fmt.Sprintf("file exec=%v %s", info.Mode()&0o111 != 0, digest.FromBytes(b))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return testkit.Snapshot(t, root).View(testkit.ContentExec)
 }
 
 // registryAssertExample checks that dir holds exactly what was packed.
 func registryAssertExample(t *testing.T, dir string) {
 	t.Helper()
-	want := map[string]string{".": "dir"}
-	for _, p := range registryExample {
-		for k, v := range registrySnapshot(t, p) {
-			want[filepath.ToSlash(filepath.Join(filepath.Base(p), k))] = v
-		}
-	}
-	got := registrySnapshot(t, dir)
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: %q, want %q", k, got[k], v)
-		}
-	}
-	for k := range got {
-		if _, ok := want[k]; !ok {
-			t.Errorf("%s: unexpected", k)
-		}
-	}
+	testkit.SameTree(t, dir, testkit.SnapshotPaths(t, registryExample...), testkit.Snapshot(t, dir), testkit.ContentExec)
 }
 
 // TestRegistryPushPullUnpack pushes, pulls and unpacks the example through
 // the command line, checking the summaries and the progress lines.
 func TestRegistryPushPullUnpack(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	registryMustRun(t, nil, "", append([]string{"pack", src + ":v1"}, registryExample...)...)
@@ -333,7 +232,7 @@ func TestRegistryPushPullUnpack(t *testing.T) {
 // stored credential, logs out and is refused. The password never shows.
 func TestRegistryLoginLogout(t *testing.T) {
 	dockerDir := registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{Users: map[string]string{"alice": "s3cret"}})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: map[string]string{"alice": "s3cret"}})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	registryMustRun(t, nil, "", "pack", src+":v1", "testdata/example/hello-0.1.0.tgz")
@@ -342,7 +241,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 
 	r := registryRun(t, &tr, "wrong-pass\n", "login", reg.Host, "-u", "alice", "--password-stdin", "--plain-http")
 	registryWantFailure(t, r, 1, reg.Host)
-	if registryDockerAuths(t, dockerDir)[reg.Host] != nil {
+	if testkit.DockerAuths(t, dockerDir)[reg.Host] != nil {
 		t.Fatal("a refused login was stored")
 	}
 
@@ -350,7 +249,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 	if !strings.Contains(r.stdout, "login succeeded") || !strings.Contains(r.stdout, reg.Host) {
 		t.Errorf("login printed %q", r.stdout)
 	}
-	entry := registryDockerAuths(t, dockerDir)[reg.Host]
+	entry := testkit.DockerAuths(t, dockerDir)[reg.Host]
 	if entry == nil {
 		t.Fatalf("config.json has no %s after login", reg.Host)
 	}
@@ -365,7 +264,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 	if !strings.Contains(r.stdout, reg.Host) {
 		t.Errorf("logout printed %q", r.stdout)
 	}
-	if registryDockerAuths(t, dockerDir)[reg.Host] != nil {
+	if testkit.DockerAuths(t, dockerDir)[reg.Host] != nil {
 		t.Fatalf("config.json still has %s after logout", reg.Host)
 	}
 	r = registryRun(t, &tr, "", "push", src+":v1", target, "--plain-http")
@@ -373,7 +272,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 
 	// The password from stdin works without a login, and is not stored.
 	registryMustRun(t, &tr, "s3cret\n", "push", src+":v1", target+":again", "-u", "alice", "--password-stdin", "--plain-http")
-	if registryDockerAuths(t, dockerDir)[reg.Host] != nil {
+	if testkit.DockerAuths(t, dockerDir)[reg.Host] != nil {
 		t.Error("push -u --password-stdin stored the credential")
 	}
 	r = registryRun(t, &tr, "wrong-pass\n", "push", src+":v1", target, "-u", "alice", "--password-stdin", "--plain-http")
@@ -392,7 +291,7 @@ func TestRegistryLoginLogout(t *testing.T) {
 // at once.
 func TestRegistryPushAllTags(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
@@ -403,9 +302,7 @@ func TestRegistryPushAllTags(t *testing.T) {
 	want := map[string]digest.Digest{}
 	for i := range 30 {
 		p := filepath.Join(work, fmt.Sprintf("part-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
 		tag := fmt.Sprintf("t%02d", i)
 		res, err := pack.Pack(ctx, l, tag, []pack.Input{{Path: p}, {Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{})
 		if err != nil {
@@ -459,7 +356,7 @@ func TestRegistryPushAllTags(t *testing.T) {
 // one line that says what to do, and succeeds with --ca-file.
 func TestRegistryTLS(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{TLS: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	registryMustRun(t, nil, "", "pack", src+":v1", "testdata/example/hello-0.1.0.tgz")

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -27,21 +26,21 @@ const resumeKillSize = 256 << 20
 func TestResumeKill(t *testing.T) {
 	k := newRobustKit(t)
 	dir := t.TempDir()
-	file := robustRandomFile(t, filepath.Join(dir, "big.bin"), resumeKillSize, 256)
-	blob := robustFileDigest(t, file)
+	file := testkit.WriteRandomFile(t, filepath.Join(dir, "big.bin"), resumeKillSize, 256)
+	blob := testkit.FileDigest(t, file).String()
 	src := filepath.Join(dir, "src")
 	k.must("pack", src+":v1", file, "-q")
 
-	reg := registrytest.Start(t, registrytest.Options{Disk: true})
-	proxy := flakyproxy.Start(t, reg.URL, flakyproxy.Options{Lifetime: 4 * time.Minute})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Disk: true})
+	proxy := testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{Lifetime: 4 * time.Minute})
 	ref := proxy.Host + "/apps/big:v1"
 
 	// Push: chunks of 32 MiB; the fourth PATCH stalls half way, and the
 	// process is killed then. The registry has 3 chunks (96 MiB).
-	proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Stall}, Rate: 1, Max: 1, After: 3, At: 0.5,
+	proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultStall}, Rate: 1, Max: 1, After: 3, At: 0.5,
 		Stall: 15 * time.Second, Match: func(r *http.Request) bool { return r.Method == http.MethodPatch }})
 	p := k.start("push", src+":v1", ref, "--plain-http", "--chunk-size", "32M", "-q")
-	if !robustWaitFor(p, time.Minute, func() bool { return proxy.Stats().Faults[flakyproxy.Stall] == 1 }) {
+	if !robustWaitFor(p, time.Minute, func() bool { return proxy.Stats().Faults[testkit.FaultStall] == 1 }) {
 		p.cmd.Process.Kill()
 		t.Fatalf("the push never reached the stall: %v", p.wait())
 	}
@@ -53,33 +52,33 @@ func TestResumeKill(t *testing.T) {
 		t.Fatal("the proxy still forwards 30 s after the push was killed")
 	}
 	first := proxy.Stats()
-	if !hasPrefixed(robustTmpFiles(src), "upload-") {
-		t.Errorf("no upload session saved in %s/.ocipack/tmp: %v", src, robustTmpFiles(src))
+	if !hasPrefixed(testkit.TmpFiles(t, src), "upload-") {
+		t.Errorf("no upload session saved in %s/.ocipack/tmp: %v", src, testkit.TmpFiles(t, src))
 	}
-	proxy.SetFaults(flakyproxy.Faults{})
+	proxy.SetFaults(testkit.Faults{})
 	k.must("push", src+":v1", ref, "--plain-http", "--chunk-size", "32M", "-q")
 	second := proxy.Stats().Up - first.Up
 	if rest := int64(resumeKillSize - 3*32<<20); second < rest || second > rest+64<<10 {
 		t.Errorf("the push after the kill sent %d bytes; the rest after 3 chunks is %d", second, rest)
 	}
 	t.Logf("push: killed after %d bytes went up, the next push sent %d", first.Up, second)
-	if tmp := robustTmpFiles(src); hasPrefixed(tmp, "upload-") {
+	if tmp := testkit.TmpFiles(t, src); hasPrefixed(tmp, "upload-") {
 		t.Errorf("upload session kept after the push completed: %v", tmp)
 	}
 
 	// Pull: the blob's GET stalls at 40%, and the process is killed then.
 	dst := filepath.Join(dir, "dst")
-	proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Stall}, Rate: 1, Max: 1, At: 0.4,
+	proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultStall}, Rate: 1, Max: 1, At: 0.4,
 		Stall: 15 * time.Second, Match: func(r *http.Request) bool {
 			return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+blob)
 		}})
 	partial := filepath.Join(dst, layout.WorkDir, "tmp", "partial-sha256-"+strings.TrimPrefix(blob, "sha256:"))
 	cut := int64(resumeKillSize * 2 / 5)
-	stalls := proxy.Stats().Faults[flakyproxy.Stall]
+	stalls := proxy.Stats().Faults[testkit.FaultStall]
 	p = k.start("pull", ref, dst, "--plain-http", "-q")
 	if !robustWaitFor(p, time.Minute, func() bool {
 		fi, err := os.Stat(partial)
-		return proxy.Stats().Faults[flakyproxy.Stall] > stalls && err == nil && fi.Size() >= cut-16<<20
+		return proxy.Stats().Faults[testkit.FaultStall] > stalls && err == nil && fi.Size() >= cut-16<<20
 	}) {
 		p.cmd.Process.Kill()
 		t.Fatalf("the pull never reached the stall: %v", p.wait())
@@ -97,7 +96,7 @@ func TestResumeKill(t *testing.T) {
 		t.Fatalf("after a kill at byte %d: partial file %v, %v", cut, fi, err)
 	}
 	have := fi.Size()
-	proxy.SetFaults(flakyproxy.Faults{})
+	proxy.SetFaults(testkit.Faults{})
 	before := proxy.Stats()
 	k.must("pull", ref, dst, "--plain-http", "-q")
 	down := proxy.Stats().Down - before.Down
@@ -106,12 +105,12 @@ func TestResumeKill(t *testing.T) {
 	}
 	t.Logf("pull: killed with %d bytes on disk, the next pull received %d", have, down)
 	k.verify(dst)
-	if tmp := robustTmpFiles(dst); len(tmp) > 0 {
+	if tmp := testkit.TmpFiles(t, dst); len(tmp) > 0 {
 		t.Errorf("left in the layout's tmp after a complete pull: %v", tmp)
 	}
 	out := filepath.Join(dir, "out")
 	k.must("unpack", dst+":v1", "-o", out, "-q")
-	if got := robustFileDigest(t, filepath.Join(out, "big.bin")); got != blob {
+	if got := testkit.FileDigest(t, filepath.Join(out, "big.bin")).String(); got != blob {
 		t.Errorf("unpacked big.bin is %s, want %s", got, blob)
 	}
 }

@@ -7,7 +7,7 @@ package main
 // way, on a full file system, and fed decompression bombs and absurd
 // manifests. Every identifier here starts with "robust" so as not to clash
 // with the other test files of this package. The registry is the
-// in-process one of internal/registrytest, on 127.0.0.1.
+// in-process one of internal/testkit, on 127.0.0.1.
 //
 // Unix only (signals, tmpfs, rusage); CI runs it on Linux, as root, where
 // nothing in it is skipped.
@@ -17,15 +17,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -47,7 +44,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -162,30 +159,6 @@ func (k *robustKit) must(args ...string) robustRes {
 	return r
 }
 
-// robustIndexTags reads index.json (which must parse) and returns tag ->
-// digest.
-func robustIndexTags(t *testing.T, lay string) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(lay, "index.json"))
-	if err != nil {
-		t.Fatalf("index.json: %v", err)
-	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		t.Fatalf("index.json does not parse: %v\n%s", err, b)
-	}
-	tags := map[string]string{}
-	for _, d := range idx.Manifests {
-		if tag := d.Annotations[ocispec.AnnotationRefName]; tag != "" {
-			if _, dup := tags[tag]; dup {
-				t.Errorf("index.json lists tag %q twice", tag)
-			}
-			tags[tag] = d.Digest.String()
-		}
-	}
-	return tags
-}
-
 // verify runs `ocipack verify --json` and fails the test unless it exits 0
 // with no problem; it returns the report.
 func (k *robustKit) verify(lay string) *layout.CheckReport {
@@ -211,82 +184,18 @@ func robustOnlyLeftovers(t *testing.T, what string, rep *layout.CheckReport, kin
 	}
 }
 
-// robustTmpFiles lists .ocipack/tmp.
-func robustTmpFiles(lay string) []string {
-	entries, _ := os.ReadDir(filepath.Join(lay, layout.WorkDir, "tmp"))
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
-}
-
 // robustCleanAfterGC runs gc and checks that nothing at all is left over:
 // .ocipack/tmp is empty and verify warns of nothing.
 func (k *robustKit) robustCleanAfterGC(lay string) {
 	k.t.Helper()
 	k.must("gc", lay)
-	if tmp := robustTmpFiles(lay); len(tmp) > 0 {
+	if tmp := testkit.TmpFiles(k.t, lay); len(tmp) > 0 {
 		k.t.Errorf("after gc, %s/.ocipack/tmp still holds %v", lay, tmp)
 	}
 	rep := k.verify(lay)
 	for _, w := range rep.Warnings {
 		k.t.Errorf("after gc, verify still warns: %v", w)
 	}
-}
-
-// robustRandomFile writes size pseudo-random (incompressible) bytes.
-func robustRandomFile(t *testing.T, path string, size int64, seed uint64) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var key [32]byte
-	key[0], key[1] = byte(seed), byte(seed>>8)
-	src := rand.NewChaCha8(key)
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		n := min(left, int64(len(buf)))
-		src.Read(buf[:n])
-		if _, err := f.Write(buf[:n]); err != nil {
-			t.Fatal(err)
-		}
-		left -= n
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func robustWriteFile(t *testing.T, path, content string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// robustFileDigest is the sha256 digest of a file's content.
-func robustFileDigest(t *testing.T, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // robustPackDigest is the manifest digest `ocipack pack` printed.
@@ -322,7 +231,7 @@ func (k *robustKit) robustUnpackCheck(lay, tag string, want map[string]string) {
 	dest := filepath.Join(k.t.TempDir(), "unpacked")
 	k.must("unpack", lay+":"+tag, "-o", dest, "-q")
 	for rel, d := range want {
-		if got := robustFileDigest(k.t, filepath.Join(dest, rel)); got != d {
+		if got := testkit.FileDigest(k.t, filepath.Join(dest, rel)).String(); got != d {
 			k.t.Errorf("unpack %s:%s: %s has digest %s, want %s", lay, tag, rel, got, d)
 		}
 	}
@@ -344,7 +253,7 @@ func (k *robustKit) robustUnpackAll(lay string, files map[string]map[string]stri
 			continue
 		}
 		for rel, d := range want {
-			if got := robustFileDigest(k.t, filepath.Join(dests[tag], rel)); got != d {
+			if got := testkit.FileDigest(k.t, filepath.Join(dests[tag], rel)).String(); got != d {
 				k.t.Errorf("unpack %s:%s: %s has digest %s, want %s", lay, tag, rel, got, d)
 			}
 		}
@@ -403,7 +312,7 @@ func (w robustThrottle) Write(p []byte) (int, error) {
 
 // robustNewProxy starts the proxy: gateBlob "" holds nothing, rate 0 does
 // not throttle.
-func robustNewProxy(t *testing.T, reg *registrytest.Registry, gateBlob string, rate int64) *robustProxy {
+func robustNewProxy(t *testing.T, reg *testkit.Registry, gateBlob string, rate int64) *robustProxy {
 	t.Helper()
 	u, err := url.Parse(reg.URL)
 	if err != nil {
@@ -446,10 +355,10 @@ func robustNewProxy(t *testing.T, reg *registrytest.Registry, gateBlob string, r
 func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
-	shared := robustRandomFile(t, filepath.Join(work, "in", "shared.bin"), 64<<10, 1)
-	other := robustRandomFile(t, filepath.Join(work, "in", "other.bin"), 64<<10, 2)
+	shared := testkit.WriteRandomFile(t, filepath.Join(work, "in", "shared.bin"), 64<<10, 1)
+	other := testkit.WriteRandomFile(t, filepath.Join(work, "in", "other.bin"), 64<<10, 2)
 	src := filepath.Join(work, "src")
 	want := robustPackDigest(t, k.must("pack", src+":v1", shared, other, "-q"))
 	k.must("push", src+":v1", reg.Host+"/robust/app", "--plain-http", "-q")
@@ -459,7 +368,7 @@ func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 	k.must("pack", lay+":old", shared, "-q") // the same blob, and the same empty config
 	k.must("rm", lay+":old")
 
-	g := robustNewProxy(t, reg, robustFileDigest(t, other), 0)
+	g := robustNewProxy(t, reg, testkit.FileDigest(t, other).String(), 0)
 	pull := k.start("pull", g.host+"/robust/app:v1", lay+":pulled", "--plain-http", "-q")
 	select {
 	case <-g.reached:
@@ -482,11 +391,11 @@ func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 	if gcEndedWhileHeld {
 		t.Errorf("gc ran to its end while a pull into the layout was under way (gc: %q)", gr.stdout)
 	}
-	if got := robustIndexTags(t, lay)["pulled"]; got != want {
+	if got := testkit.IndexTags(t, lay)["pulled"]; got != want {
 		t.Errorf("pulled = %s, want %s", got, want)
 	}
 	k.verify(lay)
-	k.robustUnpackCheck(lay, "pulled", map[string]string{"shared.bin": robustFileDigest(t, shared), "other.bin": robustFileDigest(t, other)})
+	k.robustUnpackCheck(lay, "pulled", map[string]string{"shared.bin": testkit.FileDigest(t, shared).String(), "other.bin": testkit.FileDigest(t, other).String()})
 }
 
 // TestRobustImportHoldsLayoutAgainstGC: an import (from standard input)
@@ -497,15 +406,12 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
 	work := t.TempDir()
-	in := robustRandomFile(t, filepath.Join(work, "in", "data.bin"), 256<<10, 3)
+	in := testkit.WriteRandomFile(t, filepath.Join(work, "in", "data.bin"), 256<<10, 3)
 	src := filepath.Join(work, "src")
 	want := robustPackDigest(t, k.must("pack", src+":imp", in, "-q"))
 	arc := filepath.Join(work, "imp.tar")
 	k.must("export", src+":imp", arc)
-	b, err := os.ReadFile(arc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arc)
 
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join("testdata", "example", "app-1.0.tar"), "-q")
@@ -548,11 +454,11 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	if gcEndedWhileHeld {
 		t.Errorf("gc ran to its end while an import into the layout was under way (gc: %q)", gr.stdout)
 	}
-	if got := robustIndexTags(t, lay)["imp"]; got != want {
+	if got := testkit.IndexTags(t, lay)["imp"]; got != want {
 		t.Errorf("imp = %s, want %s", got, want)
 	}
 	k.verify(lay)
-	k.robustUnpackCheck(lay, "imp", map[string]string{"data.bin": robustFileDigest(t, in)})
+	k.robustUnpackCheck(lay, "imp", map[string]string{"data.bin": testkit.FileDigest(t, in).String()})
 }
 
 // TestRobustConcurrentProcesses runs, for three rounds, eight ocipack
@@ -566,29 +472,29 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	const rounds = 3
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	in := filepath.Join(work, "in")
-	shared := robustRandomFile(t, filepath.Join(in, "shared.bin"), 256<<10, 20)
+	shared := testkit.WriteRandomFile(t, filepath.Join(in, "shared.bin"), 256<<10, 20)
 	ref := filepath.Join(work, "ref") // the expected digests
 	want := map[string]string{}       // tag -> digest, once all rounds ran
 	files := map[string]map[string]string{}
 
 	// The pulled and the imported artifacts.
-	pulledIn := robustRandomFile(t, filepath.Join(in, "pulled.bin"), 256<<10, 21)
+	pulledIn := testkit.WriteRandomFile(t, filepath.Join(in, "pulled.bin"), 256<<10, 21)
 	pulled := robustPackDigest(t, k.must("pack", ref+":pulled", pulledIn, shared, "-q"))
 	k.must("push", ref+":pulled", reg.Host+"/robust/app:v1", "--plain-http", "-q")
-	impIn := robustRandomFile(t, filepath.Join(in, "imp.bin"), 256<<10, 22)
+	impIn := testkit.WriteRandomFile(t, filepath.Join(in, "imp.bin"), 256<<10, 22)
 	imp := robustPackDigest(t, k.must("pack", ref+":imp", impIn, shared, "-q"))
 	arc := filepath.Join(work, "imp.tar")
 	k.must("export", ref+":imp", arc)
 	want["imp"] = imp
-	files["imp"] = map[string]string{"imp.bin": robustFileDigest(t, impIn), "shared.bin": robustFileDigest(t, shared)}
+	files["imp"] = map[string]string{"imp.bin": testkit.FileDigest(t, impIn).String(), "shared.bin": testkit.FileDigest(t, shared).String()}
 
 	lay := filepath.Join(work, "lay")
-	baseIn := robustWriteFile(t, filepath.Join(in, "base.txt"), "the base artifact\n")
+	baseIn := testkit.WriteFile(t, filepath.Join(in, "base.txt"), "the base artifact\n")
 	want["base"] = robustPackDigest(t, k.must("pack", lay+":base", baseIn, "-q"))
-	files["base"] = map[string]string{"base.txt": robustFileDigest(t, baseIn)}
+	files["base"] = map[string]string{"base.txt": testkit.FileDigest(t, baseIn).String()}
 
 	type job struct{ args []string }
 	var jobsByRound [rounds][]job
@@ -597,20 +503,20 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 		for _, who := range []string{"a", "b"} {
 			tag := fmt.Sprintf("p%s-r%d", who, r)
 			own := filepath.Join(in, tag)
-			robustWriteFile(t, filepath.Join(own, "own.txt"), "only in "+tag+"\n")
-			robustRandomFile(t, filepath.Join(own, "data.bin"), 64<<10, uint64(100+r*2+len(who)))
+			testkit.WriteFile(t, filepath.Join(own, "own.txt"), "only in "+tag+"\n")
+			testkit.WriteRandomFile(t, filepath.Join(own, "data.bin"), 64<<10, uint64(100+r*2+len(who)))
 			refPacks[tag] = k.start("pack", ref+":"+tag, shared, own, "-q")
-			files[tag] = map[string]string{"shared.bin": robustFileDigest(t, shared), tag + "/own.txt": robustFileDigest(t, filepath.Join(own, "own.txt"))}
+			files[tag] = map[string]string{"shared.bin": testkit.FileDigest(t, shared).String(), tag + "/own.txt": testkit.FileDigest(t, filepath.Join(own, "own.txt")).String()}
 			jobsByRound[r] = append(jobsByRound[r], job{[]string{"pack", lay + ":" + tag, shared, own, "-q"}})
 		}
 		// A tag that this round removes, on an artifact of its own.
-		doomed := robustWriteFile(t, filepath.Join(in, fmt.Sprintf("doomed-%d.txt", r)), fmt.Sprintf("removed in round %d\n", r))
+		doomed := testkit.WriteFile(t, filepath.Join(in, fmt.Sprintf("doomed-%d.txt", r)), fmt.Sprintf("removed in round %d\n", r))
 		k.must("pack", lay+fmt.Sprintf(":doomed-r%d", r), doomed, "-q")
 		alias := fmt.Sprintf("alias-r%d", r)
 		want[alias], files[alias] = want["base"], files["base"]
 		pulledTag := fmt.Sprintf("pulled-r%d", r)
 		want[pulledTag] = pulled
-		files[pulledTag] = map[string]string{"pulled.bin": robustFileDigest(t, pulledIn), "shared.bin": robustFileDigest(t, shared)}
+		files[pulledTag] = map[string]string{"pulled.bin": testkit.FileDigest(t, pulledIn).String(), "shared.bin": testkit.FileDigest(t, shared).String()}
 		jobsByRound[r] = append(jobsByRound[r],
 			job{[]string{"tag", lay + ":base", alias}},
 			job{[]string{"rm", lay + fmt.Sprintf(":doomed-r%d", r)}},
@@ -645,10 +551,10 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 
 	// A 64 MiB pack, and gc started again and again while it runs: a gc
 	// can only finish once the pack has tagged what it stored.
-	bigIn := robustRandomFile(t, filepath.Join(in, "big.bin"), 64<<20, 23)
-	files["big"] = map[string]string{"big.bin": robustFileDigest(t, bigIn)}
+	bigIn := testkit.WriteRandomFile(t, filepath.Join(in, "big.bin"), 64<<20, 23)
+	files["big"] = map[string]string{"big.bin": testkit.FileDigest(t, bigIn).String()}
 	bigPack := k.start("pack", lay+":big", bigIn, "-q")
-	if !robustWaitFor(bigPack, 30*time.Second, func() bool { return len(robustTmpFiles(lay)) > 0 }) {
+	if !robustWaitFor(bigPack, 30*time.Second, func() bool { return len(testkit.TmpFiles(t, lay)) > 0 }) {
 		t.Fatalf("the big pack wrote no temporary file: %v", bigPack.wait())
 	}
 	// One gc every 10 ms while the pack runs (at most 12): each waits for
@@ -689,7 +595,7 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 	}
 	t.Logf("the big pack took %v, with %d gc started during it", br.dur.Round(time.Millisecond), len(gcs))
 
-	got := robustIndexTags(t, lay)
+	got := testkit.IndexTags(t, lay)
 	for tag, d := range want {
 		if got[tag] != d {
 			t.Errorf("tag %s = %q, want %s", tag, got[tag], d)
@@ -704,23 +610,9 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 	robustOnlyLeftovers(t, "after the rounds", rep, layout.ProblemUnreferenced)
 	k.robustUnpackAll(lay, files)
 	k.robustCleanAfterGC(lay)
-	if got := robustIndexTags(t, lay); len(got) != len(want) {
+	if got := testkit.IndexTags(t, lay); len(got) != len(want) {
 		t.Errorf("gc changed the tags: %v", got)
 	}
-}
-
-// robustBlobNames lists blobs/sha256.
-func robustBlobNames(t *testing.T, lay string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(lay, "blobs", "sha256"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
 }
 
 // TestRobustInterrupt sends SIGINT (Ctrl-C) to a running pack, unpack and
@@ -731,8 +623,8 @@ func TestRobustInterrupt(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
 	work := t.TempDir()
-	bigIn := robustRandomFile(t, filepath.Join(work, "in", "big.bin"), 64<<20, 30)
-	impIn := robustRandomFile(t, filepath.Join(work, "in", "imp.bin"), 64<<20, 31)
+	bigIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "big.bin"), 64<<20, 30)
+	impIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "imp.bin"), 64<<20, 31)
 	src := filepath.Join(work, "src")
 	k.must("pack", src+":imp", impIn, "-q")
 	arc := filepath.Join(work, "imp.tar")
@@ -740,8 +632,8 @@ func TestRobustInterrupt(t *testing.T) {
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), "-q")
 	k.must("pack", lay+":big", bigIn, "-q") // what unpack reads
-	before := robustIndexTags(t, lay)
-	blobsBefore := robustBlobNames(t, lay)
+	before := testkit.IndexTags(t, lay)
+	blobsBefore := testkit.BlobFiles(t, lay)
 	dest := filepath.Join(work, "dest")
 	if err := os.Mkdir(dest, 0o755); err != nil {
 		t.Fatal(err)
@@ -750,7 +642,7 @@ func TestRobustInterrupt(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(dest, ".ocipack-unpack-*"))
 		return m
 	}
-	tmpAppeared := func() bool { return len(robustTmpFiles(lay)) > 0 }
+	tmpAppeared := func() bool { return len(testkit.TmpFiles(t, lay)) > 0 }
 
 	for _, c := range []struct {
 		name    string
@@ -792,7 +684,7 @@ func TestRobustInterrupt(t *testing.T) {
 			}
 			t.Logf("stopped %v after SIGINT: %s", latency.Round(time.Millisecond), strings.TrimSpace(r.stderr))
 			robustStderrLine(t, r, "ocipack "+c.name+":", "interrupted")
-			if tmp := robustTmpFiles(lay); len(tmp) > 0 {
+			if tmp := testkit.TmpFiles(t, lay); len(tmp) > 0 {
 				t.Errorf("temporary files left in the layout: %v", tmp)
 			}
 			if m := staging(); len(m) > 0 {
@@ -803,11 +695,11 @@ func TestRobustInterrupt(t *testing.T) {
 			}
 			rep := k.verify(lay)
 			robustOnlyLeftovers(t, c.name+" interrupted", rep, layout.ProblemUnreferenced)
-			if got := robustIndexTags(t, lay); !maps.Equal(got, before) {
+			if got := testkit.IndexTags(t, lay); !maps.Equal(got, before) {
 				t.Errorf("tags after the interrupted %s: %v, want %v", c.name, got, before)
 			}
 			if c.name == "import" {
-				if got := robustBlobNames(t, lay); !slices.Equal(got, blobsBefore) {
+				if got := testkit.BlobFiles(t, lay); !slices.Equal(got, blobsBefore) {
 					t.Errorf("the interrupted import left blobs: %d, were %d", len(got), len(blobsBefore))
 				}
 			}
@@ -887,20 +779,20 @@ func TestRobustDiskFull(t *testing.T) {
 	t.Parallel()
 	mnt := robustTmpfs(t, "32m")
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	lay := filepath.Join(mnt, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), filepath.Join(example, "site"), "-q")
-	before := robustIndexTags(t, lay)
+	before := testkit.IndexTags(t, lay)
 
 	// A 2 MiB artifact, in the registry and as an archive.
-	bigIn := robustRandomFile(t, filepath.Join(work, "in", "big.bin"), 2<<20, 40)
+	bigIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "big.bin"), 2<<20, 40)
 	src := filepath.Join(work, "src")
 	k.must("pack", src+":v1", bigIn, "-q")
 	k.must("push", src+":v1", reg.Host+"/robust/full:v1", "--plain-http", "-q")
 	arc := filepath.Join(work, "big.tar")
 	k.must("export", src+":v1", arc)
-	bigDigest := robustFileDigest(t, bigIn)
+	bigDigest := testkit.FileDigest(t, bigIn).String()
 
 	// A directory whose files hold 600 kB but whose uncompressed tar
 	// takes 1.5 MB: it passes pack's check of the free space up front
@@ -910,9 +802,7 @@ func TestRobustDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 1000 {
-		if err := os.WriteFile(filepath.Join(many, fmt.Sprintf("f%04d", i)), bytes.Repeat([]byte{byte(i)}, 600), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(many, fmt.Sprintf("f%04d", i)), bytes.Repeat([]byte{byte(i)}, 600))
 	}
 
 	filler := filepath.Join(mnt, "filler")
@@ -922,10 +812,10 @@ func TestRobustDiskFull(t *testing.T) {
 		kk := &robustKit{t: t, exe: k.exe, env: k.env}
 		rep := kk.verify(lay)
 		robustOnlyLeftovers(t, what, rep, layout.ProblemUnreferenced)
-		if tmp := robustTmpFiles(lay); len(tmp) > 0 {
+		if tmp := testkit.TmpFiles(t, lay); len(tmp) > 0 {
 			t.Errorf("%s: temporary files left: %v", what, tmp)
 		}
-		if got := robustIndexTags(t, lay); !maps.Equal(got, before) {
+		if got := testkit.IndexTags(t, lay); !maps.Equal(got, before) {
 			t.Errorf("%s: tags %v, want %v", what, got, before)
 		}
 	}
@@ -958,7 +848,7 @@ func TestRobustDiskFull(t *testing.T) {
 	// out of space while it stores a blob: the blobs it stored go again.
 	t.Run("import runs out of space", func(t *testing.T) {
 		ctx := context.Background()
-		blobs := robustBlobNames(t, lay)
+		blobs := testkit.BlobFiles(t, lay)
 		plenty := func(string) (int64, error) { return 1 << 40, nil }
 		_, err := archive.ImportDir(ctx, []string{arc}, lay, archive.ImportOptions{FreeSpace: plenty})
 		if err == nil || !errors.Is(err, syscall.ENOSPC) {
@@ -968,7 +858,7 @@ func TestRobustDiskFull(t *testing.T) {
 		if !strings.Contains(msg, "no space left") || !strings.Contains(msg, bigDigest) {
 			t.Errorf("the error %q does not say that space ran out, and for which blob", msg)
 		}
-		if got := robustBlobNames(t, lay); !slices.Equal(got, blobs) {
+		if got := testkit.BlobFiles(t, lay); !slices.Equal(got, blobs) {
 			t.Errorf("the failed import left blobs: %d, were %d", len(got), len(blobs))
 		}
 		intact(t, "import out of space")
@@ -1033,20 +923,6 @@ func robustBomb(w io.Writer, dir string, inflate int64) error {
 	return err
 }
 
-// robustStoreJSON stores v in l as a blob of media type mt.
-func robustStoreJSON(t *testing.T, l *layout.Layout, mt string, v any) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.Ingest(context.Background(), mt, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 // robustTagDesc lists d in index.json under tag, as it is (whatever size
 // it claims).
 func robustTagDesc(t *testing.T, l *layout.Layout, d ocispec.Descriptor, tag string) {
@@ -1087,7 +963,7 @@ func robustSparse(t *testing.T, l *layout.Layout, mt, seed string) ocispec.Descr
 func TestRobustLimits(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := context.Background()
 	work := t.TempDir()
 	const maxRSS = 200 << 20
@@ -1119,11 +995,11 @@ func TestRobustLimits(t *testing.T) {
 			t.Fatalf("the bomb is %d bytes", layer.Size)
 		}
 		layer.Annotations = map[string]string{ocispec.AnnotationTitle: "bomb", layout.AnnotationUnpack: "true"}
-		cfg := robustStoreJSON(t, l, ocispec.MediaTypeEmptyJSON, map[string]any{})
-		m := robustStoreJSON(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		cfg := testkit.PushJSON(t, l, ocispec.MediaTypeEmptyJSON, map[string]any{}, "")
+		m := testkit.PushJSON(t, l, ocispec.MediaTypeImageManifest, ocispec.Manifest{
 			Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 			Config: cfg, Layers: []ocispec.Descriptor{layer},
-		})
+		}, "")
 		if err := l.Tag(ctx, m, "bomb"); err != nil {
 			t.Fatal(err)
 		}
@@ -1156,7 +1032,7 @@ func TestRobustLimits(t *testing.T) {
 
 	// Three layouts, each with one absurd tag beside a sound one, and an
 	// unreferenced blob that a gc that refuses must keep.
-	leafIn := robustWriteFile(t, filepath.Join(work, "in", "leaf.txt"), "a sound artifact\n")
+	leafIn := testkit.WriteFile(t, filepath.Join(work, "in", "leaf.txt"), "a sound artifact\n")
 	absurd := map[string]func(l *layout.Layout, leaf ocispec.Descriptor) ocispec.Descriptor{
 		"claims 1 GiB": func(l *layout.Layout, _ ocispec.Descriptor) ocispec.Descriptor {
 			return robustSparse(t, l, ocispec.MediaTypeImageManifest, "huge manifest")
@@ -1165,19 +1041,19 @@ func TestRobustLimits(t *testing.T) {
 			return robustSparse(t, l, ocispec.MediaTypeImageIndex, "huge index")
 		},
 		"lists a manifest that claims 1 GiB": func(l *layout.Layout, _ ocispec.Descriptor) ocispec.Descriptor {
-			return robustStoreJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+			return testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 				Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 				Manifests: []ocispec.Descriptor{robustSparse(t, l, ocispec.MediaTypeImageManifest, "huge child")},
-			})
+			}, "")
 		},
 		"index of indexes 100 deep": func(l *layout.Layout, leaf ocispec.Descriptor) ocispec.Descriptor {
 			d := leaf
 			d.Annotations = nil
 			for range 100 {
-				d = robustStoreJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+				d = testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 					Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 					Manifests: []ocispec.Descriptor{d},
-				})
+				}, "")
 			}
 			return d
 		},
@@ -1228,7 +1104,7 @@ func TestRobustLimits(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(lay, "blobs", "sha256", junk.Digest.Encoded())); err != nil {
 				t.Errorf("gc refused, yet removed an unreferenced blob: %v", err)
 			}
-			kk.robustUnpackCheck(lay, "leaf", map[string]string{"leaf.txt": robustFileDigest(t, leafIn)})
+			kk.robustUnpackCheck(lay, "leaf", map[string]string{"leaf.txt": testkit.FileDigest(t, leafIn).String()})
 		})
 	}
 
@@ -1271,21 +1147,18 @@ func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
 	work := t.TempDir()
-	sharedIn := robustRandomFile(t, filepath.Join(work, "in", "shared.bin"), 1<<20, 50)
-	rest := robustRandomFile(t, filepath.Join(work, "in", "rest.bin"), 2<<20, 51)
+	sharedIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "shared.bin"), 1<<20, 50)
+	rest := testkit.WriteRandomFile(t, filepath.Join(work, "in", "rest.bin"), 2<<20, 51)
 	src := filepath.Join(work, "src")
 	k.must("pack", src+":imp", sharedIn, rest, "-q")
 	arc := filepath.Join(work, "imp.tar")
 	k.must("export", src+":imp", arc)
-	b, err := os.ReadFile(arc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arc)
 	// Up to the middle of rest.bin: shared.bin, smaller, is stored by then.
-	cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(robustFileDigest(t, rest), "sha256:"))
+	cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, rest).String(), "sha256:"))
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), "-q")
-	sharedBlob := filepath.Join(lay, "blobs", "sha256", strings.TrimPrefix(robustFileDigest(t, sharedIn), "sha256:"))
+	sharedBlob := filepath.Join(lay, "blobs", "sha256", strings.TrimPrefix(testkit.FileDigest(t, sharedIn).String(), "sha256:"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -1314,11 +1187,11 @@ func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	if !strings.Contains(se.String(), "truncated") && !strings.Contains(se.String(), "ends") {
 		t.Errorf("the import failed, but not for the archive's end: %s", se.String())
 	}
-	if got := robustIndexTags(t, lay)["packed"]; got != want {
+	if got := testkit.IndexTags(t, lay)["packed"]; got != want {
 		t.Errorf("packed = %s, want %s", got, want)
 	}
 	k.verify(lay)
-	k.robustUnpackCheck(lay, "packed", map[string]string{"shared.bin": robustFileDigest(t, sharedIn)})
+	k.robustUnpackCheck(lay, "packed", map[string]string{"shared.bin": testkit.FileDigest(t, sharedIn).String()})
 	k.robustCleanAfterGC(lay)
 }
 
@@ -1329,16 +1202,8 @@ func robustJunkBlobs(t *testing.T, lay string, n int, seed string) {
 	for i := range n {
 		b := []byte(fmt.Sprintf("junk %s %d", seed, i))
 		d := digest.FromBytes(b)
-		if err := os.WriteFile(filepath.Join(lay, "blobs", "sha256", d.Encoded()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(lay, "blobs", "sha256", d.Encoded()), b)
 	}
-}
-
-// robustCountBlobs counts the files in blobs/sha256.
-func robustCountBlobs(lay string) int {
-	entries, _ := os.ReadDir(filepath.Join(lay, "blobs", "sha256"))
-	return len(entries)
 }
 
 // robustKillCase is one command killed at several points.
@@ -1366,17 +1231,17 @@ type robustKillCase struct {
 func TestRobustKill(t *testing.T) {
 	t.Parallel()
 	k := newRobustKit(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	// Big enough that each command is still running at the last kill
 	// point. The registry's in-memory storage takes time quadratic in a
 	// blob's size to receive it, so what is pulled is small, and sent at
 	// 4 MiB/s.
 	started := time.Now()
-	packIn := robustRandomFile(t, filepath.Join(work, "in", "pack.bin"), 48<<20, 10)
-	pullIn := robustRandomFile(t, filepath.Join(work, "in", "pull.bin"), 2<<20, 11)
-	impIn := robustRandomFile(t, filepath.Join(work, "in", "imp.bin"), 48<<20, 12)
-	small := robustWriteFile(t, filepath.Join(work, "in", "notes", "readme.txt"), "small file beside the big one\n")
+	packIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "pack.bin"), 48<<20, 10)
+	pullIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "pull.bin"), 2<<20, 11)
+	impIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "imp.bin"), 48<<20, 12)
+	small := testkit.WriteFile(t, filepath.Join(work, "in", "notes", "readme.txt"), "small file beside the big one\n")
 
 	ref := filepath.Join(work, "ref")
 	packPack := k.start("pack", ref+":crash-pack", packIn, "-q") // meanwhile
@@ -1405,10 +1270,10 @@ func TestRobustKill(t *testing.T) {
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), filepath.Join(example, "hello-0.1.0.tgz"), "-q")
 	k.must("pack", lay+":keepdir", filepath.Join(example, "site"), "-q")
-	before := robustIndexTags(t, lay)
+	before := testkit.IndexTags(t, lay)
 	keepFiles := map[string]string{
-		"app-1.0.tar":     robustFileDigest(t, filepath.Join(example, "app-1.0.tar")),
-		"hello-0.1.0.tgz": robustFileDigest(t, filepath.Join(example, "hello-0.1.0.tgz")),
+		"app-1.0.tar":     testkit.FileDigest(t, filepath.Join(example, "app-1.0.tar")).String(),
+		"hello-0.1.0.tgz": testkit.FileDigest(t, filepath.Join(example, "hello-0.1.0.tgz")).String(),
 	}
 
 	// pullInto pulls an artifact into a new tag and checks the layout:
@@ -1418,13 +1283,13 @@ func TestRobustKill(t *testing.T) {
 		t.Helper()
 		tag := fmt.Sprintf("after-%d", i)
 		r := k.must("pull", reg.Host+"/robust/"+repo, lay+":"+tag, "--plain-http", "-q")
-		if got := robustIndexTags(t, lay)[tag]; got != want {
+		if got := testkit.IndexTags(t, lay)[tag]; got != want {
 			t.Errorf("pull after the kill: %s = %s, want %s\n%v", tag, got, want, r)
 		}
 		k.verify(lay)
 		k.must("rm", lay+":"+tag)
 	}
-	tmpAppeared := func() bool { return len(robustTmpFiles(lay)) > 0 }
+	tmpAppeared := func() bool { return len(testkit.TmpFiles(t, lay)) > 0 }
 	// The blobs before gc runs, and how many of them the tags keep.
 	var gcBlobs, gcFloor int
 	ms := func(n ...int) []time.Duration {
@@ -1449,12 +1314,12 @@ func TestRobustKill(t *testing.T) {
 				k.must("rm", lay+":garbage")
 				// The pulled artifact's manifest and two layers go; its
 				// empty config is the keep tags' too.
-				gcFloor = robustCountBlobs(lay) - 3
+				gcFloor = len(testkit.BlobFiles(t, lay)) - 3
 				robustJunkBlobs(k.t, lay, 1500, strconv.Itoa(i))
-				gcBlobs = robustCountBlobs(lay)
+				gcBlobs = len(testkit.BlobFiles(t, lay))
 			},
 			// From when it has removed its first blob.
-			started: func() bool { return robustCountBlobs(lay) < gcBlobs },
+			started: func() bool { return len(testkit.BlobFiles(t, lay)) < gcBlobs },
 			delays:  ms(0, 2, 6, 12),
 			after:   func(k *robustKit, i int) { pullInto(k, "pull:v1", wantPull, i) }},
 	}
@@ -1482,7 +1347,7 @@ func TestRobustKill(t *testing.T) {
 				}
 				what := fmt.Sprintf("%s killed %v in (running: %v)", c.name, delay, running)
 				if c.name == "gc" {
-					left := robustCountBlobs(lay)
+					left := len(testkit.BlobFiles(t, lay))
 					t.Logf("%s: %d of %d blobs left (the tags keep %d)", what, left, gcBlobs, gcFloor)
 					if left > gcFloor && left < gcBlobs {
 						midway++
@@ -1491,7 +1356,7 @@ func TestRobustKill(t *testing.T) {
 
 				rep := k.verify(lay)
 				robustOnlyLeftovers(t, what, rep, layout.ProblemTempFile, layout.ProblemUnreferenced)
-				tags := robustIndexTags(t, lay)
+				tags := testkit.IndexTags(t, lay)
 				for tag, d := range before {
 					if tags[tag] != d {
 						t.Errorf("%s: tag %s = %q, was %s", what, tag, tags[tag], d)
@@ -1510,7 +1375,7 @@ func TestRobustKill(t *testing.T) {
 					if r.code != 0 {
 						t.Fatalf("%s, run again: %v", what, r)
 					}
-					if got := robustIndexTags(t, lay)[c.tag]; got != c.want {
+					if got := testkit.IndexTags(t, lay)[c.tag]; got != c.want {
 						t.Errorf("%s, run again: %s = %s, want %s", what, c.tag, got, c.want)
 					}
 					if i == len(c.delays)-1 {
@@ -1537,11 +1402,8 @@ func TestRobustKill(t *testing.T) {
 	// missing: pulling that artifact must not take it for complete.
 	t.Run("import then pull", func(t *testing.T) {
 		k := &robustKit{t: t, exe: k.exe, env: k.env}
-		b, err := os.ReadFile(pullArc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(robustFileDigest(t, pullIn), "sha256:"))
+		b := testkit.ReadFile(t, pullArc)
+		cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, pullIn).String(), "sha256:"))
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, k.exe, "import", "-", lay)
@@ -1556,7 +1418,7 @@ func TestRobustKill(t *testing.T) {
 		if _, err := stdin.Write(b[:cut]); err != nil {
 			t.Fatal(err)
 		}
-		if !robustWaitFor(nil, 30*time.Second, func() bool { return len(robustTmpFiles(lay)) > 0 }) {
+		if !robustWaitFor(nil, 30*time.Second, func() bool { return len(testkit.TmpFiles(t, lay)) > 0 }) {
 			t.Fatal("the import wrote no temporary file")
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -37,9 +37,7 @@ func allTagsLayout(t *testing.T, dir string, n int) ([]string, map[string]digest
 	want := map[string]digest.Digest{}
 	for i := range n {
 		p := filepath.Join(files, fmt.Sprintf("part-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
 		tag := fmt.Sprintf("t%02d", i)
 		res, err := pack.Pack(ctx, l, tag, []pack.Input{{Path: p}, {Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{})
 		if err != nil {
@@ -93,7 +91,7 @@ func allTagsLines(t *testing.T, stdout, dst, repo string, tags []string) (map[st
 // fetched once.
 func TestAllTagsPullSharedBlobs(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
@@ -165,7 +163,7 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 // some of them already, one on another artifact, and a tag of its own.
 func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	tags, want := allTagsLayout(t, src, 8)
@@ -206,7 +204,7 @@ func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 // pull --all-tags with one line naming the tag and the blob.
 func TestAllTagsPullErrorNamesTag(t *testing.T) {
 	registryIsolateDocker(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	work := t.TempDir()
 	src := filepath.Join(work, "src")
 	allTagsLayout(t, src, 10)

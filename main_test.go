@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ocipack/ocipack/internal/testkit"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -71,24 +74,50 @@ type result struct {
 	stdout, stderr string
 }
 
+// runCLI runs the command line in-process, reading stdin (nil: nothing),
+// under a context that ends after timeout.
+func runCLI(t *testing.T, timeout time.Duration, stdin io.Reader, args ...string) result {
+	t.Helper()
+	if stdin == nil {
+		stdin = strings.NewReader("")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, stdin, &stdout, &stderr)
+	return result{code, stdout.String(), stderr.String()}
+}
+
 // ocipack runs the command line in-process.
 func ocipack(t *testing.T, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
-	return result{code, stdout.String(), stderr.String()}
+	return runCLI(t, 60*time.Second, nil, args...)
+}
+
+// wantExit0 fails the test unless r, the result of args, exited 0.
+func wantExit0(t *testing.T, args []string, r result) result {
+	t.Helper()
+	if r.code != 0 {
+		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// wantFailure checks that r, the result of args, exited with code and that
+// stderr is exactly one line holding every one of wants.
+func wantFailure(t *testing.T, args []string, r result, code int, wants ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Errorf("ocipack %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+		return
+	}
+	oneStderrLine(t, r, wants...)
 }
 
 // mustRun runs the command line and fails the test unless it exits 0.
 func mustRun(t *testing.T, args ...string) result {
 	t.Helper()
-	r := ocipack(t, args...)
-	if r.code != 0 {
-		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
-	return r
+	return wantExit0(t, args, ocipack(t, args...))
 }
 
 // oneStderrLine fails unless stderr is exactly one line holding every one
@@ -152,9 +181,7 @@ func TestCLIHelpAndVersion(t *testing.T) {
 func TestCLIUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f.txt")
-	if err := os.WriteFile(file, []byte("f"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, file, []byte("f"))
 	lay := filepath.Join(dir, "layout")
 	for _, tc := range []struct {
 		args  []string
@@ -240,9 +267,7 @@ func TestCLIFailures(t *testing.T) {
 		if err := os.MkdirAll(other, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(other, "keep.txt"), []byte("mine"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(other, "keep.txt"), []byte("mine"))
 		r := ocipack(t, "pack", other+":v1", filepath.Join(example, "app-1.0.tar"))
 		if r.code != 1 {
 			t.Fatalf("exit %d, want 1 (stderr %q)", r.code, r.stderr)
@@ -344,76 +369,14 @@ func TestCLIRoundTrip(t *testing.T) {
 		if !strings.Contains(r.stdout, dgst) {
 			t.Errorf("unpack output does not name the digest: %q", r.stdout)
 		}
-		compareFile(t, chart, filepath.Join(dest, "hello-0.1.0.tgz"))
-		compareFile(t, app, filepath.Join(dest, "app-1.0.tar"))
-		compareTree(t, site, filepath.Join(dest, "site"))
+		testkit.CompareFiles(t, chart, filepath.Join(dest, "hello-0.1.0.tgz"))
+		testkit.CompareFiles(t, app, filepath.Join(dest, "app-1.0.tar"))
+		testkit.CompareDirs(t, site, filepath.Join(dest, "site"))
 		if target, err := os.Readlink(filepath.Join(dest, "site", "current")); err != nil || target != "releases/v1" {
 			t.Errorf("site/current -> %q, %v", target, err)
 		}
 		if fi, err := os.Stat(filepath.Join(dest, "site", "bin", "deploy.sh")); err != nil || fi.Mode().Perm()&0o111 == 0 {
 			t.Errorf("site/bin/deploy.sh is not executable: %v, %v", fi.Mode(), err)
-		}
-	}
-}
-
-func compareFile(t *testing.T, want, got string) {
-	t.Helper()
-	wb, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gb, err := os.ReadFile(got)
-	if err != nil {
-		t.Errorf("%v", err)
-		return
-	}
-	if !bytes.Equal(wb, gb) {
-		t.Errorf("%s differs from %s", got, want)
-	}
-	wfi, _ := os.Stat(want)
-	gfi, _ := os.Stat(got)
-	if runtime.GOOS != "windows" && wfi.Mode().Perm() != gfi.Mode().Perm() {
-		t.Errorf("%s: mode %v, want %v", got, gfi.Mode().Perm(), wfi.Mode().Perm())
-	}
-}
-
-// compareTree compares two trees entry by entry: names, types, contents,
-// modes, symlink targets.
-func compareTree(t *testing.T, want, got string) {
-	t.Helper()
-	list := func(root string) []string {
-		var out []string
-		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				t.Errorf("%v", err)
-				return nil
-			}
-			rel, _ := filepath.Rel(root, p)
-			out = append(out, rel)
-			return nil
-		})
-		return out
-	}
-	w, g := list(want), list(got)
-	if !slices.Equal(w, g) {
-		t.Errorf("entries differ:\n want %v\n got  %v", w, g)
-		return
-	}
-	for _, rel := range w {
-		wp, gp := filepath.Join(want, rel), filepath.Join(got, rel)
-		wfi, _ := os.Lstat(wp)
-		gfi, _ := os.Lstat(gp)
-		switch {
-		case wfi.Mode().Type() != gfi.Mode().Type():
-			t.Errorf("%s: type %v, want %v", rel, gfi.Mode().Type(), wfi.Mode().Type())
-		case wfi.Mode()&fs.ModeSymlink != 0:
-			wt, _ := os.Readlink(wp)
-			gt, _ := os.Readlink(gp)
-			if wt != gt {
-				t.Errorf("%s: -> %q, want %q", rel, gt, wt)
-			}
-		case wfi.Mode().IsRegular():
-			compareFile(t, wp, gp)
 		}
 	}
 }
@@ -569,9 +532,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 	src := t.TempDir()
 	lay := filepath.Join(t.TempDir(), "shared")
 	shared := filepath.Join(src, "shared.txt")
-	if err := os.WriteFile(shared, []byte("in every artifact\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, shared, []byte("in every artifact\n"))
 	var want []string
 	for round := range rounds {
 		var wg sync.WaitGroup
@@ -583,9 +544,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 			if err := os.MkdirAll(own, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(filepath.Join(own, "file.txt"), []byte(tag+"\n"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, filepath.Join(own, "file.txt"), []byte(tag+"\n"))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -609,10 +568,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 		t.FailNow()
 	}
 
-	b, err := os.ReadFile(filepath.Join(lay, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(lay, "index.json"))
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatalf("index.json: %v", err)
@@ -656,5 +612,5 @@ func TestCLIPackSymlinkedDirectory(t *testing.T) {
 	if fi, err := os.Lstat(filepath.Join(dest, "current")); err != nil || !fi.IsDir() {
 		t.Fatalf("current is not a directory after unpack: %v", err)
 	}
-	compareTree(t, filepath.Join(example, "site", "releases", "v1"), filepath.Join(dest, "current"))
+	testkit.CompareDirs(t, filepath.Join(example, "site", "releases", "v1"), filepath.Join(dest, "current"))
 }

@@ -11,9 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,29 +23,21 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
 // upkeepRun runs the command line in-process with stdin, bounded in time.
 func upkeepRun(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	code := run(ctx, args, bytes.NewReader(stdin), &stdout, &stderr)
-	return result{code, stdout.String(), stderr.String()}
+	return runCLI(t, 60*time.Second, bytes.NewReader(stdin), args...)
 }
 
 // upkeepMustRun runs the command line with stdin and fails the test unless
 // it exits 0.
 func upkeepMustRun(t *testing.T, stdin []byte, args ...string) result {
 	t.Helper()
-	r := upkeepRun(t, stdin, args...)
-	if r.code != 0 {
-		t.Fatalf("ocipack %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	}
-	return r
+	return wantExit0(t, args, upkeepRun(t, stdin, args...))
 }
 
 // upkeepWantFail runs the command line and checks its exit status and that
@@ -55,11 +45,7 @@ func upkeepMustRun(t *testing.T, stdin []byte, args ...string) result {
 func upkeepWantFail(t *testing.T, code int, wants []string, args ...string) result {
 	t.Helper()
 	r := upkeepRun(t, nil, args...)
-	if r.code != code {
-		t.Errorf("ocipack %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
-		return r
-	}
-	oneStderrLine(t, r, wants...)
+	wantFailure(t, args, r, code, wants...)
 	return r
 }
 
@@ -78,23 +64,10 @@ func upkeepPackExample(t *testing.T, lay, tag string) string {
 }
 
 // upkeepAssertExample checks that dir holds exactly upkeepExample: bytes,
-// modes, symlinks.
+// types, link targets and permissions.
 func upkeepAssertExample(t *testing.T, dir string) {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	if want := []string{"app-1.0.tar", "hello-0.1.0.tgz", "site"}; !slices.Equal(names, want) {
-		t.Errorf("%s holds %v, want %v", dir, names, want)
-	}
-	compareTree(t, filepath.Join(example, "site"), filepath.Join(dir, "site"))
-	compareFile(t, filepath.Join(example, "app-1.0.tar"), filepath.Join(dir, "app-1.0.tar"))
-	compareFile(t, filepath.Join(example, "hello-0.1.0.tgz"), filepath.Join(dir, "hello-0.1.0.tgz"))
+	testkit.SameTree(t, dir, testkit.SnapshotPaths(t, upkeepExample...), testkit.Snapshot(t, dir), testkit.ContentPerm)
 }
 
 // upkeepUnpackExample unpacks ref into a new directory and checks that it
@@ -144,117 +117,10 @@ func upkeepTags(t *testing.T, lay string) map[string]string {
 	return m
 }
 
-// upkeepSnapshot describes every file and directory under root: kind, and
-// the digest of a file's content. Comparing two snapshots shows any change.
-func upkeepSnapshot(t *testing.T, root string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.IsDir():
-			out[rel] = "dir"
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			out[rel] = digest.FromBytes(b).String()
-		default:
-			out[rel] = d.Type().String()
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// upkeepSameSnapshot fails unless root is as before was taken.
-func upkeepSameSnapshot(t *testing.T, what string, before map[string]string, root string) {
-	t.Helper()
-	after := upkeepSnapshot(t, root)
-	for k, v := range before {
-		if after[k] != v {
-			t.Errorf("%s: %s changed: %q, was %q", what, k, after[k], v)
-		}
-	}
-	for k, v := range after {
-		if _, ok := before[k]; !ok {
-			t.Errorf("%s: %s appeared (%s)", what, k, v)
-		}
-	}
-}
-
-// upkeepBlobs lists the digests stored in lay's blobs/sha256.
-func upkeepBlobs(t *testing.T, lay string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(lay, "blobs", "sha256"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, "sha256:"+e.Name())
-	}
-	return out
-}
-
-// upkeepBlobPath is where lay stores the blob d.
-func upkeepBlobPath(lay, d string) string {
-	return filepath.Join(lay, "blobs", "sha256", strings.TrimPrefix(d, "sha256:"))
-}
-
-// upkeepDigestOfFile is the sha256 digest of a file's content.
-func upkeepDigestOfFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return digest.FromBytes(b).String()
-}
-
-// upkeepFlipByte flips one bit of the byte at off in the file at p.
-func upkeepFlipByte(t *testing.T, p string, off int64) {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if off >= int64(len(b)) {
-		t.Fatalf("%s has %d bytes, cannot flip byte %d", p, len(b), off)
-	}
-	b[off] ^= 0x01
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // upkeepManifestBlobs returns the digests of a tag's config and layers.
 func upkeepManifestBlobs(t *testing.T, lay, tag string) []string {
 	t.Helper()
-	ctx := t.Context()
-	l, err := layout.Open(ctx, lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := l.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := testkit.Manifest(t, testkit.OpenLayout(t, lay), tag)
 	out := []string{m.Config.Digest.String()}
 	for _, d := range m.Layers {
 		out = append(out, d.Digest.String())
@@ -288,10 +154,7 @@ func TestUpkeepExportImportRoundTrip(t *testing.T) {
 			if !strings.Contains(r.stdout, "exported 3 tag(s)") || !strings.Contains(r.stdout, arc) {
 				t.Errorf("export printed %q", r.stdout)
 			}
-			b, err := os.ReadFile(arc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := testkit.ReadFile(t, arc)
 			zstdMagic := []byte{0x28, 0xb5, 0x2f, 0xfd}
 			if strings.HasSuffix(name, ".zst") {
 				if !bytes.HasPrefix(b, zstdMagic) {
@@ -340,7 +203,7 @@ func TestUpkeepExportImportRoundTrip(t *testing.T) {
 			t.Errorf("tags of the import %v, want %v", got, want)
 		}
 		// old's manifest was not exported.
-		if _, err := os.Stat(upkeepBlobPath(dst, tags["old"])); err == nil {
+		if _, err := os.Stat(testkit.BlobPath(dst, tags["old"])); err == nil {
 			t.Errorf("the manifest of old, which was not exported, was imported")
 		}
 		upkeepUnpackExample(t, dst+":v1")
@@ -367,10 +230,7 @@ func TestUpkeepExportImportStdio(t *testing.T) {
 	if !strings.Contains(r.stderr, "exported 3 tag(s)") {
 		t.Errorf("export - wrote no summary to stderr: %q", r.stderr)
 	}
-	fromFile, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fromFile := testkit.ReadFile(t, file)
 	if !bytes.Equal([]byte(r.stdout), fromFile) {
 		t.Errorf("export - wrote %d bytes, not the %d of the archive file", len(r.stdout), len(fromFile))
 	}
@@ -391,10 +251,7 @@ func TestUpkeepExportImportStdio(t *testing.T) {
 	upkeepWantFail(t, 2, []string{"- (standard input)"}, "import", "-", file, filepath.Join(t.TempDir(), "x"))
 
 	// A damaged stream leaves the target as it was, and creates none.
-	app, err := os.ReadFile(filepath.Join(example, "app-1.0.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := testkit.ReadFile(t, filepath.Join(example, "app-1.0.tar"))
 	bad := bytes.Clone(fromFile)
 	at := bytes.Index(bad, app)
 	if at < 0 {
@@ -404,7 +261,7 @@ func TestUpkeepExportImportStdio(t *testing.T) {
 	appDigest := digest.FromBytes(app).String()
 	target := filepath.Join(t.TempDir(), "target")
 	mustRun(t, "pack", target+":mine", filepath.Join(example, "site", "bin", "deploy.sh"))
-	before := upkeepSnapshot(t, target)
+	before := testkit.Snapshot(t, target)
 	empty := t.TempDir()
 	for _, tc := range []struct {
 		name  string
@@ -424,7 +281,7 @@ func TestUpkeepExportImportStdio(t *testing.T) {
 			}
 			oneStderrLine(t, r, tc.wants...)
 		}
-		upkeepSameSnapshot(t, tc.name+" stream", before, target)
+		testkit.SameTree(t, tc.name+" stream", before, testkit.Snapshot(t, target), testkit.Content)
 		if _, err := os.Stat(fresh); err == nil {
 			t.Errorf("a failed import - created %s", fresh)
 		}
@@ -507,14 +364,9 @@ func TestArchiveCLISplit(t *testing.T) {
 		}
 		// A damaged copy of it fails, naming it.
 		bad := filepath.Join(t.TempDir(), "copy.tar.003")
-		b, err := os.ReadFile(vols[2])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(bad, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		upkeepFlipByte(t, bad, 1000)
+		b := testkit.ReadFile(t, vols[2])
+		testkit.WriteFile(t, bad, b)
+		testkit.FlipByte(t, bad, 1000)
 		upkeepWantFail(t, 1, []string{bad}, "verify", bad)
 	})
 
@@ -522,11 +374,8 @@ func TestArchiveCLISplit(t *testing.T) {
 		// The target holds something already: it must stay as it was.
 		dst := filepath.Join(t.TempDir(), "target")
 		mustRun(t, "pack", dst+":mine", filepath.Join(example, "site", "bin", "deploy.sh"))
-		before := upkeepSnapshot(t, dst)
-		index, err := os.ReadFile(filepath.Join(dst, "index.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		before := testkit.Snapshot(t, dst)
+		index := testkit.ReadFile(t, filepath.Join(dst, "index.json"))
 		// Move volume 3 away.
 		aside := filepath.Join(t.TempDir(), "aside")
 		if err := os.Rename(vols[2], aside); err != nil {
@@ -544,7 +393,7 @@ func TestArchiveCLISplit(t *testing.T) {
 			{"import", base, dst},
 		} {
 			upkeepWantFail(t, 1, []string{"missing volume", filepath.Base(vols[2])}, args...)
-			upkeepSameSnapshot(t, strings.Join(args, " "), before, dst)
+			testkit.SameTree(t, strings.Join(args, " "), before, testkit.Snapshot(t, dst), testkit.Content)
 			if got, err := os.ReadFile(filepath.Join(dst, "index.json")); err != nil || !bytes.Equal(got, index) {
 				t.Errorf("index.json changed: %s, %v", got, err)
 			}
@@ -575,26 +424,20 @@ func TestUpkeepImportTampered(t *testing.T) {
 	lay, _ := upkeepThreeTags(t)
 	arc := filepath.Join(t.TempDir(), "bundle.tar")
 	mustRun(t, "export", lay, arc)
-	app, err := os.ReadFile(filepath.Join(example, "app-1.0.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := testkit.ReadFile(t, filepath.Join(example, "app-1.0.tar"))
 	appDigest := digest.FromBytes(app).String()
-	b, err := os.ReadFile(arc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, arc)
 	at := bytes.Index(b, app)
 	if at < 0 {
 		t.Fatalf("the archive does not hold app-1.0.tar's bytes")
 	}
-	upkeepFlipByte(t, arc, int64(at+5000))
+	testkit.FlipByte(t, arc, int64(at+5000))
 
 	dst := filepath.Join(t.TempDir(), "target")
 	mustRun(t, "pack", dst+":mine", filepath.Join(example, "site", "bin", "deploy.sh"))
-	before := upkeepSnapshot(t, dst)
+	before := testkit.Snapshot(t, dst)
 	upkeepWantFail(t, 1, []string{appDigest, "tampered"}, "import", arc, dst)
-	upkeepSameSnapshot(t, "target after a tampered import", before, dst)
+	testkit.SameTree(t, "target after a tampered import", before, testkit.Snapshot(t, dst), testkit.Content)
 
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	upkeepWantFail(t, 1, []string{appDigest}, "import", arc, fresh)
@@ -654,10 +497,10 @@ func TestUpkeepExportSince(t *testing.T) {
 		case "v1":
 			upkeepAssertExample(t, out)
 		case "v2":
-			compareFile(t, filepath.Join(example, "site", "bin", "deploy.sh"), filepath.Join(out, "deploy.sh"))
-			compareFile(t, filepath.Join(example, "hello-0.1.0.tgz"), filepath.Join(out, "hello-0.1.0.tgz"))
+			testkit.CompareFiles(t, filepath.Join(example, "site", "bin", "deploy.sh"), filepath.Join(out, "deploy.sh"))
+			testkit.CompareFiles(t, filepath.Join(example, "hello-0.1.0.tgz"), filepath.Join(out, "hello-0.1.0.tgz"))
 		case "old":
-			compareFile(t, filepath.Join(example, "hello-0.1.0.tgz"), filepath.Join(out, "hello-0.1.0.tgz"))
+			testkit.CompareFiles(t, filepath.Join(example, "hello-0.1.0.tgz"), filepath.Join(out, "hello-0.1.0.tgz"))
 		}
 	}
 	mustRun(t, "verify", dst)
@@ -709,7 +552,7 @@ func TestArchiveCLIReadInPlace(t *testing.T) {
 
 	t.Run("push", func(t *testing.T) {
 		t.Setenv("DOCKER_CONFIG", t.TempDir())
-		reg := registrytest.Start(t, registrytest.Options{})
+		reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 		repo := reg.Host + "/upkeep/bundle"
 		for _, src := range []string{zst + ":v1", split + ".002:v2"} {
 			r := mustRun(t, "push", src, repo, "--plain-http", "-q")
@@ -744,7 +587,7 @@ var upkeepSummaryRE = regexp.MustCompile(`(?m)^(\d+) tag\(s\), (\d+) manifest\(s
 // with its digest; --json; --fast; unreferenced blobs only warn.
 func TestVerifyCLI(t *testing.T) {
 	lay, tags := upkeepThreeTags(t)
-	appDigest := upkeepDigestOfFile(t, filepath.Join(example, "app-1.0.tar"))
+	appDigest := testkit.FileDigest(t, filepath.Join(example, "app-1.0.tar")).String()
 
 	r := mustRun(t, "verify", lay)
 	m := upkeepSummaryRE.FindStringSubmatch(r.stdout)
@@ -764,27 +607,25 @@ func TestVerifyCLI(t *testing.T) {
 		fast   bool     // --fast finds it too
 	}{
 		{"missing blob", func(t *testing.T, lay string) {
-			if err := os.Remove(upkeepBlobPath(lay, appDigest)); err != nil {
+			if err := os.Remove(testkit.BlobPath(lay, appDigest)); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"missing", strings.TrimPrefix(appDigest, "sha256:"), tags["v1"]}, appDigest, true},
 		{"flipped byte", func(t *testing.T, lay string) {
-			upkeepFlipByte(t, upkeepBlobPath(lay, appDigest), 4321)
+			testkit.FlipByte(t, testkit.BlobPath(lay, appDigest), 4321)
 		}, []string{"digest", strings.TrimPrefix(appDigest, "sha256:")}, appDigest, false},
 		{"truncated blob", func(t *testing.T, lay string) {
-			if err := os.Truncate(upkeepBlobPath(lay, appDigest), 5000); err != nil {
+			if err := os.Truncate(testkit.BlobPath(lay, appDigest), 5000); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"size", strings.TrimPrefix(appDigest, "sha256:"), "5000"}, appDigest, true},
 		{"truncated manifest", func(t *testing.T, lay string) {
-			if err := os.Truncate(upkeepBlobPath(lay, tags["old"]), 100); err != nil {
+			if err := os.Truncate(testkit.BlobPath(lay, tags["old"]), 100); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{strings.TrimPrefix(tags["old"], "sha256:")}, tags["old"], true},
 		{"broken index.json", func(t *testing.T, lay string) {
-			if err := os.WriteFile(filepath.Join(lay, "index.json"), []byte(`{"schemaVersion":2,"manifests":[`), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, filepath.Join(lay, "index.json"), []byte(`{"schemaVersion":2,"manifests":[`))
 		}, []string{"corrupt-index", "index.json"}, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -901,12 +742,10 @@ func TestGCCLI(t *testing.T) {
 	lay := filepath.Join(work, "L")
 	v1 := upkeepPackExample(t, lay, "v1")
 	only := filepath.Join(work, "only-old.txt")
-	if err := os.WriteFile(only, []byte("only the old tag has this\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, only, []byte("only the old tag has this\n"))
 	oldDigest := packedDigest(t, mustRun(t, "pack", lay+":old", only, filepath.Join(example, "app-1.0.tar")))
-	onlyDigest := upkeepDigestOfFile(t, only)
-	appDigest := upkeepDigestOfFile(t, filepath.Join(example, "app-1.0.tar"))
+	onlyDigest := testkit.FileDigest(t, only).String()
+	appDigest := testkit.FileDigest(t, filepath.Join(example, "app-1.0.tar")).String()
 
 	// Nothing to collect yet.
 	r := mustRun(t, "gc", lay, "--dry-run")
@@ -916,10 +755,8 @@ func TestGCCLI(t *testing.T) {
 
 	mustRun(t, "rm", lay+":old")
 	tmp := filepath.Join(lay, layout.WorkDir, "tmp", "leftover-upkeep")
-	if err := os.WriteFile(tmp, []byte("half a blob"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	before := upkeepSnapshot(t, lay)
+	testkit.WriteFile(t, tmp, []byte("half a blob"))
+	before := testkit.Snapshot(t, lay)
 
 	r = mustRun(t, "gc", lay, "--dry-run")
 	would, drySummary := upkeepGCLines(t, r.stdout, "would remove")
@@ -929,7 +766,7 @@ func TestGCCLI(t *testing.T) {
 	if !strings.HasPrefix(drySummary, "would remove 2 blob(s) and 1 temporary file(s): ") {
 		t.Errorf("gc --dry-run summary %q", drySummary)
 	}
-	upkeepSameSnapshot(t, "after gc --dry-run", before, lay)
+	testkit.SameTree(t, "after gc --dry-run", before, testkit.Snapshot(t, lay), testkit.Content)
 
 	r = mustRun(t, "gc", lay, "--dry-run", "--json")
 	var rep struct {
@@ -965,7 +802,7 @@ func TestGCCLI(t *testing.T) {
 		t.Errorf("gc summary %q; --dry-run said %q", summary, drySummary)
 	}
 	for d := range would {
-		if _, err := os.Stat(upkeepBlobPath(lay, d)); err == nil {
+		if _, err := os.Stat(testkit.BlobPath(lay, d)); err == nil {
 			t.Errorf("gc left %s", d)
 		}
 	}
@@ -974,7 +811,7 @@ func TestGCCLI(t *testing.T) {
 	}
 	// What v1 reaches, app-1.0.tar's layer among it (shared with old), stays.
 	for _, d := range append(upkeepManifestBlobs(t, lay, "v1"), v1, appDigest) {
-		if _, err := os.Stat(upkeepBlobPath(lay, d)); err != nil {
+		if _, err := os.Stat(testkit.BlobPath(lay, d)); err != nil {
 			t.Errorf("gc removed %s, which v1 reaches: %v", d, err)
 		}
 	}
@@ -993,25 +830,23 @@ func TestGCCLI(t *testing.T) {
 	t.Run("broken index.json", func(t *testing.T) {
 		bad := upkeepCopyLayout(t, lay)
 		mustRun(t, "rm", bad+":v1") // everything would go, were the index readable
-		if err := os.WriteFile(filepath.Join(bad, "index.json"), []byte("{broken"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		before := upkeepSnapshot(t, bad)
+		testkit.WriteFile(t, filepath.Join(bad, "index.json"), []byte("{broken"))
+		before := testkit.Snapshot(t, bad)
 		for _, args := range [][]string{{"gc", bad}, {"gc", bad, "--dry-run"}, {"gc", bad, "--json"}} {
 			upkeepWantFail(t, 1, []string{"ocipack verify", "nothing was removed"}, args...)
-			upkeepSameSnapshot(t, strings.Join(args, " "), before, bad)
+			testkit.SameTree(t, strings.Join(args, " "), before, testkit.Snapshot(t, bad), testkit.Content)
 		}
 	})
 
 	t.Run("missing manifest", func(t *testing.T) {
 		bad := upkeepCopyLayout(t, lay)
 		mustRun(t, "pack", bad+":extra", only)
-		if err := os.Remove(upkeepBlobPath(bad, v1)); err != nil {
+		if err := os.Remove(testkit.BlobPath(bad, v1)); err != nil {
 			t.Fatal(err)
 		}
-		before := upkeepSnapshot(t, bad)
+		before := testkit.Snapshot(t, bad)
 		upkeepWantFail(t, 1, []string{"ocipack verify", strings.TrimPrefix(v1, "sha256:")}, "gc", bad)
-		upkeepSameSnapshot(t, "gc with a missing manifest", before, bad)
+		testkit.SameTree(t, "gc with a missing manifest", before, testkit.Snapshot(t, bad), testkit.Content)
 	})
 
 	t.Run("usage", func(t *testing.T) {
@@ -1046,7 +881,7 @@ func TestTagRmCLI(t *testing.T) {
 	}
 	mustRun(t, "rm", lay+":c")
 
-	before := upkeepSnapshot(t, lay)
+	before := testkit.Snapshot(t, lay)
 	upkeepWantFail(t, 2, []string{"bad tag!"}, "tag", lay+":v1", "ok", "bad tag!")
 	upkeepWantFail(t, 2, []string{".dot"}, "tag", lay+":v1", ".dot")
 	upkeepWantFail(t, 2, []string{"names no tag"}, "tag", lay, "x")
@@ -1054,7 +889,7 @@ func TestTagRmCLI(t *testing.T) {
 	upkeepWantFail(t, 1, []string{"nope"}, "tag", lay+":nope", "x")
 	upkeepWantFail(t, 1, []string{"missing"}, "rm", lay+":missing")
 	upkeepWantFail(t, 2, []string{"names no tag"}, "rm", lay)
-	upkeepSameSnapshot(t, "after refused tag and rm", before, lay)
+	testkit.SameTree(t, "after refused tag and rm", before, testkit.Snapshot(t, lay), testkit.Content)
 
 	r = mustRun(t, "rm", lay+":a", lay+":v1")
 	if r.stdout != "removed tag "+lay+":a\nremoved tag "+lay+":v1\n" {
@@ -1084,7 +919,7 @@ func TestInspectCLI(t *testing.T) {
 	r := mustRun(t, "pack", lay+":v1", filepath.Join(example, "site"), deploy, filepath.Join(example, "app-1.0.tar"),
 		"--artifact-type", "application/vnd.example.upkeep.v1", "--annotation", "org.example.note=hello")
 	v1 := packedDigest(t, r)
-	deployDigest := upkeepDigestOfFile(t, deploy)
+	deployDigest := testkit.FileDigest(t, deploy).String()
 
 	r = mustRun(t, "inspect", lay+":v1")
 	for _, w := range []string{
@@ -1217,7 +1052,7 @@ func TestUpkeepLs(t *testing.T) {
 	}
 
 	// old's manifest is deleted: the others are still listed; exit 1.
-	if err := os.Remove(upkeepBlobPath(lay, tags["old"])); err != nil {
+	if err := os.Remove(testkit.BlobPath(lay, tags["old"])); err != nil {
 		t.Fatal(err)
 	}
 	r = upkeepRun(t, nil, "ls", lay)
@@ -1261,7 +1096,7 @@ func TestUpkeepPackMissingInput(t *testing.T) {
 	missing := filepath.Join(dir, "no-such-file")
 	fresh := filepath.Join(dir, "fresh")
 	upkeepWantFail(t, 1, []string{missing}, "pack", fresh+":v1", filepath.Join(example, "site"), filepath.Join(example, "app-1.0.tar"), missing)
-	if b := upkeepBlobs(t, fresh); len(b) != 0 {
+	if b := testkit.BlobDigests(t, fresh); len(b) != 0 {
 		t.Errorf("a failed pack left blobs %v", b)
 	}
 	if tmp, _ := os.ReadDir(filepath.Join(fresh, layout.WorkDir, "tmp")); len(tmp) != 0 {
@@ -1270,9 +1105,9 @@ func TestUpkeepPackMissingInput(t *testing.T) {
 
 	lay := filepath.Join(dir, "L")
 	mustRun(t, "pack", lay+":v1", filepath.Join(example, "hello-0.1.0.tgz"))
-	before := upkeepSnapshot(t, lay)
+	before := testkit.Snapshot(t, lay)
 	upkeepWantFail(t, 1, []string{missing}, "pack", lay+":v2", filepath.Join(example, "site"), missing)
-	upkeepSameSnapshot(t, "after a failed pack", before, lay)
+	testkit.SameTree(t, "after a failed pack", before, testkit.Snapshot(t, lay), testkit.Content)
 }
 
 // TestUpkeepAirGapWorkflow runs the air-gap round trip with the real
@@ -1320,13 +1155,8 @@ func TestUpkeepAirGapWorkflow(t *testing.T) {
 		if out := sh(connected, nil, "verify", v); !strings.HasSuffix(out, ": ok\n") {
 			t.Errorf("verify %s: %q", v, out)
 		}
-		b, err := os.ReadFile(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(media, filepath.Base(v)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, v)
+		testkit.WriteFile(t, filepath.Join(media, filepath.Base(v)), b)
 	}
 
 	// Disconnected side.
@@ -1352,7 +1182,7 @@ func TestUpkeepAirGapWorkflow(t *testing.T) {
 	}
 	sh(disconnected, nil, "verify", "./bundle")
 	sh(disconnected, nil, "unpack", "./bundle:v1.3.0", "-o", "next")
-	compareFile(t, filepath.Join(example, "site", "bin", "deploy.sh"), filepath.Join(disconnected, "next", "deploy.sh"))
+	testkit.CompareFiles(t, filepath.Join(example, "site", "bin", "deploy.sh"), filepath.Join(disconnected, "next", "deploy.sh"))
 
 	// A pipe between two processes: export - | import -.
 	stream := sh(connected, nil, "export", "./bundle:v1.3.0", "-")

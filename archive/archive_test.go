@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -36,7 +37,7 @@ func TestExportAllImportEmptyThenAgain(t *testing.T) {
 		t.Fatalf("file has %d bytes, report says %d", fi.Size(), rep.Bytes)
 	}
 
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	var calls int
 	irep, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{Progress: func(done, total int64) { calls++ }})
 	if err != nil {
@@ -84,7 +85,7 @@ func TestExportTwoTagsIntoLayoutWithSomeBlobs(t *testing.T) {
 	}
 
 	// dst holds v3 (c.bin and the empty config) and its own tag "old".
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	f.pack(t, dst, "v3", "c.bin")
 	f.pack(t, dst, "v1", "c.bin") // v1 is moved by the import
 	had := blobsOf(t, dst)
@@ -116,13 +117,13 @@ func TestExportIsDeterministic(t *testing.T) {
 	for _, c := range []archive.Compression{archive.None, archive.Zstd} {
 		a, _ := exportFile(t, f.l, nil, "a.tar", archive.ExportOptions{Compression: c})
 		b, _ := exportFile(t, f.l, []string{"v3", "v2", "v1"}, "b.tar", archive.ExportOptions{Compression: c})
-		if !bytes.Equal(readAll(t, a), readAll(t, b)) {
+		if !bytes.Equal(testkit.ReadFile(t, a), testkit.ReadFile(t, b)) {
 			t.Fatalf("%s: two exports differ", c)
 		}
 	}
 	// Fixed header fields.
 	a, _ := exportFile(t, f.l, nil, "a.tar", archive.ExportOptions{})
-	tr := tar.NewReader(bytes.NewReader(readAll(t, a)))
+	tr := tar.NewReader(bytes.NewReader(testkit.ReadFile(t, a)))
 	var names []string
 	for {
 		h, err := tr.Next()
@@ -145,10 +146,10 @@ func TestExportIsDeterministic(t *testing.T) {
 		t.Fatalf("entries start %v", names[:min(len(names), 6)])
 	}
 	// Small blobs (manifests, config) come before the 100 KiB layers.
-	r := newLayout(t)
+	r := testkit.NewLayout(t)
 	_ = r
 	sizes := map[string]int64{}
-	tr = tar.NewReader(bytes.NewReader(readAll(t, a)))
+	tr = tar.NewReader(bytes.NewReader(testkit.ReadFile(t, a)))
 	var order []int64
 	for {
 		h, err := tr.Next()
@@ -174,7 +175,7 @@ func TestZstdArchive(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	p, _ := exportFile(t, f.l, nil, "all.tar.zst", archive.ExportOptions{Compression: archive.CompressionFor("all.tar.zst")})
-	b := readAll(t, p)
+	b := testkit.ReadFile(t, p)
 	if !bytes.HasPrefix(b, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
 		t.Fatal("not a zstd stream")
 	}
@@ -200,7 +201,7 @@ func TestZstdArchive(t *testing.T) {
 	if n < 8 {
 		t.Fatalf("only %d entries", n)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -222,13 +223,13 @@ func TestExportToWriterAndImportStream(t *testing.T) {
 		t.Fatalf("wrote %d bytes, report says %d", buf.Len(), rep.Bytes)
 	}
 	p, _ := exportFile(t, f.l, []string{"v1"}, "v1.tar", archive.ExportOptions{})
-	if !bytes.Equal(buf.Bytes(), readAll(t, p)) {
+	if !bytes.Equal(buf.Bytes(), testkit.ReadFile(t, p)) {
 		t.Fatal("Export to a writer and ExportFile differ")
 	}
 	if _, err := archive.Export(ctx, f.l, nil, &buf, archive.ExportOptions{Split: 1 << 20}); err == nil {
 		t.Fatal("Export to a stream accepted Split")
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	irep, err := archive.ImportStream(ctx, bytes.NewReader(buf.Bytes()), dst, archive.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -276,9 +277,9 @@ func TestSplitVolumesShuffled(t *testing.T) {
 	whole, _ := exportFile(t, f.l, nil, "whole.tar", archive.ExportOptions{})
 	var cat []byte
 	for _, v := range vols {
-		cat = append(cat, readAll(t, v)[archive.VolumeHeaderSize:]...)
+		cat = append(cat, testkit.ReadFile(t, v)[archive.VolumeHeaderSize:]...)
 	}
-	if !bytes.Equal(cat, readAll(t, whole)) {
+	if !bytes.Equal(cat, testkit.ReadFile(t, whole)) {
 		t.Fatal("concatenated payloads differ from the unsplit archive")
 	}
 
@@ -287,7 +288,7 @@ func TestSplitVolumesShuffled(t *testing.T) {
 	if slices.Equal(shuffled, vols) {
 		slices.Reverse(shuffled)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := archive.Import(ctx, shuffled, dst, archive.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestSplitVolumesShuffled(t *testing.T) {
 
 	// One volume, or the base name, finds the others.
 	for _, one := range []string{vols[2], strings.TrimSuffix(vols[0], ".001")} {
-		dst := newLayout(t)
+		dst := testkit.NewLayout(t)
 		if _, err := archive.Import(ctx, []string{one}, dst, archive.ImportOptions{}); err != nil {
 			t.Fatalf("import %s: %v", one, err)
 		}
@@ -309,7 +310,7 @@ func TestMissingVolume(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	vols := splitFixture(t, f, nil, "all.tar", archive.None)
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	before := snap(t, dst.Path())
 	given := append(slices.Clone(vols[:1]), vols[2:]...)
 	_, err := archive.Import(ctx, given, dst, archive.ImportOptions{})
@@ -333,7 +334,7 @@ func TestForeignVolume(t *testing.T) {
 	f := newFixture(t)
 	vols := splitFixture(t, f, nil, "all.tar", archive.None)
 	other := splitFixture(t, f, []string{"v1", "v2"}, "other.tar", archive.None)
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	before := snap(t, dst.Path())
 	given := slices.Clone(vols)
 	given[1] = other[1]
@@ -353,7 +354,7 @@ func TestForeignVolume(t *testing.T) {
 // partialTarget is a layout holding v3 and a tag of its own, so that a
 // failed import has something to disturb.
 func partialTarget(t *testing.T, f *fixture) *layout.Layout {
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	f.pack(t, dst, "v3", "c.bin")
 	f.pack(t, dst, "mine", "a.bin")
 	return dst
@@ -393,7 +394,7 @@ func TestTamperedVolume(t *testing.T) {
 	// Flip a byte in the middle of the volume holding the middle of b.bin.
 	var hit string
 	for _, v := range vols {
-		if bytes.Contains(readAll(t, v), f.files["b.bin"][50<<10:50<<10+64]) {
+		if bytes.Contains(testkit.ReadFile(t, v), f.files["b.bin"][50<<10:50<<10+64]) {
 			hit = v
 			break
 		}
@@ -423,11 +424,9 @@ func TestTruncated(t *testing.T) {
 	f := newFixture(t)
 	for _, c := range []archive.Compression{archive.None, archive.Zstd} {
 		p, _ := exportFile(t, f.l, nil, "all.tar", archive.ExportOptions{Compression: c})
-		b := readAll(t, p)
+		b := testkit.ReadFile(t, p)
 		for _, cut := range []int{len(b) * 7 / 10, len(b) - 2000} {
-			if err := os.WriteFile(p, b[:cut], 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, p, b[:cut])
 			dst := partialTarget(t, f)
 			before := snap(t, dst.Path())
 			_, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{})
@@ -443,11 +442,9 @@ func TestTruncated(t *testing.T) {
 	// A cut volume is found before anything is read.
 	vols := splitFixture(t, f, nil, "all.tar", archive.None)
 	last := vols[len(vols)-1]
-	b := readAll(t, last)
-	if err := os.WriteFile(last, b[:len(b)-100], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err := archive.Import(ctx, vols, newLayout(t), archive.ImportOptions{})
+	b := testkit.ReadFile(t, last)
+	testkit.WriteFile(t, last, b[:len(b)-100])
+	_, err := archive.Import(ctx, vols, testkit.NewLayout(t), archive.ImportOptions{})
 	mustIs(t, err, archive.ErrTruncated)
 	contains(t, err, last)
 	_, err = archive.Verify(ctx, last)
@@ -469,12 +466,12 @@ func TestDelta(t *testing.T) {
 	if rep.Omitted == 0 || rep.Blobs+rep.Omitted != fullRep.Blobs {
 		t.Fatalf("delta report %+v, full %+v", rep, fullRep)
 	}
-	if fi, fj := readAll(t, delta), readAll(t, full); len(fi) >= len(fj)-100<<10 {
+	if fi, fj := testkit.ReadFile(t, delta), testkit.ReadFile(t, full); len(fi) >= len(fj)-100<<10 {
 		t.Fatalf("delta has %d bytes, full %d: not smaller by a layer", len(fi), len(fj))
 	}
 
 	// Into an empty layout: refused, untouched.
-	empty := newLayout(t)
+	empty := testkit.NewLayout(t)
 	before := snap(t, empty.Path())
 	_, err = archive.Import(ctx, []string{delta}, empty, archive.ImportOptions{})
 	mustIs(t, err, archive.ErrIncompleteDelta)
@@ -482,7 +479,7 @@ func TestDelta(t *testing.T) {
 	before.equal(t, snap(t, empty.Path()))
 
 	// Into a layout holding OLD: every tag completes.
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := archive.Import(ctx, []string{oldArchive}, dst, archive.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +497,7 @@ func TestDelta(t *testing.T) {
 	f.checkUnpack(t, dst, "v2", "b.bin", "c.bin")
 
 	// Against a layout (DigestsOfLayout of OLD) it is the same archive.
-	oldLayout := newLayout(t)
+	oldLayout := testkit.NewLayout(t)
 	if _, err := archive.Import(ctx, []string{oldArchive}, oldLayout, archive.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +506,7 @@ func TestDelta(t *testing.T) {
 		t.Fatal(err)
 	}
 	delta2, _ := exportFile(t, f.l, nil, "delta2.tar", archive.ExportOptions{Since: sinceL})
-	if !bytes.Equal(readAll(t, delta), readAll(t, delta2)) {
+	if !bytes.Equal(testkit.ReadFile(t, delta), testkit.ReadFile(t, delta2)) {
 		t.Fatal("delta against the layout differs from delta against the archive")
 	}
 
@@ -571,10 +568,8 @@ func TestPlainLayoutTars(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.Close()
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dst := newLayout(t)
+	testkit.WriteFile(t, p, buf.Bytes())
+	dst := testkit.NewLayout(t)
 	if _, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -588,7 +583,7 @@ func TestPlainLayoutTars(t *testing.T) {
 	enc.Write(buf.Bytes())
 	enc.Close()
 	zf.Close()
-	if _, err := archive.Import(ctx, []string{zp}, newLayout(t), archive.ImportOptions{}); err != nil {
+	if _, err := archive.Import(ctx, []string{zp}, testkit.NewLayout(t), archive.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	r, err := archive.Open(ctx, zp)
@@ -604,7 +599,7 @@ func TestPlainLayoutTars(t *testing.T) {
 	entries = slices.DeleteFunc(entries, func(e tarEntry) bool { return strings.HasSuffix(e.name, a.Encoded()) })
 	p = filepath.Join(dir, "incomplete.tar")
 	makeTar(t, p, entries)
-	dst = newLayout(t)
+	dst = testkit.NewLayout(t)
 	before := snap(t, dst.Path())
 	_, err = archive.Import(ctx, []string{p}, dst, archive.ImportOptions{})
 	mustIs(t, err, archive.ErrIncomplete)
@@ -720,7 +715,7 @@ func TestReadInPlace(t *testing.T) {
 func TestNotAnArchive(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	before := snap(t, dst.Path())
 	for _, p := range []string{filepath.Join(f.src, "a.bin"), filepath.Join(f.dir, "index.json")} {
 		_, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{})
@@ -784,7 +779,7 @@ func TestNoSpace(t *testing.T) {
 func TestCancelledImportLeavesTarget(t *testing.T) {
 	f := newFixture(t)
 	p, _ := exportFile(t, f.l, nil, "all.tar", archive.ExportOptions{})
-	b := readAll(t, p)
+	b := testkit.ReadFile(t, p)
 	dst := partialTarget(t, f)
 	before := snap(t, dst.Path())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -799,7 +794,7 @@ func TestCancelledImportLeavesTarget(t *testing.T) {
 	// Progress reports the archive's size as total.
 	fi, _ := os.Stat(p)
 	var last, total int64
-	if _, err := archive.Import(context.Background(), []string{p}, newLayout(t), archive.ImportOptions{Progress: func(d, tot int64) { last, total = d, tot }}); err != nil {
+	if _, err := archive.Import(context.Background(), []string{p}, testkit.NewLayout(t), archive.ImportOptions{Progress: func(d, tot int64) { last, total = d, tot }}); err != nil {
 		t.Fatal(err)
 	}
 	if last != fi.Size() || total != fi.Size() {

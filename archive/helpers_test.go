@@ -4,11 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,22 +19,13 @@ import (
 	"oras.land/oras-go/v2"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/unpack"
 )
 
 var epoch = time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC)
-
-// randBytes returns n deterministic, incompressible bytes.
-func randBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}))
-	b := make([]byte, n)
-	for i := 0; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], r.Uint64())
-	}
-	return b
-}
 
 // fixture is a source layout of about 300 KiB:
 //
@@ -56,10 +45,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	for i, n := range []string{"a.bin", "b.bin", "c.bin"} {
-		f.files[n] = randBytes(uint64(i+1), 100<<10)
-		if err := os.WriteFile(filepath.Join(f.src, n), f.files[n], 0o644); err != nil {
-			t.Fatal(err)
-		}
+		f.files[n] = testkit.RandomBytes(uint64(i+1), 100<<10)
+		testkit.WriteFile(t, filepath.Join(f.src, n), f.files[n])
 	}
 	l, err := layout.OpenOrCreate(context.Background(), f.dir)
 	if err != nil {
@@ -83,17 +70,6 @@ func (f *fixture) pack(t *testing.T, l *layout.Layout, tag string, names ...stri
 	if _, err := pack.Pack(context.Background(), l, tag, in, pack.Options{SourceDateEpoch: &epoch}); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// newLayout creates an empty layout.
-func newLayout(t *testing.T) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "dst"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 // exportFile exports to dir/name and returns the path.
@@ -135,10 +111,7 @@ func snap(t *testing.T, dir string) snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(dir, "index.json"))
 	s.index = string(b)
 	return s
 }
@@ -229,10 +202,7 @@ func (f *fixture) checkUnpack(t *testing.T, src oras.ReadOnlyTarget, tag string,
 		t.Fatalf("unpack %s: %d files, want %d", tag, len(res.Files), len(names))
 	}
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(dir, n))
 		if !bytes.Equal(b, f.files[n]) {
 			t.Fatalf("unpack %s: %s differs from the input", tag, n)
 		}
@@ -269,9 +239,7 @@ func makeTar(t *testing.T, path string, entries []tarEntry) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, buf.Bytes())
 }
 
 // layoutEntries lists a layout directory as tar entries: "./" first,
@@ -286,18 +254,12 @@ func layoutEntries(t *testing.T, dir, prefix string) []tarEntry {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(dir, "blobs", "sha256", e.Name()))
 		blobs = append(blobs, tarEntry{name: prefix + "blobs/sha256/" + e.Name(), typeflag: tar.TypeReg, body: b})
 	}
 	out = append(out, blobs...)
 	for _, n := range []string{"oci-layout", "index.json"} {
-		b, err := os.ReadFile(filepath.Join(dir, n))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(dir, n))
 		out = append(out, tarEntry{name: prefix + n, typeflag: tar.TypeReg, body: b})
 	}
 	return out
@@ -307,18 +269,13 @@ func layoutEntries(t *testing.T, dir, prefix string) []tarEntry {
 // needle's first 64 bytes in the file at path.
 func flipByteOf(t *testing.T, path string, needle []byte) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, path)
 	i := bytes.Index(b, needle[:64])
 	if i < 0 {
 		t.Fatalf("%s does not hold the content to tamper with", path)
 	}
 	b[i+len(needle)/2] ^= 0x40
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, path, b)
 }
 
 // contains fails unless err's message contains every one of subs.
@@ -348,14 +305,7 @@ func mustIs(t *testing.T, err, target error) {
 // blobDigestOf returns the digest of the layer holding file name in tag.
 func blobDigestOf(t *testing.T, l *layout.Layout, tag, name string) digest.Digest {
 	t.Helper()
-	desc, err := l.Resolve(context.Background(), tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(context.Background(), l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := testkit.Manifest(t, l, tag)
 	for _, x := range m.Layers {
 		if x.Annotations[ocispec.AnnotationTitle] == name {
 			return x.Digest
@@ -363,16 +313,6 @@ func blobDigestOf(t *testing.T, l *layout.Layout, tag, name string) digest.Diges
 	}
 	t.Fatalf("no layer %s in %s", name, tag)
 	return ""
-}
-
-// readAll reads a file.
-func readAll(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 var _ = io.EOF

@@ -2,13 +2,11 @@ package archive_test
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -21,49 +19,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
-
-// tarSpan is where one entry of a plain (ustar) tar lies.
-type tarSpan struct {
-	name         string
-	header, data int64 // offsets of its header and its content
-	size         int64
-	body         []byte
-	typeflag     byte
-}
-
-// tarSpans lists the entries of the uncompressed tar b.
-func tarSpans(t *testing.T, b []byte) []tarSpan {
-	t.Helper()
-	r := bytes.NewReader(b)
-	tr := tar.NewReader(r)
-	var out []tarSpan
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pos := int64(len(b)) - int64(r.Len())
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, tarSpan{name: h.Name, header: pos - 512, data: pos, size: h.Size, body: body, typeflag: h.Typeflag})
-	}
-}
 
 // writeFile writes b to a new file name in a temporary directory.
 func writeFile(t *testing.T, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, b)
 	return p
 }
 
@@ -96,19 +61,19 @@ func allReadersRefuse(t *testing.T, p string, target error, subs ...string) {
 func TestHostileTarCutAtEntryBoundary(t *testing.T) {
 	f := newFixture(t)
 	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
-	b := readAll(t, p)
-	spans := tarSpans(t, b)
+	b := testkit.ReadFile(t, p)
+	spans := testkit.TarSpans(t, b)
 	last := spans[len(spans)-1]
-	d := digest.Digest("sha256:" + path.Base(last.name))
+	d := digest.Digest("sha256:" + path.Base(last.Name))
 	if d.Validate() != nil {
-		t.Fatalf("the last entry %q is not a blob", last.name)
+		t.Fatalf("the last entry %q is not a blob", last.Name)
 	}
 
 	t.Run("blob missing", func(t *testing.T) {
-		allReadersRefuse(t, writeFile(t, "cut.tar", b[:last.header]), archive.ErrTruncated, d.String())
+		allReadersRefuse(t, writeFile(t, "cut.tar", b[:last.Header]), archive.ErrTruncated, d.String())
 	})
 	t.Run("end marker missing", func(t *testing.T) {
-		end := last.data + (last.size+511)/512*512
+		end := last.Data + (last.Size+511)/512*512
 		allReadersRefuse(t, writeFile(t, "nomarker.tar", b[:end]), archive.ErrTruncated, "end-of-archive marker")
 	})
 	t.Run("plain tar cut", func(t *testing.T) {
@@ -120,9 +85,9 @@ func TestHostileTarCutAtEntryBoundary(t *testing.T) {
 		})
 		whole := filepath.Join(t.TempDir(), "plain.tar")
 		makeTar(t, whole, entries)
-		pb := readAll(t, whole)
-		ps := tarSpans(t, pb)
-		cut := writeFile(t, "plain-cut.tar", pb[:ps[len(ps)-1].header])
+		pb := testkit.ReadFile(t, whole)
+		ps := testkit.TarSpans(t, pb)
+		cut := writeFile(t, "plain-cut.tar", pb[:ps[len(ps)-1].Header])
 		ctx := context.Background()
 		_, err := archive.Check(ctx, cut)
 		mustIs(t, err, archive.ErrTruncated)
@@ -181,16 +146,14 @@ func TestHostileZstdCutAfterFrame(t *testing.T) {
 	var in []pack.Input
 	for i := range 3 {
 		p := filepath.Join(root, fmt.Sprintf("f%d.bin", i))
-		if err := os.WriteFile(p, randBytes(uint64(10+i), 300<<10), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, testkit.RandomBytes(uint64(10+i), 300<<10))
 		in = append(in, pack.Input{Path: p})
 	}
 	if _, err := pack.Pack(ctx, l, "v1", in, pack.Options{SourceDateEpoch: &epoch}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := exportFile(t, l, nil, "x.tar.zst", archive.ExportOptions{Compression: archive.Zstd})
-	b := readAll(t, p)
+	b := testkit.ReadFile(t, p)
 	sizes, table := seekFrames(t, b)
 	if len(sizes) < 3 {
 		t.Fatalf("only %d frames", len(sizes))
@@ -213,18 +176,18 @@ func TestHostileZstdCutAfterFrame(t *testing.T) {
 func TestHostileDuplicateEntries(t *testing.T) {
 	f := newFixture(t)
 	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
-	spans := tarSpans(t, readAll(t, p))
+	spans := testkit.TarSpans(t, testkit.ReadFile(t, p))
 	var entries []tarEntry
 	var index, contentsList []byte
-	var blob tarSpan
+	var blob testkit.TarSpan
 	for _, s := range spans {
-		entries = append(entries, tarEntry{name: s.name, typeflag: s.typeflag, body: s.body})
+		entries = append(entries, tarEntry{name: s.Name, typeflag: s.Typeflag, body: s.Body})
 		switch {
-		case s.name == "index.json":
-			index = s.body
-		case s.name == archive.ContentsFile:
-			contentsList = s.body
-		case strings.HasPrefix(s.name, "blobs/sha256/"):
+		case s.Name == "index.json":
+			index = s.Body
+		case s.Name == archive.ContentsFile:
+			contentsList = s.Body
+		case strings.HasPrefix(s.Name, "blobs/sha256/"):
 			blob = s
 		}
 	}
@@ -252,7 +215,7 @@ func TestHostileDuplicateEntries(t *testing.T) {
 	}{
 		{"index.json", tarEntry{name: "./index.json", typeflag: tar.TypeReg, body: other}, "index.json"},
 		{"contents list", tarEntry{name: archive.ContentsFile, typeflag: tar.TypeReg, body: contentsList}, archive.ContentsFile},
-		{"blob", tarEntry{name: blob.name, typeflag: tar.TypeReg, body: blob.body}, path.Base(blob.name)},
+		{"blob", tarEntry{name: blob.Name, typeflag: tar.TypeReg, body: blob.Body}, path.Base(blob.Name)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dup := filepath.Join(t.TempDir(), "dup.tar")
@@ -324,15 +287,13 @@ func TestHostileContentsSizes(t *testing.T) {
 func TestHostileImportFailureKeepsConcurrentPack(t *testing.T) {
 	f := newFixture(t)
 	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
-	b := readAll(t, p)
-	spans := tarSpans(t, b)
+	b := testkit.ReadFile(t, p)
+	spans := testkit.TarSpans(t, b)
 	last := spans[len(spans)-1]
-	cut := writeFile(t, "cut.tar", b[:last.data+last.size/2]) // in the middle of the last blob
+	cut := writeFile(t, "cut.tar", b[:last.Data+last.Size/2]) // in the middle of the last blob
 	other := filepath.Join(t.TempDir(), "other.bin")
-	if err := os.WriteFile(other, randBytes(99, 50<<10), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.files["other.bin"] = readAll(t, other)
+	testkit.WriteFile(t, other, testkit.RandomBytes(99, 50<<10))
+	f.files["other.bin"] = testkit.ReadFile(t, other)
 
 	for _, c := range []struct {
 		name string

@@ -22,6 +22,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -304,9 +305,7 @@ func FuzzImport(f *testing.F) {
 		ctx := context.Background()
 		dir := t.TempDir()
 		arch := filepath.Join(dir, "in.tar")
-		if err := os.WriteFile(arch, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, arch, data)
 		dst := filepath.Join(dir, "dst")
 		rep, err := archive.ImportDir(ctx, []string{arch}, dst, archive.ImportOptions{FreeSpace: plenty})
 		if err != nil {
@@ -406,9 +405,7 @@ func TestFuzzImportSeeds(t *testing.T) {
 	}
 	for name, data := range fzImportSeeds(t) {
 		arch := filepath.Join(t.TempDir(), "in.tar")
-		if err := os.WriteFile(arch, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, arch, data)
 		_, err := archive.ImportDir(context.Background(), []string{arch}, filepath.Join(t.TempDir(), "dst"), archive.ImportOptions{})
 		if (err == nil) != good[name] {
 			t.Errorf("%s: ImportDir: %v", name, err)
@@ -434,9 +431,7 @@ func fzZstdHugeWindow() []byte {
 func TestZstdWindowBounded(t *testing.T) {
 	ctx := context.Background()
 	arch := filepath.Join(t.TempDir(), "x.tar.zst")
-	if err := os.WriteFile(arch, fzZstdHugeWindow(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, arch, fzZstdHugeWindow())
 	const budget = 200 << 20
 	if n := allocDuring(t, func() {
 		if _, err := archive.ImportDir(ctx, []string{arch}, filepath.Join(t.TempDir(), "dst"), archive.ImportOptions{}); err == nil {
@@ -555,9 +550,7 @@ func FuzzImportIndex(f *testing.F) {
 
 		dir := t.TempDir()
 		arch := filepath.Join(dir, "in.tar")
-		if err := os.WriteFile(arch, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, arch, buf.Bytes())
 		dst := filepath.Join(dir, "dst")
 		rep, err := archive.ImportDir(ctx, []string{arch}, dst, archive.ImportOptions{FreeSpace: plenty})
 		if err != nil {
@@ -621,9 +614,7 @@ func TestImportRefusesAbsurdJSON(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			arch := filepath.Join(t.TempDir(), "in.tar")
-			if err := os.WriteFile(arch, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, arch, data)
 			start := time.Now()
 			if n := allocDuring(t, func() {
 				if _, err := archive.ImportDir(ctx, []string{arch}, filepath.Join(t.TempDir(), "dst"), archive.ImportOptions{}); !errors.Is(err, archive.ErrNotArchive) {

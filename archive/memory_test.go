@@ -12,6 +12,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -57,7 +58,7 @@ func TestMemoryDoesNotGrowWithBlobSize(t *testing.T) {
 	const size = 256 << 20
 	const budget = 48 << 20 // generous: buffers are 1 MiB
 	ctx := context.Background()
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	blob, err := src.Ingest(ctx, "application/octet-stream", &genReader{n: size, x: 88172645463325252})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +86,7 @@ func TestMemoryDoesNotGrowWithBlobSize(t *testing.T) {
 	}); n > budget {
 		t.Fatalf("export of a %d MiB blob allocated %d MiB", size>>20, n>>20)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if n := allocDuring(t, func() {
 		if _, err := archive.Import(ctx, []string{p}, dst, archive.ImportOptions{}); err != nil {
 			t.Fatal(err)

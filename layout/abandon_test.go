@@ -13,6 +13,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -40,7 +41,7 @@ func TestAbandon(t *testing.T) {
 	})
 
 	t.Run("another writer tagged meanwhile", func(t *testing.T) {
-		l := newLayout(t)
+		l := testkit.NewLayout(t)
 		mine, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte("mine")))
 		if err != nil {
 			t.Fatal(err)
@@ -51,12 +52,12 @@ func TestAbandon(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared := storeManifest(t, other, "", "shared")
+		shared := testkit.StoreManifest(t, other, "", "shared")
 		if err := other.Tag(ctx, shared, "other"); err != nil {
 			t.Fatal(err)
 		}
 		other.Close()
-		before := blobFiles(t, l)
+		before := testkit.BlobFiles(t, l.Path())
 		layer := digest.FromString("shared")
 		if err := l.Abandon(ctx, layout.AbandonOptions{Blobs: []digest.Digest{mine.Digest, layer}, Layout: true, Dir: true}); err != nil {
 			t.Fatal(err)
@@ -64,14 +65,14 @@ func TestAbandon(t *testing.T) {
 		if _, err := l.Resolve(ctx, "other"); err != nil {
 			t.Fatalf("the other writer's tag is gone: %v", err)
 		}
-		after := blobFiles(t, l)
+		after := testkit.BlobFiles(t, l.Path())
 		if slices.Contains(after, mine.Digest.Encoded()) || !slices.Contains(after, layer.Encoded()) || len(after) != len(before)-1 {
 			t.Fatalf("blobs before %v, after %v", before, after)
 		}
 	})
 
 	t.Run("another writer at work", func(t *testing.T) {
-		l := newLayout(t)
+		l := testkit.NewLayout(t)
 		mine, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte("mine")))
 		if err != nil {
 			t.Fatal(err)
@@ -89,7 +90,7 @@ func TestAbandon(t *testing.T) {
 		if err := l.Abandon(short, layout.AbandonOptions{Blobs: []digest.Digest{mine.Digest}, Layout: true}); !errors.Is(err, layout.ErrBusy) {
 			t.Fatalf("Abandon while another writer works: %v, want ErrBusy", err)
 		}
-		if !slices.Contains(blobFiles(t, l), mine.Digest.Encoded()) {
+		if !slices.Contains(testkit.BlobFiles(t, l.Path()), mine.Digest.Encoded()) {
 			t.Fatal("Abandon removed a blob while another writer was at work")
 		}
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -26,7 +27,7 @@ func sha(b []byte) digest.Digest {
 
 func TestIngest(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	content := []byte("hello, layout\n")
 	desc, err := l.Ingest(ctx, "text/plain", bytes.NewReader(content))
 	if err != nil {
@@ -56,10 +57,10 @@ func TestIngest(t *testing.T) {
 	if desc2.Digest != desc.Digest || desc2.Size != desc.Size || desc2.MediaType != "application/other" {
 		t.Fatalf("second Ingest = %+v", desc2)
 	}
-	if files := blobFiles(t, l); len(files) != 1 || files[0] != desc.Digest.Encoded() {
+	if files := testkit.BlobFiles(t, l.Path()); len(files) != 1 || files[0] != desc.Digest.Encoded() {
 		t.Errorf("blobs/sha256 = %v, want just %s", files, desc.Digest.Encoded())
 	}
-	if tmp := tmpFiles(t, l); len(tmp) != 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 
@@ -99,16 +100,16 @@ func (f *failingReader) Read(p []byte) (int, error) {
 
 func TestIngestFailureLeavesNothing(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	boom := errors.New("disk on fire")
 	_, err := l.Ingest(ctx, "x/y", &failingReader{n: 3 << 20, err: boom})
 	if !errors.Is(err, boom) {
 		t.Fatalf("Ingest of a failing reader: %v, want %v", err, boom)
 	}
-	if tmp := tmpFiles(t, l); len(tmp) != 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
-	if b := blobFiles(t, l); len(b) != 0 {
+	if b := testkit.BlobFiles(t, l.Path()); len(b) != 0 {
 		t.Errorf("blobs stored: %v", b)
 	}
 
@@ -118,10 +119,10 @@ func TestIngestFailureLeavesNothing(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Ingest with a cancelled context: %v", err)
 	}
-	if tmp := tmpFiles(t, l); len(tmp) != 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 		t.Errorf("temporary files left after cancel: %v", tmp)
 	}
-	if b := blobFiles(t, l); len(b) != 0 {
+	if b := testkit.BlobFiles(t, l.Path()); len(b) != 0 {
 		t.Errorf("blobs stored after cancel: %v", b)
 	}
 }
@@ -163,7 +164,7 @@ func (r *patternReader) Read(p []byte) (int, error) {
 func TestIngestMemory(t *testing.T) {
 	const size = 256 << 20
 	ctx := context.Background()
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 
 	// The expected digest, computed the same way (streaming).
 	h := sha256.New()
@@ -195,7 +196,7 @@ func TestIngestMemory(t *testing.T) {
 	if err != nil || fi.Size() != size {
 		t.Fatalf("blob file: %v, %v", fi, err)
 	}
-	if tmp := tmpFiles(t, l); len(tmp) != 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
@@ -206,7 +207,7 @@ func TestPush(t *testing.T) {
 	good := ocispec.Descriptor{MediaType: "x/y", Digest: sha(content), Size: int64(len(content))}
 
 	t.Run("ok", func(t *testing.T) {
-		l := newLayout(t)
+		l := testkit.NewLayout(t)
 		if err := l.Push(ctx, good, bytes.NewReader(content)); err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +219,7 @@ func TestPush(t *testing.T) {
 		if !errors.Is(err, layout.ErrAlreadyExists) {
 			t.Fatalf("second Push: %v, want ErrAlreadyExists", err)
 		}
-		if tmp := tmpFiles(t, l); len(tmp) != 0 {
+		if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 			t.Errorf("temporary files left: %v", tmp)
 		}
 	})
@@ -237,7 +238,7 @@ func TestPush(t *testing.T) {
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			err := l.Push(ctx, tc.desc, bytes.NewReader(tc.content))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Push: %v, want %v", err, tc.want)
@@ -245,10 +246,10 @@ func TestPush(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.desc.Digest.String()) {
 				t.Errorf("error %q does not name the digest", err)
 			}
-			if b := blobFiles(t, l); len(b) != 0 {
+			if b := testkit.BlobFiles(t, l.Path()); len(b) != 0 {
 				t.Errorf("blobs stored after a refused Push: %v", b)
 			}
-			if tmp := tmpFiles(t, l); len(tmp) != 0 {
+			if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 				t.Errorf("temporary files left: %v", tmp)
 			}
 			if ok, _ := l.Exists(ctx, tc.desc); ok {
@@ -258,12 +259,12 @@ func TestPush(t *testing.T) {
 	}
 
 	t.Run("bad digest", func(t *testing.T) {
-		l := newLayout(t)
+		l := testkit.NewLayout(t)
 		err := l.Push(ctx, ocispec.Descriptor{Digest: "sha256:nope", Size: 1}, strings.NewReader("x"))
 		if err == nil {
 			t.Fatal("Push with an invalid digest succeeded")
 		}
-		if b := blobFiles(t, l); len(b) != 0 {
+		if b := testkit.BlobFiles(t, l.Path()); len(b) != 0 {
 			t.Errorf("blobs stored: %v", b)
 		}
 	})
@@ -271,7 +272,7 @@ func TestPush(t *testing.T) {
 
 func TestFetchAndExists(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	content := []byte("fetch me")
 	desc, err := l.Ingest(ctx, "x/y", bytes.NewReader(content))
 	if err != nil {
@@ -314,8 +315,8 @@ func TestFetchAndExists(t *testing.T) {
 
 func TestReadManifest(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	desc := storeManifest(t, l, "application/x.test", "body")
+	l := testkit.NewLayout(t)
+	desc := testkit.StoreManifest(t, l, "application/x.test", "body")
 	m, err := layout.ReadManifest(ctx, l, desc)
 	if err != nil {
 		t.Fatal(err)
@@ -343,9 +344,7 @@ func TestReadManifest(t *testing.T) {
 	p := l.BlobPath(desc.Digest)
 	b, _ := os.ReadFile(p)
 	b[len(b)/2] ^= 1
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, p, b)
 	if _, err := layout.ReadManifest(ctx, l, desc); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("ReadManifest of a tampered manifest: %v, want ErrDigestMismatch", err)
 	}
@@ -373,14 +372,12 @@ func TestStoreRepairsDamagedBlob(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			desc, err := l.Ingest(ctx, "x/y", bytes.NewReader(content))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(l.BlobPath(desc.Digest), content[:5], 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, l.BlobPath(desc.Digest), content[:5])
 			if ok, _ := l.Exists(ctx, desc); ok {
 				t.Fatal("Exists is true for a truncated blob")
 			}
@@ -393,7 +390,7 @@ func TestStoreRepairsDamagedBlob(t *testing.T) {
 			if ok, _ := l.Exists(ctx, desc); !ok {
 				t.Errorf("Exists is false after %s", name)
 			}
-			if tmp := tmpFiles(t, l); len(tmp) != 0 {
+			if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 				t.Errorf("temporary files left: %v", tmp)
 			}
 		})
@@ -404,7 +401,7 @@ func TestStoreRepairsDamagedBlob(t *testing.T) {
 // stored under blobs/sha512 and read back.
 func TestPushSHA512(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	content := []byte("sha512 content")
 	desc := ocispec.Descriptor{MediaType: "x/y", Digest: digest.SHA512.FromBytes(content), Size: int64(len(content))}
 	if err := l.Push(ctx, desc, bytes.NewReader(content)); err != nil {

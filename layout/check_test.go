@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -34,7 +35,7 @@ type ckArtifact struct {
 // newCkLayout builds the layout of ckLayout.
 func newCkLayout(t *testing.T) *ckLayout {
 	t.Helper()
-	c := &ckLayout{l: newLayout(t)}
+	c := &ckLayout{l: testkit.NewLayout(t)}
 	c.a = ckStoreArtifact(t, c.l, "a", "content of a")
 	c.b = ckStoreArtifact(t, c.l, "b", "content of b, a bit longer")
 	return c
@@ -44,7 +45,7 @@ func newCkLayout(t *testing.T) *ckLayout {
 // tags it, unless tag is "".
 func ckStoreArtifact(t testing.TB, l *layout.Layout, tag, body string) ckArtifact {
 	t.Helper()
-	desc := storeManifest(t, l, "application/x.test", body)
+	desc := testkit.StoreManifest(t, l, "application/x.test", body)
 	m, err := layout.ReadManifest(context.Background(), l, desc)
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +123,8 @@ func TestCheckHealthy(t *testing.T) {
 	if calls == 0 || last != total || total != c.a.config.Size+c.a.layer.Size+c.b.layer.Size {
 		t.Errorf("progress: %d calls, last %d of %d", calls, last, total)
 	}
-	if len(blobFiles(t, c.l)) != 5 {
-		t.Errorf("blobs/sha256 holds %v", blobFiles(t, c.l))
+	if len(testkit.BlobFiles(t, c.l.Path())) != 5 {
+		t.Errorf("blobs/sha256 holds %v", testkit.BlobFiles(t, c.l.Path()))
 	}
 
 	// JSON for `verify --json`: empty lists, not null.
@@ -139,7 +140,7 @@ func TestCheckHealthy(t *testing.T) {
 }
 
 func TestCheckEmptyLayout(t *testing.T) {
-	rep := ckCheck(t, newLayout(t), layout.CheckOptions{})
+	rep := ckCheck(t, testkit.NewLayout(t), layout.CheckOptions{})
 	if !rep.Clean() || rep.Blobs != 0 || rep.Tags != 0 {
 		t.Fatalf("empty layout: %+v", rep)
 	}
@@ -161,11 +162,11 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return c.b.manifest.Digest, layout.ProblemMissing
 		}, false},
 		{"flipped byte", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckFlipByte(t, c.l.BlobPath(c.b.layer.Digest))
+			testkit.FlipByteMiddle(t, c.l.BlobPath(c.b.layer.Digest))
 			return c.b.layer.Digest, layout.ProblemDigest
 		}, false},
 		{"flipped byte in a manifest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckFlipByte(t, c.l.BlobPath(c.a.manifest.Digest))
+			testkit.FlipByteMiddle(t, c.l.BlobPath(c.a.manifest.Digest))
 			return c.a.manifest.Digest, layout.ProblemDigest
 		}, false},
 		{"truncated", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
@@ -192,11 +193,11 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return ckTagBlobAsManifest(t, c.l, "broken", []byte(`{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}`)), layout.ProblemCorruptManifest
 		}, false},
 		{"broken index.json", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [`)
 			return "", layout.ProblemCorruptIndex
 		}, false},
 		{"index.json schemaVersion 1", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 1, "manifests": []}`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 1, "manifests": []}`)
 			return "", layout.ProblemCorruptIndex
 		}, false},
 		{"index.json bad digest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
@@ -222,11 +223,11 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return "", layout.ProblemBadLayoutFile
 		}, false},
 		{"wrong oci-layout version", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "oci-layout"), `{"imageLayoutVersion": "2.0.0"}`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "oci-layout"), `{"imageLayoutVersion": "2.0.0"}`)
 			return "", layout.ProblemBadLayoutFile
 		}, false},
 		{"blob named not-a-digest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
 			return "", layout.ProblemBadName
 		}, false},
 		{"unknown algorithm directory", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
@@ -236,7 +237,7 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return "", layout.ProblemBadName
 		}, false},
 		{"temp file", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-123"), "partial")
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-123"), "partial")
 			return "", layout.ProblemTempFile
 		}, true},
 	}
@@ -271,13 +272,13 @@ func TestCheckListsEveryProblem(t *testing.T) {
 	c := newCkLayout(t)
 	third := ckStoreArtifact(t, c.l, "c", "content of c")
 	ckRm(t, c.l.BlobPath(c.a.layer.Digest))
-	ckFlipByte(t, c.l.BlobPath(c.b.layer.Digest))
+	testkit.FlipByteMiddle(t, c.l.BlobPath(c.b.layer.Digest))
 	if err := os.Truncate(c.l.BlobPath(third.layer.Digest), 1); err != nil {
 		t.Fatal(err)
 	}
 	extra := ckIngest(t, c.l, "application/octet-stream", []byte("dangling"))
 	broken := ckTagBlobAsManifest(t, c.l, "broken", []byte("not json"))
-	ckWriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
 	ckRm(t, filepath.Join(c.l.Path(), "oci-layout"))
 
 	rep := ckCheck(t, c.l, layout.CheckOptions{})
@@ -318,7 +319,7 @@ func TestCheckListsEveryProblem(t *testing.T) {
 // every blob would be unreferenced; Check says nothing of them.
 func TestCheckBrokenIndexListsNoUnreferenced(t *testing.T) {
 	c := newCkLayout(t)
-	ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), "{")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), "{")
 	rep := ckCheck(t, c.l, layout.CheckOptions{})
 	if len(rep.Problems) != 1 || rep.Problems[0].Kind != layout.ProblemCorruptIndex || rep.Problems[0].Path != "index.json" {
 		t.Errorf("problems:\n%s", ckLines(rep.Problems))
@@ -372,7 +373,7 @@ func TestCheckReferrers(t *testing.T) {
 }
 
 func TestCheckMissingSubjectIsAWarning(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ghost := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("never stored"), Size: 12}
 	ref := ckPushReferrer(t, l, ghost, "a signature of something not here")
 	if err := l.Tag(context.Background(), ref, "sig"); err != nil {
@@ -456,40 +457,18 @@ func ckTagBlobAsManifest(t testing.TB, l *layout.Layout, tag string, b []byte) d
 // ckEditIndex rewrites index.json behind the layout's back.
 func ckEditIndex(t testing.TB, l *layout.Layout, fn func(*ocispec.Index)) {
 	t.Helper()
-	idx := readIndexFile(t, l)
+	idx := testkit.ReadIndex(t, l.Path())
 	fn(&idx)
 	b, err := json.Marshal(idx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ckWriteFile(t, filepath.Join(l.Path(), "index.json"), string(b))
-}
-
-func ckFlipByte(t testing.TB, p string) {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0x01
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), string(b))
 }
 
 func ckRm(t testing.TB, p string) {
 	t.Helper()
 	if err := os.Remove(p); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func ckWriteFile(t testing.TB, p, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -5,14 +5,13 @@ package layout_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -21,45 +20,19 @@ import (
 // reader refuses it instead of blocking in open(2) until a writer comes.
 func TestFifosDoNotBlock(t *testing.T) {
 	ctx := context.Background()
-	within := func(t *testing.T, what string, fn func()) {
-		t.Helper()
-		done := make(chan struct{})
-		go func() { defer close(done); fn() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s blocks on a fifo", what)
-		}
-	}
-	fifo := func(t *testing.T, p string) {
-		t.Helper()
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Mkfifo(p, 0o644); err != nil {
-			t.Skipf("mkfifo: %v", err)
-		}
-		// Whatever happens, no reader stays blocked once the test ends.
-		t.Cleanup(func() {
-			if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-				f.Close()
-			}
-		})
-	}
-
 	t.Run("index.json", func(t *testing.T) {
 		x := newFzFixture(t, []byte(`{"schemaVersion":2}`))
-		fifo(t, filepath.Join(x.dir, ocispec.ImageIndexFile))
+		testkit.ReplaceWithFifo(t, filepath.Join(x.dir, ocispec.ImageIndexFile))
 		l, err := layout.Open(ctx, x.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		within(t, "Index", func() {
+		testkit.Within(t, "Index", 10*time.Second, func() {
 			if _, err := l.Index(ctx); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Index: %v, want ErrCorrupt", err)
 			}
 		})
-		within(t, "Check", func() {
+		testkit.Within(t, "Check", 10*time.Second, func() {
 			if rep, err := l.Check(ctx, layout.CheckOptions{}); err != nil || rep.OK() {
 				t.Errorf("Check: %v, %+v", err, rep)
 			}
@@ -67,8 +40,8 @@ func TestFifosDoNotBlock(t *testing.T) {
 	})
 	t.Run("oci-layout", func(t *testing.T) {
 		x := newFzFixture(t, []byte(`{"schemaVersion":2}`))
-		fifo(t, filepath.Join(x.dir, ocispec.ImageLayoutFile))
-		within(t, "Open", func() {
+		testkit.ReplaceWithFifo(t, filepath.Join(x.dir, ocispec.ImageLayoutFile))
+		testkit.Within(t, "Open", 10*time.Second, func() {
 			if _, err := layout.Open(ctx, x.dir); !errors.Is(err, layout.ErrNotLayout) {
 				t.Errorf("Open: %v, want ErrNotLayout", err)
 			}
@@ -78,12 +51,12 @@ func TestFifosDoNotBlock(t *testing.T) {
 		_, _, man, _, _, _ := fzBlobs()
 		man.Annotations = map[string]string{ocispec.AnnotationRefName: "v1"}
 		x := newFzFixture(t, fzJSON(map[string]any{"schemaVersion": 2, "manifests": []any{man}}))
-		fifo(t, filepath.Join(x.dir, "blobs", "sha256", man.Digest.Encoded()))
+		testkit.ReplaceWithFifo(t, filepath.Join(x.dir, "blobs", "sha256", man.Digest.Encoded()))
 		l, err := layout.Open(ctx, x.dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		within(t, "Inspect, Summaries, Check", func() {
+		testkit.Within(t, "Inspect, Summaries, Check", 10*time.Second, func() {
 			if _, err := l.Inspect(ctx, "v1"); err == nil {
 				t.Error("Inspect succeeded")
 			}

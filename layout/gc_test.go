@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -73,7 +74,7 @@ func TestGCNothingToCollect(t *testing.T) {
 	if len(rep.Removed) != 0 || rep.BytesFreed != 0 || rep.TempFiles != 0 || len(rep.IndexEntries) != 0 {
 		t.Errorf("collected from a clean layout: %+v", rep)
 	}
-	if n := len(blobFiles(t, c.l)); n != 5 {
+	if n := len(testkit.BlobFiles(t, c.l.Path())); n != 5 {
 		t.Errorf("%d blobs left, want 5", n)
 	}
 }
@@ -165,7 +166,7 @@ func TestGCKeepsReferrersOfTagged(t *testing.T) {
 	if !reflect.DeepEqual(ckSorted(dropped...), ckSorted(sbom.Digest, sig.Digest)) {
 		t.Errorf("index entries dropped: %v", dropped)
 	}
-	idx := readIndexFile(t, c.l)
+	idx := testkit.ReadIndex(t, c.l.Path())
 	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != c.b.manifest.Digest {
 		t.Errorf("index.json after gc: %+v", idx.Manifests)
 	}
@@ -178,7 +179,7 @@ func TestGCKeepsReferrersOfTagged(t *testing.T) {
 // TestGCKeepsUntaggedEntries: entries other tools list in index.json
 // without a tag (oras lists every manifest it stores) are kept.
 func TestGCKeepsUntaggedEntries(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	art := ckStoreArtifact(t, l, "", "listed without a tag")
 	ckEditIndex(t, l, func(idx *ocispec.Index) { idx.Manifests = append(idx.Manifests, art.manifest) })
 	rep := ckGC(t, l, false)
@@ -194,21 +195,21 @@ func TestGCDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ckPushReferrer(t, c.l, c.b.manifest, "sbom of b")
-	ckWriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
-	blobsBefore := blobFiles(t, c.l)
-	indexBefore := readIndexFile(t, c.l)
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
+	blobsBefore := testkit.BlobFiles(t, c.l.Path())
+	indexBefore := testkit.ReadIndex(t, c.l.Path())
 
 	dry := ckGC(t, c.l, true)
 	if len(dry.Removed) != 4 || dry.TempFiles != 1 || len(dry.IndexEntries) != 1 || dry.BytesFreed == 0 {
 		t.Errorf("dry run: %+v", dry)
 	}
-	if got := blobFiles(t, c.l); !reflect.DeepEqual(got, blobsBefore) {
+	if got := testkit.BlobFiles(t, c.l.Path()); !reflect.DeepEqual(got, blobsBefore) {
 		t.Errorf("dry run removed blobs: %v, was %v", got, blobsBefore)
 	}
-	if got := readIndexFile(t, c.l); !reflect.DeepEqual(got, indexBefore) {
+	if got := testkit.ReadIndex(t, c.l.Path()); !reflect.DeepEqual(got, indexBefore) {
 		t.Errorf("dry run changed index.json")
 	}
-	if got := tmpFiles(t, c.l); len(got) != 1 {
+	if got := testkit.TmpFiles(t, c.l.Path()); len(got) != 1 {
 		t.Errorf("dry run removed temp files: %v", got)
 	}
 
@@ -217,7 +218,7 @@ func TestGCDryRun(t *testing.T) {
 	if !reflect.DeepEqual(dry, wet) {
 		t.Errorf("dry run reported\n%+v\nthe wet run\n%+v", dry, wet)
 	}
-	if got := len(blobFiles(t, c.l)); got != len(blobsBefore)-4 {
+	if got := len(testkit.BlobFiles(t, c.l.Path())); got != len(blobsBefore)-4 {
 		t.Errorf("%d blobs left, want %d", got, len(blobsBefore)-4)
 	}
 }
@@ -225,14 +226,14 @@ func TestGCDryRun(t *testing.T) {
 func TestGCRemovesTempFiles(t *testing.T) {
 	c := newCkLayout(t)
 	tmp := filepath.Join(c.l.Path(), layout.WorkDir, "tmp")
-	ckWriteFile(t, filepath.Join(tmp, "blob-1"), "12345")
-	ckWriteFile(t, filepath.Join(tmp, "blob-2"), "123")
-	ckWriteFile(t, filepath.Join(c.l.Path(), ".index.json.tmp-42"), "{}")
+	testkit.WriteFile(t, filepath.Join(tmp, "blob-1"), "12345")
+	testkit.WriteFile(t, filepath.Join(tmp, "blob-2"), "123")
+	testkit.WriteFile(t, filepath.Join(c.l.Path(), ".index.json.tmp-42"), "{}")
 	rep := ckGC(t, c.l, false)
 	if rep.TempFiles != 3 || rep.BytesFreed != 10 {
 		t.Errorf("temp files %d, bytes %d; want 3, 10", rep.TempFiles, rep.BytesFreed)
 	}
-	if got := tmpFiles(t, c.l); len(got) != 0 {
+	if got := testkit.TmpFiles(t, c.l.Path()); len(got) != 0 {
 		t.Errorf("left in tmp: %v", got)
 	}
 	if _, err := os.Stat(filepath.Join(c.l.Path(), ".index.json.tmp-42")); err == nil {
@@ -252,7 +253,7 @@ func TestGCRefuses(t *testing.T) {
 		names   string // the error must name it
 	}{
 		{"broken index.json", func(t *testing.T, c *ckLayout) {
-			ckWriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [{`)
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [{`)
 		}, "index.json"},
 		{"missing index.json", func(t *testing.T, c *ckLayout) {
 			ckRm(t, filepath.Join(c.l.Path(), "index.json"))
@@ -264,7 +265,7 @@ func TestGCRefuses(t *testing.T) {
 			ckRm(t, c.l.BlobPath(c.a.manifest.Digest))
 		}, "sha256:"},
 		{"corrupt tagged manifest", func(t *testing.T, c *ckLayout) {
-			ckFlipByte(t, c.l.BlobPath(c.a.manifest.Digest))
+			testkit.FlipByteMiddle(t, c.l.BlobPath(c.a.manifest.Digest))
 		}, "sha256:"},
 		{"unparseable manifest", func(t *testing.T, c *ckLayout) {
 			ckTagBlobAsManifest(t, c.l, "broken", []byte("{not json"))
@@ -281,9 +282,9 @@ func TestGCRefuses(t *testing.T) {
 				t.Fatal(err)
 			}
 			loose := ckIngest(t, c.l, "application/octet-stream", []byte("loose"))
-			ckWriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
+			testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
 			tc.corrupt(t, c)
-			before := blobFiles(t, c.l)
+			before := testkit.BlobFiles(t, c.l.Path())
 			c.l.Close()
 			for _, dry := range []bool{true, false} {
 				rep, err := c.l.GC(context.Background(), layout.GCOptions{DryRun: dry})
@@ -297,11 +298,11 @@ func TestGCRefuses(t *testing.T) {
 					t.Errorf("error does not name %s: %v", tc.names, err)
 				}
 			}
-			if got := blobFiles(t, c.l); !reflect.DeepEqual(got, before) {
+			if got := testkit.BlobFiles(t, c.l.Path()); !reflect.DeepEqual(got, before) {
 				t.Errorf("blobs changed: %v, was %v", got, before)
 			}
 			ckRequirePresent(t, c.l, loose.Digest)
-			if got := tmpFiles(t, c.l); len(got) != 1 {
+			if got := testkit.TmpFiles(t, c.l.Path()); len(got) != 1 {
 				t.Errorf("temp files removed: %v", got)
 			}
 		})
@@ -313,7 +314,7 @@ func TestGCRefuses(t *testing.T) {
 // is about to tag.
 func TestGCWaitsForWriters(t *testing.T) {
 	ctx := context.Background()
-	gcer := newLayout(t) // never writes
+	gcer := testkit.NewLayout(t) // never writes
 	writer, err := layout.OpenOrCreate(ctx, gcer.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +349,7 @@ func TestGCWaitsForWriters(t *testing.T) {
 // TestGCWaitsThenRuns: GC given time waits for the writer to close.
 func TestGCWaitsThenRuns(t *testing.T) {
 	ctx := context.Background()
-	gcer := newLayout(t)
+	gcer := testkit.NewLayout(t)
 	writer, err := layout.OpenOrCreate(ctx, gcer.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +390,7 @@ func TestGCRefusesWhileItselfWriting(t *testing.T) {
 // TestGCIndexOfIndexes: blobs reached through a nested image index are
 // kept.
 func TestGCIndexOfIndexes(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	art := ckStoreArtifact(t, l, "", "inside an index")
 	inner := ckStoreIndex(t, l, art.manifest)
 	outer := ckStoreIndex(t, l, inner)
@@ -407,8 +408,8 @@ func TestGCIndexOfIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep = ckGC(t, l, false)
-	if len(rep.Removed) != 5 || len(blobFiles(t, l)) != 0 {
-		t.Errorf("removed %+v; left %v", rep.Removed, blobFiles(t, l))
+	if len(rep.Removed) != 5 || len(testkit.BlobFiles(t, l.Path())) != 0 {
+		t.Errorf("removed %+v; left %v", rep.Removed, testkit.BlobFiles(t, l.Path()))
 	}
 	if !slices.IsSortedFunc(rep.Removed, func(a, b layout.Removed) int { return strings.Compare(a.Path, b.Path) }) {
 		t.Errorf("removed not sorted: %+v", rep.Removed)

@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -94,9 +95,7 @@ func newFzFixture(t testing.TB, indexJSON []byte, extra ...[]byte) *fzFixture {
 		t.Fatal(err)
 	}
 	write := func(name string, b []byte) {
-		if err := os.WriteFile(filepath.Join(x.dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(x.dir, name), b)
 	}
 	write(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	write(ocispec.ImageIndexFile, indexJSON)

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -34,8 +35,8 @@ func inPack(t testing.TB, l *layout.Layout, tag string) *pack.Result {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(src, "data")
-	ckWriteFile(t, filepath.Join(dir, "x", "one.txt"), "one")
-	ckWriteFile(t, filepath.Join(dir, "two.txt"), "two")
+	testkit.WriteFile(t, filepath.Join(dir, "x", "one.txt"), "one")
+	testkit.WriteFile(t, filepath.Join(dir, "two.txt"), "two")
 	res, err := pack.Pack(context.Background(), l, tag, []pack.Input{{Path: run}, {Path: dir}}, pack.Options{
 		ArtifactType:    "application/x.inspect-test",
 		Annotations:     map[string]string{"com.example.note": "hello"},
@@ -48,7 +49,7 @@ func inPack(t testing.TB, l *layout.Layout, tag string) *pack.Result {
 }
 
 func TestInspect(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ctx := context.Background()
 	res := inPack(t, l, "v1")
 	m, err := layout.ReadManifest(ctx, l, res.Manifest)
@@ -125,7 +126,7 @@ func TestInspect(t *testing.T) {
 }
 
 func TestInspectReferrer(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ctx := context.Background()
 	res := inPack(t, l, "v1")
 	ref := ckPushReferrer(t, l, res.Manifest, "sbom")
@@ -142,7 +143,7 @@ func TestInspectReferrer(t *testing.T) {
 }
 
 func TestInspectIndex(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ctx := context.Background()
 	art := ckStoreArtifact(t, l, "", "in an index")
 	idx := ckStoreIndex(t, l, art.manifest)
@@ -160,7 +161,7 @@ func TestInspectIndex(t *testing.T) {
 }
 
 func TestInspectErrors(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ctx := context.Background()
 	if _, err := l.Inspect(ctx, "nope"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing tag: %v", err)
@@ -173,14 +174,14 @@ func TestInspectErrors(t *testing.T) {
 		t.Errorf("unparseable manifest: %v", err)
 	}
 	res := inPack(t, l, "v1")
-	ckFlipByte(t, l.BlobPath(res.Manifest.Digest))
+	testkit.FlipByteMiddle(t, l.BlobPath(res.Manifest.Digest))
 	if _, err := l.Inspect(ctx, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("damaged manifest: %v", err)
 	}
 }
 
 func TestSummaries(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	ctx := context.Background()
 	res := inPack(t, l, "v1")
 	if err := l.Tag(ctx, res.Manifest, "latest"); err != nil {
@@ -223,7 +224,7 @@ func TestSummaries(t *testing.T) {
 }
 
 func TestSummariesEmpty(t *testing.T) {
-	sums, err := newLayout(t).Summaries(context.Background())
+	sums, err := testkit.NewLayout(t).Summaries(context.Background())
 	if err != nil || len(sums) != 0 {
 		t.Fatalf("%v, %v", sums, err)
 	}
@@ -234,7 +235,7 @@ func TestSummariesEmpty(t *testing.T) {
 // them through Ingest would sync 30,000 files.
 func BenchmarkSummaries10k(b *testing.B) {
 	const n = 10000
-	l := newLayout(b)
+	l := testkit.NewLayout(b)
 	ctx := context.Background()
 	write := func(data []byte) ocispec.Descriptor {
 		d := digest.FromBytes(data)
@@ -264,7 +265,7 @@ func BenchmarkSummaries10k(b *testing.B) {
 		md.Annotations = map[string]string{ocispec.AnnotationRefName: fmt.Sprintf("tag-%05d", i)}
 		idx.Manifests = append(idx.Manifests, md)
 	}
-	ckWriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
+	testkit.WriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
 	for b.Loop() {
 		sums, err := l.Summaries(ctx)
 		if err != nil {

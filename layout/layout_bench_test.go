@@ -12,7 +12,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,38 +19,21 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
 const benchIngestSize = 64 << 20
 
-func benchRandom(n int) []byte {
-	b := make([]byte, n)
-	var seed [32]byte
-	copy(seed[:], "ocipack layout benchmark")
-	rand.NewChaCha8(seed).Read(b)
-	return b
-}
-
-func benchOpenLayout(b *testing.B) *layout.Layout {
-	b.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(b.TempDir(), "layout"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close() })
-	return l
-}
-
 // BenchmarkIngest64MiB stores 64 MiB of random data as a blob: the path of
 // `ocipack pack FILE`. The blob is removed (untimed) after each iteration so
 // that every iteration stores it anew.
 func BenchmarkIngest64MiB(b *testing.B) {
-	data := benchRandom(benchIngestSize)
+	data := testkit.RandomBytes(1, benchIngestSize)
 	ctx := context.Background()
 
 	b.Run("ingest", func(b *testing.B) {
-		l := benchOpenLayout(b)
+		l := testkit.NewLayout(b)
 		b.SetBytes(benchIngestSize)
 		b.ResetTimer()
 		for b.Loop() {
@@ -112,7 +94,7 @@ func BenchmarkIngest64MiB(b *testing.B) {
 func benchTaggedLayout(b *testing.B, n int) (*layout.Layout, ocispec.Descriptor) {
 	b.Helper()
 	ctx := context.Background()
-	l := benchOpenLayout(b)
+	l := testkit.NewLayout(b)
 	cfg, err := l.Ingest(ctx, ocispec.MediaTypeEmptyJSON, bytes.NewReader([]byte("{}")))
 	if err != nil {
 		b.Fatal(err)

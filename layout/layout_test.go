@@ -12,6 +12,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -26,10 +27,7 @@ func TestOpenOrCreateNewDirectory(t *testing.T) {
 		t.Errorf("Path() = %q, want %q", l.Path(), dir)
 	}
 
-	b, err := os.ReadFile(filepath.Join(dir, "oci-layout"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(dir, "oci-layout"))
 	if string(b) != `{"imageLayoutVersion":"1.0.0"}` {
 		t.Errorf("oci-layout = %q", b)
 	}
@@ -56,7 +54,7 @@ func TestOpenOrCreateNewDirectory(t *testing.T) {
 	if err != nil || !fi.IsDir() {
 		t.Fatalf("blobs/sha256 is not a directory: %v", err)
 	}
-	if n := blobFiles(t, l); len(n) != 0 {
+	if n := testkit.BlobFiles(t, l.Path()); len(n) != 0 {
 		t.Errorf("new layout has blobs: %v", n)
 	}
 
@@ -83,23 +81,17 @@ func TestOpenOrCreateEmptyDirectory(t *testing.T) {
 
 func TestOpenOrCreateKeepsExistingLayout(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	desc := storeManifest(t, l, "application/x.test", "hello")
+	l := testkit.NewLayout(t)
+	desc := testkit.StoreManifest(t, l, "application/x.test", "hello")
 	if err := l.Tag(ctx, desc, "v1"); err != nil {
 		t.Fatal(err)
 	}
-	before, err := os.ReadFile(filepath.Join(l.Path(), "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 	l2, err := layout.OpenOrCreate(ctx, l.Path())
 	if err != nil {
 		t.Fatalf("OpenOrCreate on an existing layout: %v", err)
 	}
-	after, err := os.ReadFile(filepath.Join(l.Path(), "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 	if string(before) != string(after) {
 		t.Errorf("OpenOrCreate rewrote index.json:\nbefore %s\nafter  %s", before, after)
 	}
@@ -111,9 +103,7 @@ func TestOpenOrCreateKeepsExistingLayout(t *testing.T) {
 
 func TestOpenOrCreateRefusesNonLayout(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "notes.txt"), []byte("mine"))
 	_, err := layout.OpenOrCreate(context.Background(), dir)
 	if !errors.Is(err, layout.ErrNotLayout) {
 		t.Fatalf("OpenOrCreate on a non-empty non-layout directory: %v, want ErrNotLayout", err)
@@ -122,16 +112,14 @@ func TestOpenOrCreateRefusesNonLayout(t *testing.T) {
 		t.Errorf("error %q does not name the directory", err)
 	}
 	// Nothing was scattered into it.
-	if got := dirNames(t, dir); !slices.Equal(got, []string{"notes.txt"}) {
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{"notes.txt"}) {
 		t.Errorf("directory now holds %v, want only notes.txt", got)
 	}
 }
 
 func TestOpenOrCreateRefusesWrongVersion(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"2.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"2.0.0"}`))
 	if _, err := layout.OpenOrCreate(context.Background(), dir); !errors.Is(err, layout.ErrNotLayout) {
 		t.Fatalf("OpenOrCreate on a layout of version 2.0.0: %v, want ErrNotLayout", err)
 	}
@@ -139,7 +127,7 @@ func TestOpenOrCreateRefusesWrongVersion(t *testing.T) {
 	if string(b) != `{"imageLayoutVersion":"2.0.0"}` {
 		t.Errorf("oci-layout was rewritten: %s", b)
 	}
-	if got := dirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
 		t.Errorf("OpenOrCreate wrote into a layout it refused: %v", got)
 	}
 }
@@ -212,9 +200,7 @@ func TestOpenNonLayout(t *testing.T) {
 func TestOpenWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`))
 	l, err := layout.Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +209,7 @@ func TestOpenWritesNothing(t *testing.T) {
 	if err != nil || len(tags) != 0 {
 		t.Fatalf("Tags() = %v, %v", tags, err)
 	}
-	if got := dirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{"oci-layout"}) {
 		t.Errorf("after Open and Tags the directory holds %v", got)
 	}
 }
@@ -236,10 +222,8 @@ func TestIndexCorrupt(t *testing.T) {
 		"bad digest":       `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:zz","size":1}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			l := newLayout(t)
-			if err := os.WriteFile(filepath.Join(l.Path(), "index.json"), []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			l := testkit.NewLayout(t)
+			testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), []byte(content))
 			if _, err := l.Tags(ctx); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Tags: %v, want ErrCorrupt", err)
 			}
@@ -247,7 +231,7 @@ func TestIndexCorrupt(t *testing.T) {
 				t.Errorf("Resolve: %v, want ErrCorrupt", err)
 			}
 			// A corrupt index is never overwritten by an update.
-			desc := storeManifest(t, l, "application/x.test", "x")
+			desc := testkit.StoreManifest(t, l, "application/x.test", "x")
 			if err := l.Tag(ctx, desc, "v1"); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Tag: %v, want ErrCorrupt", err)
 			}

@@ -6,87 +6,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
 // Layouts arrive from outside: ocipack never follows a link, or opens a
 // fifo, in place of a directory or lock file of its own inside one.
-
-// lnWithin runs fn and fails the test if it has not returned after 10 s
-// (the old code blocked forever on a fifo lock file).
-func lnWithin(t *testing.T, what string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() { defer close(done); fn() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s blocks on a fifo", what)
-	}
-}
-
-// lnFifo replaces p (if there) with a fifo; a reader still blocked on it
-// when the test ends is released.
-func lnFifo(t *testing.T, p string) {
-	t.Helper()
-	if err := os.RemoveAll(p); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(p, 0o644); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-	t.Cleanup(func() {
-		if f, err := os.OpenFile(p, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			f.Close()
-		}
-	})
-}
-
-// lnOutside makes a directory outside the layout holding two files, and
-// returns it.
-func lnOutside(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "outside")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{"precious.txt", "blob-123"} {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte("keep me "+n), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// lnSnapshot lists every path under dir with its size.
-func lnSnapshot(t *testing.T, dir string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out = append(out, fmt.Sprintf("%s %v %d", rel, fi.Mode().Type(), fi.Size()))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // lnLink replaces the layout's entry rel by a symbolic link to target.
 func lnLink(t *testing.T, l *layout.Layout, rel, target string) {
@@ -116,8 +51,8 @@ func lnWantUnsafe(t *testing.T, what string, err error, rel string) {
 // blob (which GC would remove).
 func lnTagged(t *testing.T) *layout.Layout {
 	t.Helper()
-	l := newLayout(t)
-	if err := l.Tag(t.Context(), storeManifest(t, l, "application/x.links", "tagged"), "v1"); err != nil {
+	l := testkit.NewLayout(t)
+	if err := l.Tag(t.Context(), testkit.StoreManifest(t, l, "application/x.links", "tagged"), "v1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.Ingest(t.Context(), "application/octet-stream", bytes.NewReader([]byte("unreferenced"))); err != nil {
@@ -136,7 +71,7 @@ func TestGCRefusesLinkedWorkDirs(t *testing.T) {
 	for _, rel := range []string{".ocipack/tmp", ".ocipack", "blobs", "blobs/sha256"} {
 		t.Run(strings.ReplaceAll(rel, "/", "_"), func(t *testing.T) {
 			l := lnTagged(t)
-			out := lnOutside(t)
+			out := testkit.Outside(t)
 			if rel == "blobs" || rel == "blobs/sha256" {
 				// The blobs themselves, so that the layout reads as sound
 				// through the link, beside files GC would remove.
@@ -148,15 +83,13 @@ func TestGCRefusesLinkedWorkDirs(t *testing.T) {
 			} else {
 				lnLink(t, l, rel, out)
 			}
-			before := lnSnapshot(t, out)
+			before := testkit.Snapshot(t, out)
 			rep, err := l.GC(t.Context(), layout.GCOptions{})
 			if err == nil {
 				t.Errorf("GC succeeded through a linked %s: %+v", rel, rep)
 			}
 			lnWantUnsafe(t, "GC", err, rel)
-			if after := lnSnapshot(t, out); !slices.Equal(before, after) {
-				t.Errorf("GC changed the directory outside the layout:\nbefore %q\nafter  %q", before, after)
-			}
+			testkit.SameTree(t, "GC changed the directory outside the layout", before, testkit.Snapshot(t, out), testkit.TypeSize)
 			_, err = layout.Open(t.Context(), l.Path())
 			lnWantUnsafe(t, "Open", err, rel)
 		})
@@ -168,8 +101,8 @@ func TestGCRefusesLinkedWorkDirs(t *testing.T) {
 // points to.
 func TestGCRemovesLinksInTmpAsLinks(t *testing.T) {
 	l := lnTagged(t)
-	out := lnOutside(t)
-	before := lnSnapshot(t, out)
+	out := testkit.Outside(t)
+	before := testkit.Snapshot(t, out)
 	tmp := filepath.Join(l.Path(), layout.WorkDir, "tmp")
 	for n, target := range map[string]string{"dir-link": out, "file-link": filepath.Join(out, "precious.txt")} {
 		if err := os.Symlink(target, filepath.Join(tmp, n)); err != nil {
@@ -183,12 +116,10 @@ func TestGCRemovesLinksInTmpAsLinks(t *testing.T) {
 	if rep.TempFiles != 2 {
 		t.Errorf("GC removed %d temporary entries, want 2", rep.TempFiles)
 	}
-	if got := tmpFiles(t, l); len(got) != 0 {
+	if got := testkit.TmpFiles(t, l.Path()); len(got) != 0 {
 		t.Errorf(".ocipack/tmp still holds %q", got)
 	}
-	if after := lnSnapshot(t, out); !slices.Equal(before, after) {
-		t.Errorf("GC changed the directory outside the layout:\nbefore %q\nafter  %q", before, after)
-	}
+	testkit.SameTree(t, "GC changed the directory outside the layout", before, testkit.Snapshot(t, out), testkit.TypeSize)
 }
 
 // TestUnsafeLayoutRefused: every directory and lock file ocipack uses
@@ -211,7 +142,7 @@ func TestUnsafeLayoutRefused(t *testing.T) {
 			t.Run(strings.ReplaceAll(e.rel, "/", "_")+" "+kind, func(t *testing.T) {
 				ctx := t.Context()
 				l := lnTagged(t)
-				out := lnOutside(t)
+				out := testkit.Outside(t)
 				p := filepath.Join(l.Path(), filepath.FromSlash(e.rel))
 				switch kind {
 				case "link to a directory":
@@ -219,7 +150,7 @@ func TestUnsafeLayoutRefused(t *testing.T) {
 				case "link to a file":
 					lnLink(t, l, e.rel, filepath.Join(out, "precious.txt"))
 				case "fifo":
-					lnFifo(t, p)
+					testkit.ReplaceWithFifo(t, p)
 				case "wrong kind":
 					if err := os.RemoveAll(p); err != nil {
 						t.Fatal(err)
@@ -233,8 +164,8 @@ func TestUnsafeLayoutRefused(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				before := lnSnapshot(t, out)
-				lnWithin(t, "Open, OpenOrCreate, Check, Ingest, Tag, GC", func() {
+				before := testkit.Snapshot(t, out)
+				testkit.Within(t, "Open, OpenOrCreate, Check, Ingest, Tag, GC", 10*time.Second, func() {
 					_, err := layout.Open(ctx, l.Path())
 					lnWantUnsafe(t, "Open", err, e.rel)
 					_, err = layout.OpenOrCreate(ctx, l.Path())
@@ -247,9 +178,7 @@ func TestUnsafeLayoutRefused(t *testing.T) {
 					lnWantUnsafe(t, "GC", err, e.rel)
 					l.Close()
 				})
-				if after := lnSnapshot(t, out); !slices.Equal(before, after) {
-					t.Errorf("the directory outside the layout changed:\nbefore %q\nafter  %q", before, after)
-				}
+				testkit.SameTree(t, "the directory outside the layout changed", before, testkit.Snapshot(t, out), testkit.TypeSize)
 			})
 		}
 	}
@@ -261,20 +190,18 @@ func TestUnsafeLayoutRefused(t *testing.T) {
 // nothing created in the directory either.
 func TestCreateRefusesLinkedWorkDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new")
-	out := lnOutside(t)
+	out := testkit.Outside(t)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(out, filepath.Join(dir, layout.WorkDir)); err != nil {
 		t.Skip(err)
 	}
-	before := lnSnapshot(t, out)
+	before := testkit.Snapshot(t, out)
 	_, err := layout.OpenOrCreate(t.Context(), dir)
 	lnWantUnsafe(t, "OpenOrCreate", err, ".ocipack")
-	if after := lnSnapshot(t, out); !slices.Equal(before, after) {
-		t.Errorf("OpenOrCreate created files outside the layout:\nbefore %q\nafter  %q", before, after)
-	}
-	if got := dirNames(t, dir); !slices.Equal(got, []string{layout.WorkDir}) {
+	testkit.SameTree(t, "OpenOrCreate created files outside the layout", before, testkit.Snapshot(t, out), testkit.TypeSize)
+	if got := testkit.DirNames(t, dir); !slices.Equal(got, []string{layout.WorkDir}) {
 		t.Errorf("the directory holds %q, want only the link", got)
 	}
 }
@@ -292,19 +219,19 @@ func TestFifoLockFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lnFifo(t, filepath.Join(l.Path(), layout.WorkDir, "lock"))
-		lnWithin(t, "Tag", func() {
+		testkit.ReplaceWithFifo(t, filepath.Join(l.Path(), layout.WorkDir, "lock"))
+		testkit.Within(t, "Tag", 10*time.Second, func() {
 			lnWantUnsafe(t, "Tag", l.Tag(ctx, desc, "v2"), ".ocipack/lock")
 		})
 	})
 	t.Run("writers.lock", func(t *testing.T) {
 		l := lnTagged(t)
-		lnFifo(t, filepath.Join(l.Path(), layout.WorkDir, "writers.lock"))
-		lnWithin(t, "Ingest", func() {
+		testkit.ReplaceWithFifo(t, filepath.Join(l.Path(), layout.WorkDir, "writers.lock"))
+		testkit.Within(t, "Ingest", 10*time.Second, func() {
 			_, err := l.Ingest(ctx, "application/octet-stream", strings.NewReader("x"))
 			lnWantUnsafe(t, "Ingest", err, ".ocipack/writers.lock")
 		})
-		lnWithin(t, "GC", func() {
+		testkit.Within(t, "GC", 10*time.Second, func() {
 			_, err := l.GC(ctx, layout.GCOptions{})
 			lnWantUnsafe(t, "GC", err, ".ocipack/writers.lock")
 		})
@@ -318,8 +245,8 @@ func TestFifoLockFiles(t *testing.T) {
 		}
 		defer l.Close()
 		lock := filepath.Join(l.TempDir(), "partial-sha256-"+desc.Digest.Encoded()+".lock")
-		lnFifo(t, lock)
-		lnWithin(t, "OpenPartial", func() {
+		testkit.ReplaceWithFifo(t, lock)
+		testkit.Within(t, "OpenPartial", 10*time.Second, func() {
 			p, err := l.OpenPartial(ctx, desc)
 			if err == nil {
 				p.Close()
@@ -334,7 +261,7 @@ func TestFifoLockFiles(t *testing.T) {
 // refuse it; the old TruncateSegment truncated the file it points to.
 func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 	ctx := t.Context()
-	l := openPartialLayout(t)
+	l := testkit.NewLayout(t)
 	data, desc := partialBlob(1 << 16)
 	p, err := l.OpenPartial(ctx, desc)
 	if err != nil {
@@ -349,7 +276,7 @@ func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	out := lnOutside(t)
+	out := testkit.Outside(t)
 	victim := filepath.Join(out, "precious.txt")
 	seg := filepath.Join(l.TempDir(), "partial-sha256-"+desc.Digest.Encoded()+".at-4096")
 	if err := os.Remove(seg); err != nil {
@@ -358,7 +285,7 @@ func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 	if err := os.Symlink(victim, seg); err != nil {
 		t.Skip(err)
 	}
-	before := lnSnapshot(t, out)
+	before := testkit.Snapshot(t, out)
 	if err := p.TruncateSegment(4096, 0); err == nil {
 		t.Error("TruncateSegment followed a link")
 	}
@@ -366,7 +293,5 @@ func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 		f.Close()
 		t.Error("OpenSegment opened a link")
 	}
-	if after := lnSnapshot(t, out); !slices.Equal(before, after) {
-		t.Errorf("the directory outside the layout changed:\nbefore %q\nafter  %q", before, after)
-	}
+	testkit.SameTree(t, "the directory outside the layout changed", before, testkit.Snapshot(t, out), testkit.TypeSize)
 }

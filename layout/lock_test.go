@@ -15,6 +15,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -46,7 +47,7 @@ func TestHelperProcess(t *testing.T) {
 	for i := range n {
 		// A fresh manifest for every tag, so blobs are written concurrently
 		// too.
-		desc := storeManifest(t, l, "application/x.helper", fmt.Sprintf("process %s tag %d", id, i))
+		desc := testkit.StoreManifest(t, l, "application/x.helper", fmt.Sprintf("process %s tag %d", id, i))
 		if err := l.Tag(ctx, desc, fmt.Sprintf("p%s-t%02d", id, i)); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -96,10 +97,7 @@ func TestCrossProcessTagging(t *testing.T) {
 		t.FailNow()
 	}
 
-	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, filepath.Join(dir, "index.json"))
 	var idx ocispec.Index
 	if err := json.Unmarshal(b, &idx); err != nil {
 		t.Fatalf("index.json is not valid JSON: %v", err)
@@ -139,7 +137,7 @@ func TestCrossProcessTagging(t *testing.T) {
 			t.Errorf("tag %s: %v", tg.Tag, err)
 		}
 	}
-	if tmp := tmpFiles(t, l); len(tmp) != 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
@@ -150,8 +148,8 @@ func TestConcurrentTaggingInProcess(t *testing.T) {
 	const workers, tagsEach = 8, 10
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	shared := newLayout(t)
-	desc := storeManifest(t, shared, "application/x.test", "shared")
+	shared := testkit.NewLayout(t)
+	desc := testkit.StoreManifest(t, shared, "application/x.test", "shared")
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*tagsEach)
 	for w := range workers {

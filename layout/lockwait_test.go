@@ -9,6 +9,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -18,7 +19,7 @@ import (
 // their context is done.
 func TestLockWaitsAreInterruptible(t *testing.T) {
 	ctx := t.Context()
-	a := newLayout(t)
+	a := testkit.NewLayout(t)
 	b, err := layout.OpenOrCreate(ctx, a.Path())
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func TestLockWaitsAreInterruptible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc := storeManifest(t, b, "application/x.wait", "tag me")
+	desc := testkit.StoreManifest(t, b, "application/x.wait", "tag me")
 	err = a.UpdateIndex(ctx, func(*ocispec.Index) error {
 		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()

@@ -13,6 +13,7 @@ import (
 	"oras.land/oras-go/v2/content/file"
 	"oras.land/oras-go/v2/content/oci"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/unpack"
 )
@@ -40,9 +41,7 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(body))
 	}
 
 	fs, err := file.New(src)
@@ -69,7 +68,7 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	copied, err := oras.Copy(ctx, fs, "v1", l, "v1", oras.DefaultCopyOptions)
 	if err != nil {
 		t.Fatalf("oras.Copy into the layout: %v", err)
@@ -86,7 +85,7 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 			t.Errorf("blob %s not stored: %v", d.Digest, err)
 		}
 	}
-	if tmp := tmpFiles(t, l); len(tmp) != 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 
@@ -126,8 +125,8 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 // other wrote.
 func TestOrasOCIStoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m := storeManifest(t, l, "application/x.roundtrip", "round and round")
+	l := testkit.NewLayout(t)
+	m := testkit.StoreManifest(t, l, "application/x.roundtrip", "round and round")
 	if err := l.Tag(ctx, m, "v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +158,7 @@ func TestOrasOCIStoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back := newLayout(t)
+	back := testkit.NewLayout(t)
 	d2, err := oras.Copy(ctx, store2, "v1", back, "v2", oras.DefaultCopyOptions)
 	if err != nil {
 		t.Fatalf("oras.Copy oci store -> layout: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -20,16 +21,6 @@ func partialBlob(n int) ([]byte, ocispec.Descriptor) {
 	b := make([]byte, n)
 	rand.NewChaCha8([32]byte{'p'}).Read(b)
 	return b, ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(b), Size: int64(n)}
-}
-
-func openPartialLayout(t *testing.T) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(t.Context(), filepath.Join(t.TempDir(), "l"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
 }
 
 func assertStored(t *testing.T, ctx context.Context, l *layout.Layout, want []byte, d ocispec.Descriptor) {
@@ -52,7 +43,7 @@ func assertStored(t *testing.T, ctx context.Context, l *layout.Layout, want []by
 // bytes are hashed again; Commit stores the blob.
 func TestPartialResume(t *testing.T) {
 	ctx := t.Context()
-	l := openPartialLayout(t)
+	l := testkit.NewLayout(t)
 	data, d := partialBlob(3<<20 + 17)
 	p, err := l.OpenPartial(ctx, d)
 	if err != nil {
@@ -91,7 +82,7 @@ func TestPartialResume(t *testing.T) {
 // partial download, and the next try starts over.
 func TestPartialDamaged(t *testing.T) {
 	ctx := t.Context()
-	l := openPartialLayout(t)
+	l := testkit.NewLayout(t)
 	data, d := partialBlob(1 << 20)
 	p, err := l.OpenPartial(ctx, d)
 	if err != nil {
@@ -134,7 +125,7 @@ func TestPartialDamaged(t *testing.T) {
 // One download of a blob at a time: a second OpenPartial is refused.
 func TestPartialBusy(t *testing.T) {
 	ctx := t.Context()
-	l := openPartialLayout(t)
+	l := testkit.NewLayout(t)
 	_, d := partialBlob(4096)
 	p, err := l.OpenPartial(ctx, d)
 	if err != nil {
@@ -161,7 +152,7 @@ func TestPartialBusy(t *testing.T) {
 // name that is not one of ours is ignored and removed.
 func TestPartialSegments(t *testing.T) {
 	ctx := t.Context()
-	l := openPartialLayout(t)
+	l := testkit.NewLayout(t)
 	data, d := partialBlob(10 << 20)
 	p, err := l.OpenPartial(ctx, d)
 	if err != nil {

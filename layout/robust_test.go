@@ -8,7 +8,6 @@ package layout_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +22,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -63,8 +63,8 @@ func robustDuringExclusive(t *testing.T, dir string, remove func(), writer func(
 // while GC holds the layout and then tag it after GC removed it.
 func TestRobustTagWaitsForGC(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	desc := storeManifest(t, l, "application/x.robust", "tag me")
+	l := testkit.NewLayout(t)
+	desc := testkit.StoreManifest(t, l, "application/x.robust", "tag me")
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestRobustTagWaitsForGC(t *testing.T) {
 // TestRobustPushWaitsForGC: Push must not answer "already exists" for a
 // blob that GC, holding the layout, is about to remove.
 func TestRobustPushWaitsForGC(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	content := []byte("a blob gc removes while a copy decides to skip it")
 	desc, err := l.Ingest(context.Background(), "application/octet-stream", bytes.NewReader(content))
 	if err != nil {
@@ -124,7 +124,7 @@ func TestRobustPushWaitsForGC(t *testing.T) {
 
 // TestRobustHoldForWriting: a held Layout keeps GC off until it is closed.
 func TestRobustHoldForWriting(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	if err := l.HoldForWriting(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -143,20 +143,6 @@ func TestRobustHoldForWriting(t *testing.T) {
 	if _, err := other.GC(context.Background(), layout.GCOptions{}); err != nil {
 		t.Fatalf("GC once the holder closed: %v", err)
 	}
-}
-
-// robustIngestJSON stores v as a blob of media type mt.
-func robustIngestJSON(t *testing.T, l *layout.Layout, mt string, v any) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := l.Ingest(context.Background(), mt, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // robustSparseBlob puts a sparse file of size bytes where the blob of a
@@ -194,24 +180,24 @@ func TestRobustAbsurdManifests(t *testing.T) {
 		}, "more than the"},
 		{"index lists a manifest that claims 1 GiB", func(t *testing.T, l *layout.Layout) ocispec.Descriptor {
 			huge := robustSparseBlob(t, l, ocispec.MediaTypeImageManifest, 1<<30, "huge child")
-			return robustIngestJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+			return testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 				Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 				Manifests: []ocispec.Descriptor{huge},
-			})
+			}, "")
 		}, "more than the"},
 		{"index of indexes 100 deep", func(t *testing.T, l *layout.Layout) ocispec.Descriptor {
-			d := storeManifest(t, l, "application/x.robust", "at the bottom")
+			d := testkit.StoreManifest(t, l, "application/x.robust", "at the bottom")
 			for range 100 {
-				d = robustIngestJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
+				d = testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{
 					Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
 					Manifests: []ocispec.Descriptor{d},
-				})
+				}, "")
 			}
 			return d
 		}, "nested more than"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			root := tc.build(t, l)
 			if err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
 				root.Annotations = map[string]string{ocispec.AnnotationRefName: "absurd"}
@@ -261,16 +247,14 @@ func TestRobustAbsurdManifests(t *testing.T) {
 // layout as it was and says why.
 func TestRobustPackCheckSpace(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	keep := storeManifest(t, l, "application/x.robust", "kept")
+	l := testkit.NewLayout(t)
+	keep := testkit.StoreManifest(t, l, "application/x.robust", "kept")
 	if err := l.Tag(ctx, keep, "keep"); err != nil {
 		t.Fatal(err)
 	}
-	blobs := blobFiles(t, l)
+	blobs := testkit.BlobFiles(t, l.Path())
 	in := filepath.Join(t.TempDir(), "in.bin")
-	if err := os.WriteFile(in, bytes.Repeat([]byte("x"), 123456), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, in, bytes.Repeat([]byte("x"), 123456))
 	var asked int64
 	full := func(need int64) error {
 		asked = need
@@ -283,10 +267,10 @@ func TestRobustPackCheckSpace(t *testing.T) {
 	if asked != 123456 {
 		t.Errorf("CheckSpace was asked for %d bytes, want the input's 123456", asked)
 	}
-	if got := blobFiles(t, l); !slices.Equal(got, blobs) {
+	if got := testkit.BlobFiles(t, l.Path()); !slices.Equal(got, blobs) {
 		t.Errorf("a refused pack stored blobs: %v, were %v", got, blobs)
 	}
-	if tmp := tmpFiles(t, l); len(tmp) > 0 {
+	if tmp := testkit.TmpFiles(t, l.Path()); len(tmp) > 0 {
 		t.Errorf("a refused pack left temporary files: %v", tmp)
 	}
 	if tags, _ := l.Tags(ctx); len(tags) != 1 || tags[0].Tag != "keep" {

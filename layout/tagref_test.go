@@ -10,6 +10,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -17,9 +18,9 @@ import (
 // new tag in one update of index.json; when anything is wrong it sets none.
 func TestTagReference(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m1 := storeManifest(t, l, "application/x.one", "one")
-	m2 := storeManifest(t, l, "application/x.two", "two")
+	l := testkit.NewLayout(t)
+	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
+	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
 	if err := l.Tag(ctx, m1, "v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestTagReference(t *testing.T) {
 	if got.Digest != m1.Digest || got.ArtifactType != "application/x.one" {
 		t.Errorf("TagReference(v1) = %+v, want %s", got, m1.Digest)
 	}
-	if names := tagNames(t, l); !slices.Equal(names, []string{"a", "b", "c", "v1"}) {
+	if names := testkit.Tags(t, l); !slices.Equal(names, []string{"a", "b", "c", "v1"}) {
 		t.Errorf("tags = %v", names)
 	}
 	for _, tag := range []string{"a", "b", "c", "v1"} {
@@ -59,10 +60,7 @@ func TestTagReference(t *testing.T) {
 
 	// Refused: nothing changes.
 	indexBytes := func() string {
-		b, err := os.ReadFile(filepath.Join(l.Path(), "index.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 		return string(b)
 	}
 	before := indexBytes()

@@ -13,30 +13,15 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
-func tagNames(t *testing.T, l *layout.Layout) []string {
-	t.Helper()
-	tags, err := l.Tags(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, tg := range tags {
-		if tg.Descriptor.Annotations[ocispec.AnnotationRefName] != tg.Tag {
-			t.Errorf("tag %q: descriptor annotation says %q", tg.Tag, tg.Descriptor.Annotations[ocispec.AnnotationRefName])
-		}
-		out = append(out, tg.Tag)
-	}
-	return out
-}
-
 func TestTagResolveUntag(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m1 := storeManifest(t, l, "application/x.one", "one")
-	m2 := storeManifest(t, l, "application/x.two", "two")
+	l := testkit.NewLayout(t)
+	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
+	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
 
 	if err := l.Tag(ctx, m1, "v1"); err != nil {
 		t.Fatal(err)
@@ -62,7 +47,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if got, _ := l.Resolve(ctx, "v1"); got.Digest != m2.Digest {
 		t.Errorf("after moving, Resolve(v1) = %s, want %s", got.Digest, m2.Digest)
 	}
-	idx := readIndexFile(t, l)
+	idx := testkit.ReadIndex(t, l.Path())
 	if len(idx.Manifests) != 1 {
 		t.Errorf("index.json has %d entries after moving a tag, want 1: %+v", len(idx.Manifests), idx.Manifests)
 	}
@@ -71,7 +56,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if err := l.Tag(ctx, m2, "latest"); err != nil {
 		t.Fatal(err)
 	}
-	if got := tagNames(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
 		t.Errorf("Tags = %v", got)
 	}
 
@@ -79,7 +64,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if err := l.Tag(ctx, m2, m2.Digest.String()); err != nil {
 		t.Errorf("Tag(own digest): %v", err)
 	}
-	if got := tagNames(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
 		t.Errorf("Tags after Tag(own digest) = %v", got)
 	}
 
@@ -89,7 +74,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if _, err := l.Resolve(ctx, "v1"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("Resolve of an untagged tag: %v, want ErrNotFound", err)
 	}
-	if got := tagNames(t, l); !slices.Equal(got, []string{"latest"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest"}) {
 		t.Errorf("Tags after Untag = %v", got)
 	}
 	// The manifest stays.
@@ -103,8 +88,8 @@ func TestTagResolveUntag(t *testing.T) {
 
 func TestTagRefusals(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m := storeManifest(t, l, "application/x.one", "one")
+	l := testkit.NewLayout(t)
+	m := testkit.StoreManifest(t, l, "application/x.one", "one")
 	before, _ := os.ReadFile(filepath.Join(l.Path(), "index.json"))
 
 	missing := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: sha([]byte("not stored")), Size: 10}
@@ -156,14 +141,14 @@ func TestIndexOrderStable(t *testing.T) {
 		}
 		ms := map[string]ocispec.Descriptor{}
 		for _, tg := range order[0] { // same manifest for a tag in both layouts
-			ms[tg] = storeManifest(t, l, "application/x.test", "content of "+tg)
+			ms[tg] = testkit.StoreManifest(t, l, "application/x.test", "content of "+tg)
 		}
 		for _, tg := range tags {
 			if err := l.Tag(ctx, ms[tg], tg); err != nil {
 				t.Fatal(err)
 			}
 		}
-		idx := readIndexFile(t, l)
+		idx := testkit.ReadIndex(t, l.Path())
 		var names []string
 		for _, d := range idx.Manifests {
 			names = append(names, d.Annotations[ocispec.AnnotationRefName])
@@ -171,7 +156,7 @@ func TestIndexOrderStable(t *testing.T) {
 		if !slices.IsSorted(names) {
 			t.Errorf("index.json entries are not sorted by tag: %v", names)
 		}
-		if got := tagNames(t, l); !slices.Equal(got, names) {
+		if got := testkit.Tags(t, l); !slices.Equal(got, names) {
 			t.Errorf("Tags() = %v, index.json order %v", got, names)
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
@@ -195,10 +180,10 @@ func TestIndexOrderStable(t *testing.T) {
 // annotations survive Tag and Untag.
 func TestForeignEntriesPreserved(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	foreign := storeManifest(t, l, "application/x.foreign", "foreign")
-	tagged := storeManifest(t, l, "application/x.tagged", "tagged")
-	mine := storeManifest(t, l, "application/x.mine", "mine")
+	l := testkit.NewLayout(t)
+	foreign := testkit.StoreManifest(t, l, "application/x.foreign", "foreign")
+	tagged := testkit.StoreManifest(t, l, "application/x.tagged", "tagged")
+	mine := testkit.StoreManifest(t, l, "application/x.mine", "mine")
 
 	idx := ocispec.Index{
 		Versioned: emptyIndex.Versioned,
@@ -217,16 +202,14 @@ func TestForeignEntriesPreserved(t *testing.T) {
 		Annotations: map[string]string{"com.example.index": "index annotation"},
 	}
 	b, _ := json.Marshal(idx)
-	if err := os.WriteFile(filepath.Join(l.Path(), "index.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), b)
 
 	if err := l.Tag(ctx, mine, "v1"); err != nil {
 		t.Fatal(err)
 	}
 	check := func(when string, wantTags []string) {
 		t.Helper()
-		got := readIndexFile(t, l)
+		got := testkit.ReadIndex(t, l.Path())
 		if got.Annotations["com.example.index"] != "index annotation" {
 			t.Errorf("%s: index annotations lost: %v", when, got.Annotations)
 		}
@@ -248,7 +231,7 @@ func TestForeignEntriesPreserved(t *testing.T) {
 		if !sawForeign || !sawOther {
 			t.Errorf("%s: foreign entries lost: %+v", when, got.Manifests)
 		}
-		if got := tagNames(t, l); !slices.Equal(got, wantTags) {
+		if got := testkit.Tags(t, l); !slices.Equal(got, wantTags) {
 			t.Errorf("%s: Tags = %v, want %v", when, got, wantTags)
 		}
 		// Untagged entries sort first (their ref name is "").
@@ -281,8 +264,8 @@ func TestForeignEntriesPreserved(t *testing.T) {
 // index.json resolves by digest, described from its content.
 func TestResolveStoredUntaggedManifest(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m := storeManifest(t, l, "application/x.child", "child")
+	l := testkit.NewLayout(t)
+	m := testkit.StoreManifest(t, l, "application/x.child", "child")
 	d, err := l.Resolve(ctx, m.Digest.String())
 	if err != nil {
 		t.Fatal(err)
@@ -326,8 +309,8 @@ func TestResolveStoredUntaggedManifest(t *testing.T) {
 // index.json as it was.
 func TestUpdateIndexError(t *testing.T) {
 	ctx := context.Background()
-	l := newLayout(t)
-	m := storeManifest(t, l, "application/x.test", "x")
+	l := testkit.NewLayout(t)
+	m := testkit.StoreManifest(t, l, "application/x.test", "x")
 	if err := l.Tag(ctx, m, "v1"); err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +328,7 @@ func TestUpdateIndexError(t *testing.T) {
 		t.Errorf("index.json changed:\n%s\n%s", before, after)
 	}
 	// No stray temporary index files beside it.
-	for _, n := range dirNames(t, l.Path()) {
+	for _, n := range testkit.DirNames(t, l.Path()) {
 		if strings.Contains(n, ".tmp") {
 			t.Errorf("stray file %s", n)
 		}

@@ -22,7 +22,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ocipack/ocipack/internal/testtree"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -144,9 +144,7 @@ func TestPackDigestIndependentOfConcurrency(t *testing.T) {
 		t.Skip("packs a 1.5 MB tree 18 times")
 	}
 	src := filepath.Join(t.TempDir(), "tree")
-	if _, err := testtree.Write(src, 100); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteTree(t, src, 100)
 	ctx := context.Background()
 	epoch := time.Unix(1700000000, 0).UTC()
 	for _, c := range []Compression{Gzip, Zstd} {
@@ -183,9 +181,7 @@ func TestPackDigestIndependentOfConcurrency(t *testing.T) {
 // cancelled) leaves none of the compressor's goroutines running.
 func TestPackFailureStopsCompressor(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "tree")
-	if _, err := testtree.Write(src, 300); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteTree(t, src, 300)
 	for _, c := range []Compression{Gzip, Zstd} {
 		t.Run(string(c), func(t *testing.T) {
 			l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "layout"))

@@ -12,7 +12,7 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -35,7 +35,7 @@ func TestHelmE2E(t *testing.T) {
 		t.Skip("HELM_BIN is not set; set it to a helm v3 binary to run this test")
 	}
 	ctx := context.Background()
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 
 	home := t.TempDir()
 	env := append(os.Environ(),
@@ -63,11 +63,11 @@ func TestHelmE2E(t *testing.T) {
 		{legacyChart, "legacy", "0.3.0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			chartBytes := readFile(t, tc.chart)
+			chartBytes := testkit.ReadFile(t, tc.chart)
 			tag := pack.HelmTag(tc.version)
 
 			// ocipack: pack, then copy to REGISTRY/charts/NAME:TAG.
-			l := newHelmLayout(t)
+			l := testkit.NewLayout(t)
 			res, err := pack.PackHelm(ctx, l, "", tc.chart, pack.Options{SourceDateEpoch: &epoch2024})
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +89,7 @@ func TestHelmE2E(t *testing.T) {
 			if err != nil || len(got) != 1 {
 				t.Fatalf("helm pull wrote %v (%v)", got, err)
 			}
-			if b := readFile(t, got[0]); !bytes.Equal(b, chartBytes) {
+			if b := testkit.ReadFile(t, got[0]); !bytes.Equal(b, chartBytes) {
 				t.Errorf("helm pull got %d bytes, not the chart's %d", len(b), len(chartBytes))
 			}
 			if tc.name == "hello" {
@@ -101,9 +101,7 @@ func TestHelmE2E(t *testing.T) {
 
 			// helm push writes the same manifest.
 			cp := filepath.Join(t.TempDir(), filepath.Base(tc.chart))
-			if err := os.WriteFile(cp, chartBytes, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testkit.WriteFile(t, cp, chartBytes)
 			if err := os.Chtimes(cp, epoch2024, epoch2024); err != nil {
 				t.Fatal(err)
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -56,15 +57,6 @@ const (
 
 var epoch2024 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newHelmLayout(t *testing.T) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "layout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 func blob(t *testing.T, l *layout.Layout, d ocispec.Descriptor) []byte {
 	t.Helper()
 	rc, err := l.Fetch(context.Background(), d)
@@ -78,15 +70,6 @@ func blob(t *testing.T, l *layout.Layout, d ocispec.Descriptor) []byte {
 	}
 	if got := digest.FromBytes(b); got != d.Digest {
 		t.Fatalf("blob %s hashes to %s", d.Digest, got)
-	}
-	return b
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return b
 }
@@ -109,14 +92,14 @@ func packedManifest(t *testing.T, l *layout.Layout, res *pack.Result) (ocispec.M
 
 func TestPackHelmHello(t *testing.T) {
 	ctx := context.Background()
-	l := newHelmLayout(t)
+	l := testkit.NewLayout(t)
 	res, err := pack.PackHelm(ctx, l, "0.1.0", helloChart, pack.Options{SourceDateEpoch: &epoch2024})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// The layer: the .tgz verbatim, Helm's media type, no annotations.
-	chartBytes := readFile(t, helloChart)
+	chartBytes := testkit.ReadFile(t, helloChart)
 	if len(res.Layers) != 1 {
 		t.Fatalf("got %d layers, want 1", len(res.Layers))
 	}
@@ -195,12 +178,10 @@ func TestPackHelmReproducible(t *testing.T) {
 	// A copy of the chart with another mtime: with SourceDateEpoch, the
 	// file's mtime does not matter.
 	cp := filepath.Join(t.TempDir(), "hello-0.1.0.tgz")
-	if err := os.WriteFile(cp, readFile(t, helloChart), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, cp, testkit.ReadFile(t, helloChart))
 	digests := map[string]bool{}
 	for _, p := range []string{helloChart, cp} {
-		res, err := pack.PackHelm(ctx, newHelmLayout(t), "0.1.0", p, pack.Options{SourceDateEpoch: &epoch2024})
+		res, err := pack.PackHelm(ctx, testkit.NewLayout(t), "0.1.0", p, pack.Options{SourceDateEpoch: &epoch2024})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +191,7 @@ func TestPackHelmReproducible(t *testing.T) {
 		t.Errorf("two packs with one SourceDateEpoch gave %d manifest digests: %v", len(digests), digests)
 	}
 	later := epoch2024.Add(time.Hour)
-	res, err := pack.PackHelm(ctx, newHelmLayout(t), "0.1.0", cp, pack.Options{SourceDateEpoch: &later})
+	res, err := pack.PackHelm(ctx, testkit.NewLayout(t), "0.1.0", cp, pack.Options{SourceDateEpoch: &later})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,14 +204,12 @@ func TestPackHelmCreatedIsFileMtime(t *testing.T) {
 	// Without SourceDateEpoch, created is the chart file's modification
 	// time, as `helm push` writes it (in UTC).
 	cp := filepath.Join(t.TempDir(), "hello-0.1.0.tgz")
-	if err := os.WriteFile(cp, readFile(t, helloChart), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteFile(t, cp, testkit.ReadFile(t, helloChart))
 	mtime := time.Date(2023, 5, 6, 7, 8, 9, 500_000_000, time.FixedZone("CEST", 2*3600))
 	if err := os.Chtimes(cp, mtime, mtime); err != nil {
 		t.Fatal(err)
 	}
-	l := newHelmLayout(t)
+	l := testkit.NewLayout(t)
 	res, err := pack.PackHelm(context.Background(), l, "", cp, pack.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +257,7 @@ func TestPackHelmFullAndLegacyMatchHelm(t *testing.T) {
 		},
 	} {
 		t.Run(filepath.Base(tc.path), func(t *testing.T) {
-			l := newHelmLayout(t)
+			l := testkit.NewLayout(t)
 			// No tag: the chart's version, '+' replaced by '_'.
 			res, err := pack.PackHelm(ctx, l, "", tc.path, pack.Options{SourceDateEpoch: &epoch2024})
 			if err != nil {
@@ -291,7 +270,7 @@ func TestPackHelmFullAndLegacyMatchHelm(t *testing.T) {
 			if !maps.Equal(m.Annotations, tc.annotations) {
 				t.Errorf("annotations\n got %v\nwant %v", m.Annotations, tc.annotations)
 			}
-			if got := blob(t, l, res.Layers[0]); !bytes.Equal(got, readFile(t, tc.path)) {
+			if got := blob(t, l, res.Layers[0]); !bytes.Equal(got, testkit.ReadFile(t, tc.path)) {
 				t.Errorf("the layer differs from the chart file")
 			}
 			if res.Manifest.Digest.String() != tc.manifest {
@@ -332,7 +311,7 @@ func TestPackHelmTagMismatch(t *testing.T) {
 		{fullChart, "1.2.3-rc.1", `use tag "1.2.3-rc.1_build.7"`},
 		{fullChart, "1.2.3-rc.1+build.7", `use tag "1.2.3-rc.1_build.7"`},
 	} {
-		l := newHelmLayout(t)
+		l := testkit.NewLayout(t)
 		_, err := pack.PackHelm(ctx, l, tc.tag, tc.chart, pack.Options{})
 		if !errors.Is(err, pack.ErrHelmTagMismatch) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s tagged %s: err = %v, want ErrHelmTagMismatch saying %s", tc.chart, tc.tag, err, tc.want)
@@ -343,13 +322,13 @@ func TestPackHelmTagMismatch(t *testing.T) {
 
 func TestPackHelmOptions(t *testing.T) {
 	ctx := context.Background()
-	if _, err := pack.PackHelm(ctx, newHelmLayout(t), "", helloChart, pack.Options{ArtifactType: "application/x-foo"}); err == nil {
+	if _, err := pack.PackHelm(ctx, testkit.NewLayout(t), "", helloChart, pack.Options{ArtifactType: "application/x-foo"}); err == nil {
 		t.Error("an artifact type was accepted")
 	}
-	if _, err := pack.PackHelm(ctx, newHelmLayout(t), "", helloChart, pack.Options{Config: &pack.Input{Path: helloChart}}); err == nil {
+	if _, err := pack.PackHelm(ctx, testkit.NewLayout(t), "", helloChart, pack.Options{Config: &pack.Input{Path: helloChart}}); err == nil {
 		t.Error("a config was accepted")
 	}
-	l := newHelmLayout(t)
+	l := testkit.NewLayout(t)
 	_, err := pack.PackHelm(ctx, l, "", helloChart, pack.Options{Annotations: map[string]string{ocispec.AnnotationTitle: "other"}})
 	if err == nil || !strings.Contains(err.Error(), ocispec.AnnotationTitle) {
 		t.Errorf("changing the title: err = %v", err)
@@ -370,7 +349,7 @@ func TestPackHelmOptions(t *testing.T) {
 	if m.Annotations["com.example.team"] != "platform" || m.Annotations[ocispec.AnnotationTitle] != "hello" {
 		t.Errorf("annotations %v", m.Annotations)
 	}
-	size := int64(len(readFile(t, helloChart)))
+	size := int64(len(testkit.ReadFile(t, helloChart)))
 	if calls == 0 || last != size || total != size {
 		t.Errorf("progress: %d calls, last (%d, %d), want (%d, %d)", calls, last, total, size, size)
 	}
@@ -381,13 +360,9 @@ func TestPackHelmProvenance(t *testing.T) {
 	dir := t.TempDir()
 	cp := filepath.Join(dir, "hello-0.1.0.tgz")
 	prov := []byte("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nnot a real signature\n")
-	if err := os.WriteFile(cp, readFile(t, helloChart), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cp+".prov", prov, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l := newHelmLayout(t)
+	testkit.WriteFile(t, cp, testkit.ReadFile(t, helloChart))
+	testkit.WriteFile(t, cp+".prov", prov)
+	l := testkit.NewLayout(t)
 	res, err := pack.PackHelm(context.Background(), l, "", cp, pack.Options{SourceDateEpoch: &epoch2024})
 	if err != nil {
 		t.Fatal(err)
@@ -400,7 +375,7 @@ func TestPackHelmProvenance(t *testing.T) {
 	for _, d := range m.Layers {
 		types[d.MediaType] = blob(t, l, d)
 	}
-	if !bytes.Equal(types[pack.HelmProvenanceMediaType], prov) || !bytes.Equal(types[pack.HelmChartMediaType], readFile(t, helloChart)) {
+	if !bytes.Equal(types[pack.HelmProvenanceMediaType], prov) || !bytes.Equal(types[pack.HelmChartMediaType], testkit.ReadFile(t, helloChart)) {
 		t.Errorf("layers %v do not hold the chart and its provenance", m.Layers)
 	}
 }
@@ -486,7 +461,7 @@ func TestPackHelmRefuses(t *testing.T) {
 		{name: "empty.tgz", content: []byte{}, want: "empty"},
 		{name: "values.yaml", content: []byte("replicaCount: 1\n"), want: "YAML file"},
 		{name: "gzip-not-tar.tgz", content: gzipped(t, random), want: "not a valid gzip-compressed tar"},
-		{name: "truncated.tgz", content: readFile(t, helloChart)[:200], want: "not a valid gzip-compressed tar"},
+		{name: "truncated.tgz", content: testkit.ReadFile(t, helloChart)[:200], want: "not a valid gzip-compressed tar"},
 		{name: "no-files.tgz", content: gzipped(t, writeTar(t, []tarEntry{{name: "x/", dir: true}})), want: "holds no files"},
 		{name: "no-chart-yaml.tgz", content: gzipped(t, writeTar(t, []tarEntry{{name: "x/values.yaml", body: "{}"}})), want: "has no Chart.yaml"},
 		{name: "top-chart-yaml.tgz", content: gzipped(t, writeTar(t, []tarEntry{{name: "Chart.yaml", body: good}})), want: "at the top of the archive"},
@@ -505,11 +480,9 @@ func TestPackHelmRefuses(t *testing.T) {
 			p := tc.path
 			if p == "" {
 				p = filepath.Join(t.TempDir(), tc.name)
-				if err := os.WriteFile(p, tc.content, 0o644); err != nil {
-					t.Fatal(err)
-				}
+				testkit.WriteFile(t, p, tc.content)
 			}
-			l := newHelmLayout(t)
+			l := testkit.NewLayout(t)
 			_, err := pack.PackHelm(ctx, l, "", p, pack.Options{})
 			if !errors.Is(err, pack.ErrNotHelmChart) {
 				t.Fatalf("err = %v, want ErrNotHelmChart", err)
@@ -526,13 +499,13 @@ func TestPackHelmRefuses(t *testing.T) {
 	}
 
 	t.Run("directory", func(t *testing.T) {
-		_, err := pack.PackHelm(ctx, newHelmLayout(t), "", t.TempDir(), pack.Options{})
+		_, err := pack.PackHelm(ctx, testkit.NewLayout(t), "", t.TempDir(), pack.Options{})
 		if !errors.Is(err, pack.ErrNotHelmChart) || !strings.Contains(err.Error(), "helm package") {
 			t.Errorf("err = %v, want ErrNotHelmChart suggesting helm package", err)
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
-		_, err := pack.PackHelm(ctx, newHelmLayout(t), "", filepath.Join(t.TempDir(), "nope.tgz"), pack.Options{})
+		_, err := pack.PackHelm(ctx, testkit.NewLayout(t), "", filepath.Join(t.TempDir(), "nope.tgz"), pack.Options{})
 		if !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("err = %v, want not exist", err)
 		}
@@ -546,10 +519,8 @@ func TestPackHelmVersions(t *testing.T) {
 	ctx := context.Background()
 	for _, v := range []string{"1", "1.2", "v1.2.3", "01.2.3", "1.2.3-alpha.1+meta", "1.2.3-0a", "1.2.3-rc.1+build.7"} {
 		p := filepath.Join(t.TempDir(), "x.tgz")
-		if err := os.WriteFile(p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		l := newHelmLayout(t)
+		testkit.WriteFile(t, p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)))
+		l := testkit.NewLayout(t)
 		if _, err := pack.PackHelm(ctx, l, "", p, pack.Options{}); err != nil {
 			t.Errorf("version %q: %v", v, err)
 			continue
@@ -560,10 +531,8 @@ func TestPackHelmVersions(t *testing.T) {
 	}
 	for _, v := range []string{"1.2.3.4", "1.2.3-01", "latest", "1.2.3-", "99999999999999999999.0.0", "1.2.3+", "1.0.0+a_b"} {
 		p := filepath.Join(t.TempDir(), "x.tgz")
-		if err := os.WriteFile(p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pack.PackHelm(ctx, newHelmLayout(t), "", p, pack.Options{}); !errors.Is(err, pack.ErrNotHelmChart) || !strings.Contains(err.Error(), "not a semantic version") {
+		testkit.WriteFile(t, p, chartTgz(t, fmt.Sprintf("apiVersion: v2\nname: x\nversion: %q\n", v)))
+		if _, err := pack.PackHelm(ctx, testkit.NewLayout(t), "", p, pack.Options{}); !errors.Is(err, pack.ErrNotHelmChart) || !strings.Contains(err.Error(), "not a semantic version") {
 			t.Errorf("version %q: err = %v, want ErrNotHelmChart (not a semantic version)", v, err)
 		}
 	}

@@ -11,26 +11,16 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ocipack/ocipack/internal/testtree"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
-
-// benchTree writes the shared benchmark tree (internal/testtree) into dir.
-func benchTree(tb testing.TB, dir string, files int) int64 {
-	tb.Helper()
-	n, err := testtree.Write(dir, files)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
 
 // BenchmarkPackDir packs a tree of 1,000 files (about 15 MB) into a
 // layout, with each compression. MB/s is of uncompressed file content.
 func BenchmarkPackDir(b *testing.B) {
 	src := filepath.Join(b.TempDir(), "tree")
-	total := benchTree(b, src, 1000)
+	total := testkit.WriteTree(b, src, 1000)
 	for _, c := range []pack.Compression{pack.Gzip, pack.Zstd, pack.None} {
 		b.Run(string(c), func(b *testing.B) {
 			ctx := context.Background()

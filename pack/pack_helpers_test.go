@@ -25,16 +25,6 @@ import (
 // ptEpoch is the SourceDateEpoch of these tests.
 var ptEpoch = time.Date(2023, 11, 14, 22, 13, 20, 0, time.UTC) // 1700000000
 
-// ptLayout creates a fresh layout.
-func ptLayout(t testing.TB) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "layout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // ptWrite writes body to root/rel with mode perm (set with Chmod, whatever
 // the umask), creating parents.
 func ptWrite(t testing.TB, root, rel, body string, perm os.FileMode) string {
@@ -103,21 +93,6 @@ func ptBlob(t testing.TB, l *layout.Layout, d ocispec.Descriptor) []byte {
 	return b
 }
 
-// ptManifest reads the manifest a tag points at.
-func ptManifest(t testing.TB, l *layout.Layout, tag string) (ocispec.Descriptor, *ocispec.Manifest) {
-	t.Helper()
-	ctx := context.Background()
-	desc, err := l.Resolve(ctx, tag)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return desc, m
-}
-
 // ptDecompress returns a directory layer's tar, decompressed according to
 // its media type.
 func ptDecompress(t testing.TB, mediaType string, b []byte) []byte {
@@ -166,32 +141,4 @@ func ptTarHeaders(t testing.TB, b []byte) []*tar.Header {
 		}
 		out = append(out, h)
 	}
-}
-
-// ptTags lists a layout's tag names.
-func ptTags(t testing.TB, l *layout.Layout) []string {
-	t.Helper()
-	tags, err := l.Tags(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, tg := range tags {
-		out = append(out, tg.Tag)
-	}
-	return out
-}
-
-// ptDirNames lists a directory.
-func ptDirNames(t testing.TB, dir string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	return out
 }

@@ -1,7 +1,6 @@
 package pack_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/unpack"
@@ -44,7 +43,7 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 	} {
 		t.Run(string(c.comp), func(t *testing.T) {
 			ctx := context.Background()
-			l := ptLayout(t)
+			l := testkit.NewLayout(t)
 			inputs := []pack.Input{
 				{Path: tree},
 				{Path: tool},
@@ -59,7 +58,7 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 			if len(res.Layers) != 3 {
 				t.Fatalf("%d layers, want 3", len(res.Layers))
 			}
-			_, m := ptManifest(t, l, "v1")
+			_, m := testkit.Manifest(t, l, "v1")
 			for i, d := range m.Layers {
 				if d.MediaType != wantTypes[i] {
 					t.Errorf("layer %d media type %q, want %q", i, d.MediaType, wantTypes[i])
@@ -80,15 +79,15 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 			if ures.Manifest.Digest != res.Manifest.Digest {
 				t.Errorf("unpacked %s, packed %s", ures.Manifest.Digest, res.Manifest.Digest)
 			}
-			ptCompareTree(t, tree, filepath.Join(dest, "tree"))
-			ptCompareFile(t, tool, filepath.Join(dest, "tool.sh"))
-			ptCompareFile(t, readme, filepath.Join(dest, "readme.txt"))
+			testkit.CompareDirs(t, tree, filepath.Join(dest, "tree"))
+			testkit.CompareFiles(t, tool, filepath.Join(dest, "tool.sh"))
+			testkit.CompareFiles(t, readme, filepath.Join(dest, "readme.txt"))
 
 			// The specific things git cannot carry and tars often lose.
 			out := filepath.Join(dest, "tree")
 			if fi, err := os.Lstat(filepath.Join(out, "empty")); err != nil || !fi.IsDir() {
 				t.Errorf("empty directory not restored: %v", err)
-			} else if names := ptDirNames(t, filepath.Join(out, "empty")); len(names) != 0 {
+			} else if names := testkit.DirNames(t, filepath.Join(out, "empty")); len(names) != 0 {
 				t.Errorf("empty directory holds %v", names)
 			}
 			if target, err := os.Readlink(filepath.Join(out, "link")); err != nil || target != "a/b/c/deep.txt" {
@@ -117,85 +116,6 @@ func TestPackUnpackRoundTrip(t *testing.T) {
 	}
 }
 
-// ptCompareFile compares a regular file's content and permission bits.
-func ptCompareFile(t *testing.T, want, got string) {
-	t.Helper()
-	wb, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gb, err := os.ReadFile(got)
-	if err != nil {
-		t.Errorf("%s: %v", got, err)
-		return
-	}
-	if !bytes.Equal(wb, gb) {
-		t.Errorf("%s: content %q, want %q", got, gb, wb)
-	}
-	wfi, _ := os.Stat(want)
-	gfi, _ := os.Stat(got)
-	if runtime.GOOS != "windows" && wfi.Mode().Perm() != gfi.Mode().Perm() {
-		t.Errorf("%s: mode %v, want %v", got, gfi.Mode().Perm(), wfi.Mode().Perm())
-	}
-}
-
-// ptCompareTree compares two trees: the same names, types, contents,
-// modes and symlink targets.
-func ptCompareTree(t *testing.T, want, got string) {
-	t.Helper()
-	seen := map[string]bool{}
-	err := filepath.WalkDir(want, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(want, p)
-		seen[rel] = true
-		gp := filepath.Join(got, rel)
-		wfi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		gfi, err := os.Lstat(gp)
-		if err != nil {
-			t.Errorf("%s: missing after unpack: %v", rel, err)
-			return nil
-		}
-		if wfi.Mode().Type() != gfi.Mode().Type() {
-			t.Errorf("%s: type %v, want %v", rel, gfi.Mode().Type(), wfi.Mode().Type())
-			return nil
-		}
-		switch {
-		case wfi.Mode()&fs.ModeSymlink != 0:
-			wt, _ := os.Readlink(p)
-			gt, _ := os.Readlink(gp)
-			if wt != gt {
-				t.Errorf("%s: symlink to %q, want %q", rel, gt, wt)
-			}
-		case wfi.Mode().IsRegular():
-			ptCompareFile(t, p, gp)
-		case wfi.IsDir():
-			if runtime.GOOS != "windows" && wfi.Mode().Perm() != gfi.Mode().Perm() {
-				t.Errorf("%s/: mode %v, want %v", rel, gfi.Mode().Perm(), wfi.Mode().Perm())
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Nothing extra.
-	filepath.WalkDir(got, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(got, p)
-		if !seen[rel] {
-			t.Errorf("%s: extra entry after unpack", rel)
-		}
-		return nil
-	})
-}
-
 // TestPackAnnotations checks the manifest and layer annotations, the
 // config, the artifact type and the created time.
 func TestPackAnnotations(t *testing.T) {
@@ -207,7 +127,7 @@ func TestPackAnnotations(t *testing.T) {
 
 	for _, comp := range []pack.Compression{pack.Gzip, pack.Zstd, pack.None} {
 		t.Run(string(comp), func(t *testing.T) {
-			l := ptLayout(t)
+			l := testkit.NewLayout(t)
 			opts := pack.Options{
 				ArtifactType:    "application/vnd.example.thing.v1",
 				Annotations:     map[string]string{"org.opencontainers.image.source": "https://example.com/src", "com.example.k": "v"},
@@ -218,7 +138,7 @@ func TestPackAnnotations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			desc, m := ptManifest(t, l, "v1")
+			desc, m := testkit.Manifest(t, l, "v1")
 			if desc.Digest != res.Manifest.Digest || desc.ArtifactType != opts.ArtifactType || res.Manifest.ArtifactType != opts.ArtifactType {
 				t.Errorf("tag descriptor %+v, Result %+v", desc, res.Manifest)
 			}
@@ -299,13 +219,13 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 	cfg := ptWrite(t, src, "config.json", `{"answer":42}`, 0o644)
 
 	t.Run("defaults", func(t *testing.T) {
-		l := ptLayout(t)
+		l := testkit.NewLayout(t)
 		before := time.Now().UTC().Truncate(time.Second)
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, pack.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		after := time.Now().UTC()
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if m.ArtifactType != pack.DefaultArtifactType {
 			t.Errorf("artifactType %q, want %q", m.ArtifactType, pack.DefaultArtifactType)
 		}
@@ -318,12 +238,12 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 		}
 	})
 	t.Run("config default type", func(t *testing.T) {
-		l := ptLayout(t)
+		l := testkit.NewLayout(t)
 		in := pack.ParseInput(cfg)
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, pack.Options{Config: &in, SourceDateEpoch: &ptEpoch}); err != nil {
 			t.Fatal(err)
 		}
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if m.Config.MediaType != pack.DefaultConfigMediaType || m.Config.Digest != digest.FromString(`{"answer":42}`) || m.Config.Size != 13 {
 			t.Errorf("config %+v", m.Config)
 		}
@@ -332,23 +252,23 @@ func TestPackDefaultsAndConfig(t *testing.T) {
 		}
 	})
 	t.Run("config given type", func(t *testing.T) {
-		l := ptLayout(t)
+		l := testkit.NewLayout(t)
 		in := pack.ParseInput(cfg + ":application/vnd.example.config.v1+json")
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, pack.Options{Config: &in, SourceDateEpoch: &ptEpoch}); err != nil {
 			t.Fatal(err)
 		}
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if m.Config.MediaType != "application/vnd.example.config.v1+json" || m.Config.Digest != digest.FromString(`{"answer":42}`) {
 			t.Errorf("config %+v", m.Config)
 		}
 	})
 	t.Run("user annotation overrides created", func(t *testing.T) {
-		l := ptLayout(t)
+		l := testkit.NewLayout(t)
 		opts := pack.Options{SourceDateEpoch: &ptEpoch, Annotations: map[string]string{ocispec.AnnotationCreated: "2000-01-01T00:00:00Z"}}
 		if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, opts); err != nil {
 			t.Fatal(err)
 		}
-		_, m := ptManifest(t, l, "v1")
+		_, m := testkit.Manifest(t, l, "v1")
 		if got := m.Annotations[ocispec.AnnotationCreated]; got != "2000-01-01T00:00:00Z" {
 			t.Errorf("created %q", got)
 		}
@@ -369,7 +289,7 @@ func TestPackReproducible(t *testing.T) {
 
 			packIt := func(tree, file string, keep bool) digest.Digest {
 				t.Helper()
-				l := ptLayout(t)
+				l := testkit.NewLayout(t)
 				res, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: tree}, {Path: file}},
 					pack.Options{Compression: comp, SourceDateEpoch: &ptEpoch, KeepMtime: keep})
 				if err != nil {
@@ -434,7 +354,7 @@ func TestPackBlobSharing(t *testing.T) {
 	src := t.TempDir()
 	f := ptWrite(t, src, "big.bin", strings.Repeat("0123456789", 10000), 0o644)
 	other := ptWrite(t, src, "other.txt", "other\n", 0o644)
-	l := ptLayout(t)
+	l := testkit.NewLayout(t)
 
 	r1, err := pack.Pack(ctx, l, "a", []pack.Input{{Path: f}}, pack.Options{SourceDateEpoch: &ptEpoch})
 	if err != nil {
@@ -447,7 +367,7 @@ func TestPackBlobSharing(t *testing.T) {
 	if r1.Layers[0].Digest != r2.Layers[0].Digest {
 		t.Fatalf("the same file got two digests: %s, %s", r1.Layers[0].Digest, r2.Layers[0].Digest)
 	}
-	blobs := ptDirNames(t, filepath.Join(l.Path(), "blobs", "sha256"))
+	blobs := testkit.DirNames(t, filepath.Join(l.Path(), "blobs", "sha256"))
 	count := 0
 	for _, n := range blobs {
 		if n == r1.Layers[0].Digest.Encoded() {
@@ -461,7 +381,7 @@ func TestPackBlobSharing(t *testing.T) {
 	if len(blobs) != 5 {
 		t.Errorf("%d blobs stored, want 5: %v", len(blobs), blobs)
 	}
-	if got := ptTags(t, l); !slices.Equal(got, []string{"a", "b"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("tags %v", got)
 	}
 
@@ -478,10 +398,10 @@ func TestPackBlobSharing(t *testing.T) {
 	if da.Digest != r3.Manifest.Digest || db.Digest != r2.Manifest.Digest {
 		t.Errorf("a -> %s (want %s), b -> %s (want %s)", da.Digest, r3.Manifest.Digest, db.Digest, r2.Manifest.Digest)
 	}
-	if got := ptTags(t, l); !slices.Equal(got, []string{"a", "b"}) {
+	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"a", "b"}) {
 		t.Errorf("tags after moving a: %v", got)
 	}
-	if tmp := ptDirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
+	if tmp := testkit.DirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
@@ -567,7 +487,7 @@ func TestPackRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			src := t.TempDir()
 			inputs, culprit := tc.setup(t, src)
-			l := ptLayout(t)
+			l := testkit.NewLayout(t)
 			res, err := pack.Pack(ctx, l, "v1", inputs, pack.Options{SourceDateEpoch: &ptEpoch})
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Pack = %v, %v; want an error matching %v", res, err, tc.want)
@@ -584,13 +504,13 @@ func TestPackRefusals(t *testing.T) {
 // temporary file.
 func ptAssertNothingStored(t *testing.T, l *layout.Layout) {
 	t.Helper()
-	if tags := ptTags(t, l); len(tags) != 0 {
+	if tags := testkit.Tags(t, l); len(tags) != 0 {
 		t.Errorf("tagged %v", tags)
 	}
-	if b := ptDirNames(t, filepath.Join(l.Path(), "blobs", "sha256")); len(b) != 0 {
+	if b := testkit.DirNames(t, filepath.Join(l.Path(), "blobs", "sha256")); len(b) != 0 {
 		t.Errorf("blobs stored: %v", b)
 	}
-	if tmp := ptDirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
+	if tmp := testkit.DirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
@@ -599,7 +519,7 @@ func TestPackBadArguments(t *testing.T) {
 	ctx := context.Background()
 	src := t.TempDir()
 	f := ptWrite(t, src, "f.txt", "f", 0o644)
-	l := ptLayout(t)
+	l := testkit.NewLayout(t)
 	if _, err := pack.Pack(ctx, l, "-bad", []pack.Input{{Path: f}}, pack.Options{}); !errors.Is(err, layout.ErrInvalidReference) {
 		t.Errorf("invalid tag: %v, want ErrInvalidReference", err)
 	}
@@ -625,7 +545,7 @@ func TestPackCancel(t *testing.T) {
 	for i := range 16 {
 		ptWrite(t, tree, fmt.Sprintf("f%02d.bin", i), strings.Repeat(string(rune('a'+i)), 256<<10), 0o644)
 	}
-	l := ptLayout(t)
+	l := testkit.NewLayout(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := pack.Options{Progress: func(done, total int64) {
@@ -637,10 +557,10 @@ func TestPackCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Pack: %v, want context.Canceled", err)
 	}
-	if tags := ptTags(t, l); len(tags) != 0 {
+	if tags := testkit.Tags(t, l); len(tags) != 0 {
 		t.Errorf("tagged %v", tags)
 	}
-	if tmp := ptDirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
+	if tmp := testkit.DirNames(t, filepath.Join(l.Path(), layout.WorkDir, "tmp")); len(tmp) != 0 {
 		t.Errorf("temporary files left: %v", tmp)
 	}
 }
@@ -658,7 +578,7 @@ func TestPackProgress(t *testing.T) {
 		calls++
 		last, total = d, tot
 	}}
-	if _, err := pack.Pack(context.Background(), ptLayout(t), "v1", []pack.Input{{Path: tree}, {Path: f}}, opts); err != nil {
+	if _, err := pack.Pack(context.Background(), testkit.NewLayout(t), "v1", []pack.Input{{Path: tree}, {Path: f}}, opts); err != nil {
 		t.Fatal(err)
 	}
 	// Every regular file's bytes, a hard-linked file's once where hard
@@ -738,7 +658,7 @@ func TestSourceDateEpochFromEnv(t *testing.T) {
 func TestPackConfigNotRegular(t *testing.T) {
 	src := t.TempDir()
 	f := ptWrite(t, src, "f.txt", "f", 0o644)
-	l := ptLayout(t)
+	l := testkit.NewLayout(t)
 	_, err := pack.Pack(context.Background(), l, "v1", []pack.Input{{Path: f}}, pack.Options{Config: &pack.Input{Path: src}})
 	if !errors.Is(err, pack.ErrUnsupportedFile) || !strings.Contains(err.Error(), src) {
 		t.Errorf("a directory as config: %v, want ErrUnsupportedFile naming %s", err, src)
@@ -766,7 +686,7 @@ func TestPackSymlinkedInputs(t *testing.T) {
 	file := mustLink(real, "alias.txt")
 
 	for _, comp := range []pack.Compression{pack.Gzip, pack.None} {
-		l := ptLayout(t)
+		l := testkit.NewLayout(t)
 		res, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: rel}, {Path: abs}, {Path: file}}, pack.Options{Compression: comp, SourceDateEpoch: &ptEpoch})
 		if err != nil {
 			t.Fatalf("%s: %v", comp, err)
@@ -785,7 +705,7 @@ func TestPackSymlinkedInputs(t *testing.T) {
 				t.Errorf("%s: %s is not a directory after unpack: %v", comp, d, err)
 				continue
 			}
-			ptCompareTree(t, filepath.Join(src, "releases", "v1"), filepath.Join(dest, d))
+			testkit.CompareDirs(t, filepath.Join(src, "releases", "v1"), filepath.Join(dest, d))
 		}
 		if b, err := os.ReadFile(filepath.Join(dest, "alias.txt")); err != nil || string(b) != "real\n" {
 			t.Errorf("alias.txt: %q, %v", b, err)
@@ -810,7 +730,7 @@ func TestPackEmptyInputs(t *testing.T) {
 	}
 	empty := ptWrite(t, src, "zero.bin", "", 0o644)
 	for _, comp := range []pack.Compression{pack.Gzip, pack.Zstd, pack.None} {
-		l := ptLayout(t)
+		l := testkit.NewLayout(t)
 		res, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: dir}, {Path: empty}}, pack.Options{Compression: comp, SourceDateEpoch: &ptEpoch})
 		if err != nil {
 			t.Fatalf("%s: %v", comp, err)
@@ -828,7 +748,7 @@ func TestPackEmptyInputs(t *testing.T) {
 		}
 		if fi, err := os.Stat(filepath.Join(dest, "nothing")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o750 {
 			t.Errorf("%s: nothing/: %v, %v", comp, fi, err)
-		} else if names := ptDirNames(t, filepath.Join(dest, "nothing")); len(names) != 0 {
+		} else if names := testkit.DirNames(t, filepath.Join(dest, "nothing")); len(names) != 0 {
 			t.Errorf("%s: nothing/ holds %v", comp, names)
 		}
 		if fi, err := os.Stat(filepath.Join(dest, "zero.bin")); err != nil || fi.Size() != 0 {

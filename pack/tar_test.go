@@ -14,6 +14,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/file"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/pack"
 )
 
@@ -28,7 +29,7 @@ func TestPackTarDeterministic(t *testing.T) {
 
 	for name, sde := range map[string]*time.Time{"with epoch": &ptEpoch, "without": nil} {
 		t.Run(name, func(t *testing.T) {
-			l := ptLayout(t)
+			l := testkit.NewLayout(t)
 			res, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: tree}}, pack.Options{Compression: pack.None, SourceDateEpoch: sde})
 			if err != nil {
 				t.Fatal(err)
@@ -110,7 +111,7 @@ func TestPackKeepMtime(t *testing.T) {
 	tree := ptTree(t, t.TempDir(), "tree")
 	when := time.Date(2019, 5, 6, 7, 8, 9, 500_000_000, time.UTC)
 	setTimes(t, tree, when)
-	l := ptLayout(t)
+	l := testkit.NewLayout(t)
 	res, err := pack.Pack(context.Background(), l, "v1", []pack.Input{{Path: tree}}, pack.Options{Compression: pack.None, KeepMtime: true, SourceDateEpoch: &ptEpoch})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestPackReadByOras(t *testing.T) {
 	src := t.TempDir()
 	tree := ptTree(t, src, "tree")
 	f := ptWrite(t, src, "notes.txt", "notes\n", 0o644)
-	l := ptLayout(t)
+	l := testkit.NewLayout(t)
 	res, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: tree}, {Path: f}}, pack.Options{SourceDateEpoch: &ptEpoch})
 	if err != nil {
 		t.Fatal(err)

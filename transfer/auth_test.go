@@ -2,9 +2,7 @@ package transfer_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,31 +10,11 @@ import (
 
 	"oras.land/oras-go/v2/registry/remote/auth"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/transfer"
 )
 
 var users = map[string]string{"alice": "s3cret"}
-
-// dockerAuths reads the auths of the config.json in dir; a missing file
-// has none.
-func dockerAuths(t *testing.T, dir string) map[string]map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Auths map[string]map[string]string `json:"auths"`
-	}
-	if err := json.Unmarshal(b, &cfg); err != nil {
-		t.Fatalf("config.json: %v\n%s", err, b)
-	}
-	return cfg.Auths
-}
 
 // assertUnauthorized checks that err is ErrUnauthorized and tells the user
 // which host refused and how to log in.
@@ -59,8 +37,8 @@ func assertUnauthorized(t *testing.T, what string, err error, host string) {
 func TestAuthHtpasswd(t *testing.T) {
 	ctx := testCtx(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // never read the real ~/.docker
-	reg := registrytest.Start(t, registrytest.Options{Users: users})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: users})
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
 
@@ -80,7 +58,7 @@ func TestAuthHtpasswd(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", good); err != nil {
 		t.Fatalf("push with credentials: %v", err)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	_, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
 	assertUnauthorized(t, "pull without credentials", err, reg.Host)
 	if _, err := dst.Resolve(ctx, "v1"); err == nil {
@@ -104,7 +82,7 @@ func TestAuthHtpasswd(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "private/fromconfig:v1"), "v1", transfer.Options{PlainHTTP: true, Credentials: store}); err != nil {
 		t.Fatalf("push with config.json credentials: %v", err)
 	}
-	if _, err := directRepo(t, reg, "private/fromconfig").Resolve(ctx, "v1"); err == nil {
+	if _, err := reg.Repository(t, "private/fromconfig").Resolve(ctx, "v1"); err == nil {
 		t.Error("the registry answered an anonymous client: auth is not on")
 	}
 }
@@ -113,14 +91,14 @@ func TestAuthHtpasswd(t *testing.T) {
 // a refused login stores nothing.
 func TestLoginLogout(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{Users: users})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: users})
 	dir := t.TempDir()
 	t.Setenv("DOCKER_CONFIG", dir)
 	store, err := transfer.DockerCredentials()
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
 	opts := transfer.Options{PlainHTTP: true}
@@ -132,16 +110,16 @@ func TestLoginLogout(t *testing.T) {
 	if strings.Contains(err.Error(), "wrong") {
 		t.Errorf("the message shows the password: %v", err)
 	}
-	if a := dockerAuths(t, dir); a[reg.Host] != nil {
+	if a := testkit.DockerAuths(t, dir); a[reg.Host] != nil {
 		t.Fatalf("a refused login was stored: %v", a)
 	}
 
 	if err := transfer.Login(ctx, store, reg.Host, auth.Credential{Username: "alice", Password: "s3cret"}, opts); err != nil {
 		t.Fatalf("login: %v", err)
 	}
-	a := dockerAuths(t, dir)[reg.Host]
+	a := testkit.DockerAuths(t, dir)[reg.Host]
 	if a == nil {
-		t.Fatalf("config.json has no entry for %s after login: %v", reg.Host, dockerAuths(t, dir))
+		t.Fatalf("config.json has no entry for %s after login: %v", reg.Host, testkit.DockerAuths(t, dir))
 	}
 	if got, _ := base64.StdEncoding.DecodeString(a["auth"]); string(got) != "alice:s3cret" {
 		t.Errorf("stored auth %q, want alice:s3cret", got)
@@ -161,7 +139,7 @@ func TestLoginLogout(t *testing.T) {
 	if err := transfer.Logout(ctx, store2, reg.Host); err != nil {
 		t.Fatalf("logout: %v", err)
 	}
-	if a := dockerAuths(t, dir); a[reg.Host] != nil {
+	if a := testkit.DockerAuths(t, dir); a[reg.Host] != nil {
 		t.Fatalf("config.json still has %s after logout: %v", reg.Host, a)
 	}
 	store3, err := transfer.DockerCredentials()
@@ -178,8 +156,8 @@ func TestLoginLogout(t *testing.T) {
 // Insecure.
 func TestTLS(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{TLS: true})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "secure/hello:v1")
 
@@ -193,7 +171,7 @@ func TestTLS(t *testing.T) {
 	if res != nil && res.Attempts != 1 {
 		t.Errorf("an untrusted certificate was tried %d times", res.Attempts)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := transfer.Pull(ctx, ref, dst, "v1", transfer.Options{}); !errors.Is(err, transfer.ErrCertificate) {
 		t.Errorf("pull without the CA: %v, want ErrCertificate", err)
 	}
@@ -207,7 +185,7 @@ func TestTLS(t *testing.T) {
 	if res, err := transfer.Pull(ctx, ref, dst, "v1", transfer.Options{CAFile: reg.CAFile}); err != nil || res.Manifest.Digest != packed.Manifest.Digest {
 		t.Fatalf("pull with --ca-file: %v", err)
 	}
-	if d, err := directRepo(t, reg, "secure/insecure").Resolve(ctx, "v1"); err != nil || d.Digest != packed.Manifest.Digest {
+	if d, err := reg.Repository(t, "secure/insecure").Resolve(ctx, "v1"); err != nil || d.Digest != packed.Manifest.Digest {
 		t.Errorf("insecure push: registry has %v, %v", d.Digest, err)
 	}
 
@@ -223,8 +201,8 @@ func TestTLS(t *testing.T) {
 // the error says to pass --plain-http at once, rather than after retries.
 func TestPlainHTTPRegistry(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	res, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "apps/hello:v1"), "v1", transfer.Options{RetryWait: 1})
 	if err == nil || !strings.Contains(err.Error(), "--plain-http") {

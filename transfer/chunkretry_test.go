@@ -21,8 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -45,7 +44,7 @@ func TestChunkedPushRetryContinues(t *testing.T) {
 	src, g, blob := packRetryBlob(t)
 
 	e := startResumeEnv(t)
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, After: 4, At: 0.5, Match: patches})
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, After: 4, At: 0.5, Match: patches})
 	opts := flakyOpts(3)
 	opts.ChunkSize = retryChunk
 	res, err := transfer.Push(ctx, src, "v1", e.viaProxy(t, "apps/retry"), "v1", opts)
@@ -90,7 +89,7 @@ func packRetryBlob(t *testing.T) (*layout.Layout, graph, ocispec.Descriptor) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	t.Cleanup(func() { src.Close() })
 	packPaths(t, src, "v1", p)
 	g := graphOf(t, src, "v1")
@@ -108,9 +107,9 @@ func packRetryBlob(t *testing.T) (*layout.Layout, graph, ocispec.Descriptor) {
 
 // assertRegistryBlob checks that the registry's copy of blob hashes to
 // its digest.
-func assertRegistryBlob(t *testing.T, ctx context.Context, reg *registrytest.Registry, repo string, blob ocispec.Descriptor) {
+func assertRegistryBlob(t *testing.T, ctx context.Context, reg *testkit.Registry, repo string, blob ocispec.Descriptor) {
 	t.Helper()
-	r := directRepo(t, reg, repo)
+	r := reg.Repository(t, repo)
 	rc, err := r.Fetch(ctx, blob)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +206,7 @@ func (p *lateChunkProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestChunkedPushRetryLateChunk(t *testing.T) {
 	ctx := resumeCtx(t)
 	src, g, blob := packRetryBlob(t)
-	reg := registrytest.Start(t, registrytest.Options{Disk: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Disk: true})
 	u, err := url.Parse(reg.URL)
 	if err != nil {
 		t.Fatal(err)

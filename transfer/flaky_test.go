@@ -21,8 +21,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -49,10 +48,10 @@ type flakyArtifact struct {
 	// after a failed copy their tag must still point at it, whole.
 	old graph
 	// want is what unpacking g gives: a snapshot of paths.
-	want map[string]entry
+	want testkit.Tree
 }
 
-// TestFlaky copies an artifact through a flaky proxy (internal/flakyproxy)
+// TestFlaky copies an artifact through a flaky proxy (testkit.Proxy)
 // in front of a registry. The artifact is packed once, for all subtests;
 // they only read it.
 func TestFlaky(t *testing.T) {
@@ -73,39 +72,32 @@ func packFlakyArtifact(t *testing.T) *flakyArtifact {
 		b := make([]byte, size)
 		rng.Read(b)
 		p := filepath.Join(dir, fmt.Sprintf("big-%d.bin", i))
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, b)
 		a.paths = append(a.paths, p)
 	}
-	a.src = newLayout(t)
+	a.src = testkit.NewLayout(t)
 	t.Cleanup(func() { a.src.Close() })
 	packPaths(t, a.src, "v1", a.paths...)
 	packPaths(t, a.src, "old", example[2:]...)
 	a.g = graphOf(t, a.src, "v1")
 	a.old = graphOf(t, a.src, "old")
-	a.want = map[string]entry{}
-	for _, p := range a.paths {
-		for k, v := range snapshot(t, p) {
-			a.want[filepath.Join(filepath.Base(p), k)] = v
-		}
-	}
+	a.want = testkit.SnapshotPaths(t, a.paths...)
 	return a
 }
 
 // flakyEnv is a registry with a flaky proxy in front of it.
 type flakyEnv struct {
-	reg   *registrytest.Registry
-	proxy *flakyproxy.Proxy
+	reg   *testkit.Registry
+	proxy *testkit.Proxy
 }
 
-func startFlaky(t *testing.T, faults flakyproxy.Faults) *flakyEnv {
+func startFlaky(t *testing.T, faults testkit.Faults) *flakyEnv {
 	t.Helper()
-	reg := registrytest.Start(t, registrytest.Options{Disk: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Disk: true})
 	if faults.Stall == 0 {
 		faults.Stall = flakyStall
 	}
-	return &flakyEnv{reg: reg, proxy: flakyproxy.Start(t, reg.URL, flakyproxy.Options{Faults: faults, Lifetime: time.Minute})}
+	return &flakyEnv{reg: reg, proxy: testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{Faults: faults, Lifetime: time.Minute})}
 }
 
 // viaProxy and direct are references to repo:v1 through the proxy and
@@ -137,7 +129,7 @@ func (e *flakyEnv) seedOld(t *testing.T, ctx context.Context, a *flakyArtifact, 
 // blob it references is there.
 func assertRegistryTag(t *testing.T, ctx context.Context, e *flakyEnv, repo string, want digest.Digest) {
 	t.Helper()
-	r := directRepo(t, e.reg, repo)
+	r := e.reg.Repository(t, repo)
 	desc, err := r.Resolve(ctx, "v1")
 	if want == "" {
 		if !errors.Is(err, errdef.ErrNotFound) {
@@ -207,7 +199,8 @@ func assertLayoutTag(t *testing.T, ctx context.Context, l *layout.Layout, a *fla
 	if got.manifest.Digest != a.g.manifest.Digest || !slices.Equal(got.digests(), a.g.digests()) {
 		t.Errorf("pulled graph %s %v, want %s %v", got.manifest.Digest, got.digests(), a.g.manifest.Digest, a.g.digests())
 	}
-	assertSameTree(t, a.want, snapshot(t, unpackTo(t, l, "v1")))
+	dir := unpackTo(t, l, "v1")
+	testkit.SameTree(t, dir, a.want, testkit.Snapshot(t, dir), testkit.ContentExec)
 }
 
 // assertOnlyPartials checks that l's temporary area holds nothing but
@@ -275,7 +268,7 @@ func concurrently(t *testing.T, n int, name func(int) string, fn func(*testing.T
 // flakySummary sums up the seeds of flakyPushPull.
 type flakySummary struct {
 	mu             sync.Mutex
-	faults         map[flakyproxy.Fault]int
+	faults         map[testkit.Fault]int
 	pushed, pulled int
 }
 
@@ -285,20 +278,20 @@ type flakySummary struct {
 // with identical digests and bytes, or gives up naming a blob; never does
 // a tag point at something incomplete, in the registry or the layout.
 func flakyPushPull(t *testing.T, a *flakyArtifact) {
-	sum := &flakySummary{faults: map[flakyproxy.Fault]int{}}
+	sum := &flakySummary{faults: map[testkit.Fault]int{}}
 	seeds := []uint64{1, 2, 3, 4, 5}
 	concurrently(t, len(seeds), func(i int) string { return fmt.Sprint("seed-", seeds[i]) }, func(t *testing.T, i int) {
 		flakySeed(t, a, seeds[i], sum)
 	})
 	t.Logf("%d of %d pushes and %d of %d pulls completed; faults injected: %v", sum.pushed, len(seeds), sum.pulled, len(seeds), sum.faults)
-	for _, f := range flakyproxy.AllFaults {
+	for _, f := range testkit.AllFaults {
 		if sum.faults[f] == 0 {
 			t.Errorf("no %v fault was injected in %d seeds: the test does not test it", f, len(seeds))
 		}
 	}
 	// With 8 attempts a fifth of faults is survivable: most copies
 	// complete (each seed's faults are mostly reproducible; see
-	// flakyproxy).
+	// testkit.Proxy).
 	if sum.pushed < len(seeds)-1 || sum.pulled < len(seeds)-1 {
 		t.Errorf("only %d pushes and %d pulls of %d completed", sum.pushed, sum.pulled, len(seeds))
 	}
@@ -306,7 +299,7 @@ func flakyPushPull(t *testing.T, a *flakyArtifact) {
 
 func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 	ctx := testCtx(t)
-	e := startFlaky(t, flakyproxy.Faults{Seed: seed, Rate: 0.2})
+	e := startFlaky(t, testkit.Faults{Seed: seed, Rate: 0.2})
 	defer func() {
 		st := e.proxy.Stats()
 		sum.mu.Lock()
@@ -330,7 +323,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 		assertGaveUp(t, "push", res, err, 8, append(a.g.blobDigests(), a.g.manifest.Digest)...)
 		// v1 is the old artifact or, if the manifest arrived and only
 		// its answer was lost, the new one; complete either way.
-		if d, rerr := directRepo(t, e.reg, repo).Resolve(ctx, "v1"); rerr == nil && d.Digest == a.g.manifest.Digest {
+		if d, rerr := e.reg.Repository(t, repo).Resolve(ctx, "v1"); rerr == nil && d.Digest == a.g.manifest.Digest {
 			assertRegistryTag(t, ctx, e, repo, a.g.manifest.Digest)
 		} else {
 			assertRegistryTag(t, ctx, e, repo, a.old.manifest.Digest)
@@ -350,7 +343,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 	assertRegistryTag(t, ctx, e, repo, a.g.manifest.Digest)
 
 	// The destination has v1 already, as the old artifact.
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	packPaths(t, dst, "v1", example[2:]...)
 	old, err := dst.Resolve(ctx, "v1")
 	if err != nil {
@@ -379,8 +372,8 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 	// A Cut lets an upload arrive (only its answer is lost), so it is
 	// left out: the uploads must fail.
-	uploadFaults := flakyproxy.Faults{Seed: 11, Rate: 1, Classes: flakyproxy.UploadData,
-		Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Stall, flakyproxy.Status500, flakyproxy.Status429}}
+	uploadFaults := testkit.Faults{Seed: 11, Rate: 1, Classes: testkit.UploadData,
+		Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultStall, testkit.FaultStatus500, testkit.FaultStatus429}}
 	scenarios := []struct {
 		name string
 		fn   func(t *testing.T, ctx context.Context)
@@ -401,8 +394,8 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		// up to 3 s after a 500: one attempt of 429s keeps this short.
 		// The blobs are in the registry already (as another tag), so
 		// that only the manifest is left to fail.
-		e := startFlaky(t, flakyproxy.Faults{Seed: 12, Rate: 1, Classes: flakyproxy.ManifestPut,
-			Kinds: []flakyproxy.Fault{flakyproxy.Status429}})
+		e := startFlaky(t, testkit.Faults{Seed: 12, Rate: 1, Classes: testkit.ManifestPut,
+			Kinds: []testkit.Fault{testkit.FaultStatus429}})
 		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/fresh"), "v0", transfer.Options{PlainHTTP: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -418,12 +411,12 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 	}}, {"blob downloads", func(t *testing.T, ctx context.Context) {
 		// Faults in a GET's body, past its headers, which only a new
 		// attempt of the whole copy can overcome.
-		e := startFlaky(t, flakyproxy.Faults{Seed: 13, Rate: 1, Classes: flakyproxy.BlobGet,
-			Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Stall, flakyproxy.Cut}})
+		e := startFlaky(t, testkit.Faults{Seed: 13, Rate: 1, Classes: testkit.BlobGet,
+			Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultStall, testkit.FaultCut}})
 		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 			t.Fatal(err)
 		}
-		dst := newLayout(t)
+		dst := testkit.NewLayout(t)
 		packPaths(t, dst, "v1", example[2:]...)
 		packPaths(t, dst, "other", example[0])
 		old, _ := dst.Resolve(ctx, "v1")
@@ -435,7 +428,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 			t.Errorf("the other tag moved: %v, %v", d.Digest, err)
 		}
 		// A new tag is not created either.
-		fresh := newLayout(t)
+		fresh := testkit.NewLayout(t)
 		res, err = transfer.Pull(ctx, e.viaProxy(t, "apps/down"), fresh, "v1", flakyOpts(2))
 		assertGaveUp(t, "pull into an empty layout", res, err, 2, a.g.blobDigests()...)
 		_, err = fresh.Resolve(ctx, "v1")
@@ -451,27 +444,27 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 // timeout, and the copy completes after a retry. Without an idle timeout
 // each would last flakyStall, past the test's deadline.
 func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
-	stall := func(c flakyproxy.Class) flakyproxy.Faults {
-		return flakyproxy.Faults{Rate: 1, Max: 1, Classes: c, Kinds: []flakyproxy.Fault{flakyproxy.Stall}}
+	stall := func(c testkit.Class) testkit.Faults {
+		return testkit.Faults{Rate: 1, Max: 1, Classes: c, Kinds: []testkit.Fault{testkit.FaultStall}}
 	}
 	scenarios := []struct {
 		name   string
-		faults flakyproxy.Faults
+		faults testkit.Faults
 		push   bool
 	}{
-		{"upload body", stall(flakyproxy.UploadData), true},
+		{"upload body", stall(testkit.UploadData), true},
 		// A late HEAD, on a connection used before (where net/http may
 		// wrap the timeout as "HTTP/1.x transport connection broken:
 		// …", which oras-go's retry does not take for a timeout).
-		{"late HEAD", flakyproxy.Faults{Rate: 1, After: 5, Max: 1, Classes: flakyproxy.BlobHead | flakyproxy.ManifestHead,
-			Kinds: []flakyproxy.Fault{flakyproxy.Stall}}, true},
-		{"manifest HEAD", stall(flakyproxy.ManifestHead), false},
-		{"download body", stall(flakyproxy.BlobGet), false},
+		{"late HEAD", testkit.Faults{Rate: 1, After: 5, Max: 1, Classes: testkit.BlobHead | testkit.ManifestHead,
+			Kinds: []testkit.Fault{testkit.FaultStall}}, true},
+		{"manifest HEAD", stall(testkit.ManifestHead), false},
+		{"download body", stall(testkit.BlobGet), false},
 	}
 	concurrently(t, len(scenarios), func(i int) string { return scenarios[i].name }, func(t *testing.T, i int) {
 		sc := scenarios[i]
 		ctx := testCtx(t)
-		e := startFlaky(t, flakyproxy.Faults{})
+		e := startFlaky(t, testkit.Faults{})
 		if !sc.push {
 			if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/stall"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 				t.Fatal(err)
@@ -480,7 +473,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 		var dst *layout.Layout
 		var old ocispec.Descriptor
 		if !sc.push {
-			dst = newLayout(t)
+			dst = testkit.NewLayout(t)
 			packPaths(t, dst, "v1", example[2:]...)
 			old, _ = dst.Resolve(ctx, "v1")
 		}
@@ -498,7 +491,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 			t.Fatalf("copy through a stall: %v", err)
 		}
 		t.Logf("copy through %v: %v, %d attempts", e.proxy.Log(), took, res.Attempts)
-		if n := e.proxy.Stats().Faults[flakyproxy.Stall]; n != 1 {
+		if n := e.proxy.Stats().Faults[testkit.FaultStall]; n != 1 {
 			t.Errorf("%d stalls, want 1", n)
 		}
 		if took > flakyStall/2 {
@@ -519,7 +512,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 // blob go up once and come down once.
 func flakyRefusesLargeBodies(t *testing.T, a *flakyArtifact) {
 	ctx := testCtx(t)
-	e := startFlaky(t, flakyproxy.Faults{RefuseBodiesOver: 1 << 20})
+	e := startFlaky(t, testkit.Faults{RefuseBodiesOver: 1 << 20})
 	res, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/big"), "v1", flakyOpts(4))
 	if err == nil {
 		t.Fatal("push of 8 MiB blobs through a 1 MiB body limit succeeded")
@@ -536,7 +529,7 @@ func flakyRefusesLargeBodies(t *testing.T, a *flakyArtifact) {
 	}
 	assertRegistryTag(t, ctx, e, "apps/big", "")
 
-	e.proxy.SetFaults(flakyproxy.Faults{})
+	e.proxy.SetFaults(testkit.Faults{})
 	before := e.proxy.Stats()
 	res, err = transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/big"), "v1", flakyOpts(3))
 	if err != nil {
@@ -549,7 +542,7 @@ func flakyRefusesLargeBodies(t *testing.T, a *flakyArtifact) {
 	if up, most := mid.Up-before.Up, a.g.blobBytes()+a.g.manifest.Size; up < 17<<20 || res.Attempts == 1 && up > most {
 		t.Errorf("push sent %d body bytes in %d attempts, want at most %d and at least the big blobs", up, res.Attempts, most)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(3))
 	if err != nil {
 		t.Fatal(err)

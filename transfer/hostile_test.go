@@ -25,8 +25,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -137,7 +136,7 @@ func TestPullTagsEndlessPages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			err = transfer.PullTags(ctx, ref, l, nil, transfer.Options{PlainHTTP: true, Attempts: 1}, nil)
 			n := e.tagReqs.Load()
 			t.Logf("after %d requests: %v", n, err)
@@ -168,7 +167,7 @@ func TestPullReferrersEndlessPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
 	n := e.referReqs.Load()
 	t.Logf("after %d requests: %v", n, err)
@@ -196,7 +195,7 @@ func TestPullReferrersTagSchemaBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
 	t.Logf("after %d referrers requests: %v", e.referReqs.Load(), err)
 	if !errors.Is(err, transfer.ErrTooManyPages) || !strings.Contains(err.Error(), "refusing") {
@@ -210,7 +209,7 @@ func TestPullReferrersTagSchemaBounded(t *testing.T) {
 // layoutFiles lists index.json's content and every file under blobs/.
 func layoutFiles(t *testing.T, l *layout.Layout) (string, []string) {
 	t.Helper()
-	idx := string(fileBytes(t, filepath.Join(l.Path(), "index.json")))
+	idx := string(testkit.ReadFile(t, filepath.Join(l.Path(), "index.json")))
 	var files []string
 	filepath.WalkDir(filepath.Join(l.Path(), "blobs"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -222,33 +221,14 @@ func layoutFiles(t *testing.T, l *layout.Layout) (string, []string) {
 	return idx, files
 }
 
-// pushManifest stores a manifest in repo, tagged tag.
-func pushManifest(t *testing.T, repo oras.Target, mediaType string, v any, tag string) ocispec.Descriptor {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := content.NewDescriptorFromBytes(mediaType, b)
-	if err := repo.Push(t.Context(), d, bytes.NewReader(b)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatalf("push manifest: %v", err)
-	}
-	if tag != "" {
-		if err := repo.Tag(t.Context(), d, tag); err != nil {
-			t.Fatalf("tag %s: %v", tag, err)
-		}
-	}
-	return d
-}
-
 // TestPullRefusesNegativeSize: a manifest whose layer descriptor says size
 // -1 is refused, naming the layer, before any byte of the layer is
 // fetched; the layout stays as it was.
 func TestPullRefusesNegativeSize(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	proxy := flakyproxy.Start(t, reg.URL, flakyproxy.Options{})
-	repo := directRepo(t, reg, "apps/neg")
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	proxy := testkit.StartProxy(t, reg.URL, testkit.ProxyOptions{})
+	repo := reg.Repository(t, "apps/neg")
 	data := make([]byte, 1<<20)
 	rand.Read(data)
 	layer := content.NewDescriptorFromBytes("application/octet-stream", data)
@@ -262,9 +242,9 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 		bad := layer
 		bad.Size = size
 		tag := fmt.Sprintf("size%d", size)
-		pushManifest(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, tag)
+		testkit.PushJSON(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, tag)
 
-		l := newLayout(t)
+		l := testkit.NewLayout(t)
 		packPaths(t, l, "keep", "../testdata/example/hello-0.1.0.tgz")
 		idx, files := layoutFiles(t, l)
 		before := proxy.Stats().Down
@@ -292,8 +272,8 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 // verifies and GC collects what the pull stored.
 func TestPullRefusesUnknownMediaType(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "apps/odd:v1")
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true}); err != nil {
@@ -302,15 +282,15 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 	// The manifest also as a plain blob, so that a client that takes it
 	// for one can fetch it; Distribution accepts an index whose child
 	// descriptor claims any media type.
-	repo := directRepo(t, reg, "apps/odd")
-	mb := fileBytes(t, filepath.Join(src.Path(), "blobs", "sha256", packed.Manifest.Digest.Encoded()))
+	repo := reg.Repository(t, "apps/odd")
+	mb := testkit.ReadFile(t, filepath.Join(src.Path(), "blobs", "sha256", packed.Manifest.Digest.Encoded()))
 	odd := ocispec.Descriptor{MediaType: "application/vnd.example.unknown+json", Digest: packed.Manifest.Digest, Size: packed.Manifest.Size}
 	if err := repo.Blobs().Push(ctx, odd, bytes.NewReader(mb)); err != nil {
 		t.Fatal(err)
 	}
-	pushManifest(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
+	testkit.PushJSON(t, repo, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{odd}}, "odd")
 
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	packPaths(t, l, "keep", "../testdata/example/site")
 	_, err := transfer.Pull(ctx, regRef(t, reg, "apps/odd:odd"), l, "odd", transfer.Options{PlainHTTP: true, Attempts: 1})
 	t.Log(err)
@@ -351,7 +331,7 @@ func multiPlatform(t *testing.T, l *layout.Layout) (idx, child, childSBOM, idxSB
 	a.Platform = &ocispec.Platform{OS: "linux", Architecture: "amd64"}
 	b.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
 	a.Annotations, b.Annotations = nil, nil
-	idx = pushManifest(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{a, b}}, "multi")
+	idx = testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex, ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{a, b}}, "multi")
 	for _, tag := range []string{"a", "b"} {
 		if err := l.Untag(t.Context(), tag); err != nil {
 			t.Fatal(err)
@@ -365,20 +345,7 @@ func multiPlatform(t *testing.T, l *layout.Layout) (idx, child, childSBOM, idxSB
 // layer is text, as layout.Push stores referrers (listed untagged).
 func addNote(t *testing.T, l *layout.Layout, subject ocispec.Descriptor, text string) ocispec.Descriptor {
 	t.Helper()
-	ctx := t.Context()
-	layer := content.NewDescriptorFromBytes("text/plain", []byte(text))
-	if err := l.Push(ctx, layer, strings.NewReader(text)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.note.v1",
-		Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{layer}, Subject: &subj}
-	d := pushManifest(t, l, ocispec.MediaTypeImageManifest, m, "")
-	d.ArtifactType = m.ArtifactType
-	return d
+	return testkit.PushReferrer(t, l, subject, "application/vnd.example.note.v1", "text/plain", []byte(text))
 }
 
 // assertReferrer checks that the referrers of subject listed by list are
@@ -399,8 +366,8 @@ func assertReferrer(t *testing.T, where string, got []ocispec.Descriptor, err er
 // of the index.
 func TestReferrersOfChildManifests(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	idx, child, childSBOM, idxSBOM := multiPlatform(t, src)
 	opts := transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1}
 
@@ -408,7 +375,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "multi", regRef(t, reg, "apps/multi:v1"), "v1", opts); err != nil {
 		t.Fatalf("push --referrers: %v", err)
 	}
-	repo := directRepo(t, reg, "apps/multi")
+	repo := reg.Repository(t, "apps/multi")
 	rs := registryReferrers(t, ctx, repo, child)
 	assertReferrer(t, "registry after push", rs, nil, "child", childSBOM)
 	rs = registryReferrers(t, ctx, repo, idx)
@@ -416,7 +383,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 
 	// Pull, from a repository filled by oras-go itself, so that the pull
 	// is tested on its own.
-	other := directRepo(t, reg, "apps/direct")
+	other := reg.Repository(t, "apps/direct")
 	if _, err := oras.Copy(ctx, src, "multi", other, "v1", oras.DefaultCopyOptions); err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +392,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	if _, err := transfer.Pull(ctx, regRef(t, reg, "apps/direct:v1"), dst, "v1", opts); err != nil {
 		t.Fatalf("pull --referrers: %v", err)
 	}

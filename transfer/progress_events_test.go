@@ -3,7 +3,7 @@ package transfer_test
 import (
 	"testing"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -12,8 +12,8 @@ import (
 // show a total that does not grow; both ways.
 func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 
@@ -44,7 +44,7 @@ func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	}
 	check("push", &push)
 	var pull events
-	if _, err := transfer.Pull(ctx, ref, newLayout(t), "v1", transfer.Options{PlainHTTP: true, OnEvent: pull.on}); err != nil {
+	if _, err := transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", transfer.Options{PlainHTTP: true, OnEvent: pull.on}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	check("pull", &pull)

@@ -17,7 +17,7 @@ import (
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -26,8 +26,8 @@ import (
 // same bytes, and a Result that counts what moved.
 func TestPushPullAnonymous(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 	if len(g.blobs) != len(example)+1 {
@@ -59,7 +59,7 @@ func TestPushPullAnonymous(t *testing.T) {
 	}
 
 	// What the registry holds, seen by a client that is not ours.
-	direct := directRepo(t, reg, "apps/bundle")
+	direct := reg.Repository(t, "apps/bundle")
 	if d, err := direct.Resolve(ctx, "v1"); err != nil || d.Digest != packed.Manifest.Digest {
 		t.Fatalf("registry v1 = %v, %v; want %s", d.Digest, err, packed.Manifest.Digest)
 	}
@@ -69,7 +69,7 @@ func TestPushPullAnonymous(t *testing.T) {
 		}
 	}
 
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
 	if err != nil {
 		t.Fatalf("pull: %v", err)
@@ -89,8 +89,8 @@ func TestPushPullAnonymous(t *testing.T) {
 // the other tag as it was; pulling again moves nothing.
 func TestPushAgainSkipsEverything(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 	ref := regRef(t, reg, "apps/bundle:v1")
@@ -118,7 +118,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 
 	// The destination already has another tag, which shares two blobs
 	// (the empty config and hello-0.1.0.tgz) with v1.
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	packPaths(t, dst, "other", "../testdata/example/hello-0.1.0.tgz")
 	before, err := dst.Resolve(ctx, "other")
 	if err != nil {
@@ -154,7 +154,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 	}
 	// The other artifact still unpacks.
 	out := unpackTo(t, dst, "other")
-	if !bytes.Equal(fileBytes(t, filepath.Join(out, "hello-0.1.0.tgz")), fileBytes(t, "../testdata/example/hello-0.1.0.tgz")) {
+	if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, "hello-0.1.0.tgz")), testkit.ReadFile(t, "../testdata/example/hello-0.1.0.tgz")) {
 		t.Error("the other tag's file changed")
 	}
 
@@ -172,11 +172,11 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 // push (dstTag "") must not create a tag in the registry.
 func TestPushRetag(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	opts := transfer.Options{PlainHTTP: true}
-	direct := directRepo(t, reg, "charts/hello")
+	direct := reg.Repository(t, "charts/hello")
 
 	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "charts/hello"), "stable", opts); err != nil {
 		t.Fatal(err)
@@ -209,11 +209,11 @@ func TestPushRetag(t *testing.T) {
 // pushed (the `oras push` format) and unpacks it.
 func TestPullOrasPushed(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	mem := memory.New()
 	files := map[string][]byte{
-		"app-1.0.tar":     fileBytes(t, "../testdata/example/app-1.0.tar"),
-		"hello-0.1.0.tgz": fileBytes(t, "../testdata/example/hello-0.1.0.tgz"),
+		"app-1.0.tar":     testkit.ReadFile(t, "../testdata/example/app-1.0.tar"),
+		"hello-0.1.0.tgz": testkit.ReadFile(t, "../testdata/example/hello-0.1.0.tgz"),
 		"notes.txt":       []byte("pushed by oras-go\n"),
 	}
 	names := []string{"app-1.0.tar", "hello-0.1.0.tgz", "notes.txt"}
@@ -234,11 +234,11 @@ func TestPullOrasPushed(t *testing.T) {
 	if err := mem.Tag(ctx, m, "1.0"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := oras.Copy(ctx, mem, "1.0", directRepo(t, reg, "oras/pushed"), "1.0", oras.DefaultCopyOptions); err != nil {
+	if _, err := oras.Copy(ctx, mem, "1.0", reg.Repository(t, "oras/pushed"), "1.0", oras.DefaultCopyOptions); err != nil {
 		t.Fatalf("oras.Copy: %v", err)
 	}
 
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err := transfer.Pull(ctx, regRef(t, reg, "oras/pushed:1.0"), dst, "1.0", transfer.Options{PlainHTTP: true})
 	if err != nil {
 		t.Fatalf("pull: %v", err)
@@ -248,7 +248,7 @@ func TestPullOrasPushed(t *testing.T) {
 	}
 	out := unpackTo(t, dst, "1.0")
 	for _, name := range names {
-		if got := fileBytes(t, filepath.Join(out, name)); !bytes.Equal(got, files[name]) {
+		if got := testkit.ReadFile(t, filepath.Join(out, name)); !bytes.Equal(got, files[name]) {
 			t.Errorf("%s: %d bytes differ from the %d pushed", name, len(got), len(files[name]))
 		}
 	}
@@ -262,17 +262,15 @@ func TestPullOrasPushed(t *testing.T) {
 // several blobs in flight at once.
 func TestConcurrentManyBlobs(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	dir := t.TempDir()
 	var paths []string
 	for i := range 40 {
 		p := filepath.Join(dir, fmt.Sprintf("file-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), i+1)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), i+1)))
 		paths = append(paths, p)
 	}
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "many", paths...)
 	g := graphOf(t, src, "many")
 	ref := regRef(t, reg, "apps/many:many")
@@ -290,7 +288,7 @@ func TestConcurrentManyBlobs(t *testing.T) {
 		t.Errorf("%d blobs reported done, want %d", len(got), len(g.blobs)+1)
 	}
 
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	opts.OnEvent = nil
 	res, err = transfer.Pull(ctx, ref, dst, "many", opts)
 	if err != nil {
@@ -301,7 +299,7 @@ func TestConcurrentManyBlobs(t *testing.T) {
 	}
 	out := unpackTo(t, dst, "many")
 	for _, p := range paths {
-		if !bytes.Equal(fileBytes(t, filepath.Join(out, filepath.Base(p))), fileBytes(t, p)) {
+		if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, filepath.Base(p))), testkit.ReadFile(t, p)) {
 			t.Errorf("%s differs", filepath.Base(p))
 		}
 	}
@@ -310,8 +308,8 @@ func TestConcurrentManyBlobs(t *testing.T) {
 // TestPullMissing names a tag the registry does not have.
 func TestPullMissing(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	dst := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	dst := testkit.NewLayout(t)
 	res, err := transfer.Pull(ctx, regRef(t, reg, "apps/none:v9"), dst, "v9", transfer.Options{PlainHTTP: true, RetryWait: 1})
 	if !errors.Is(err, errdef.ErrNotFound) {
 		t.Fatalf("pull of a missing tag: %v, want ErrNotFound", err)

@@ -3,16 +3,12 @@ package transfer_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"testing"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -24,33 +20,7 @@ const sbomType = "application/vnd.example.sbom.v1"
 // in index.json untagged because it has a subject.
 func addSBOM(t *testing.T, l *layout.Layout, subject ocispec.Descriptor) ocispec.Descriptor {
 	t.Helper()
-	ctx := t.Context()
-	data := []byte(`{"spdxVersion":"SPDX-2.3","name":"bundle"}`)
-	layer := content.NewDescriptorFromBytes("application/spdx+json", data)
-	if err := l.Push(ctx, layer, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Push(ctx, ocispec.DescriptorEmptyJSON, bytes.NewReader(ocispec.DescriptorEmptyJSON.Data)); err != nil && !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	subj := ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}
-	b, err := json.Marshal(ocispec.Manifest{
-		Versioned:    specs.Versioned{SchemaVersion: 2},
-		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: sbomType,
-		Config:       ocispec.DescriptorEmptyJSON,
-		Layers:       []ocispec.Descriptor{layer},
-		Subject:      &subj,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, b)
-	m.ArtifactType = sbomType
-	if err := l.Push(ctx, m, bytes.NewReader(b)); err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return testkit.PushReferrer(t, l, subject, sbomType, "application/spdx+json", []byte(`{"spdxVersion":"SPDX-2.3","name":"bundle"}`))
 }
 
 // registryReferrers lists the referrers of subject in repo.
@@ -72,8 +42,8 @@ func registryReferrers(t *testing.T, ctx context.Context, repo *remote.Repositor
 // layout, with Referrers; without, it stays behind.
 func TestReferrers(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	a := packed.Manifest
 	sbom := addSBOM(t, src, a)
@@ -86,10 +56,10 @@ func TestReferrers(t *testing.T) {
 	if _, err := transfer.Push(ctx, src, "v1", plain, "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	if rs := registryReferrers(t, ctx, directRepo(t, reg, "apps/plain"), a); len(rs) != 0 {
+	if rs := registryReferrers(t, ctx, reg.Repository(t, "apps/plain"), a); len(rs) != 0 {
 		t.Errorf("push without Referrers carried %v", rs)
 	}
-	if ok, err := directRepo(t, reg, "apps/plain").Exists(ctx, sbom); err != nil || ok {
+	if ok, err := reg.Repository(t, "apps/plain").Exists(ctx, sbom); err != nil || ok {
 		t.Errorf("push without Referrers: SBOM manifest in the registry = %v, %v", ok, err)
 	}
 
@@ -103,7 +73,7 @@ func TestReferrers(t *testing.T) {
 	if res.Manifest.Digest != a.Digest || res.Manifests != 2 {
 		t.Errorf("push with referrers: manifest %s, %d manifests sent; want %s and 2 (A and the SBOM)", res.Manifest.Digest, res.Manifests, a.Digest)
 	}
-	direct := directRepo(t, reg, "apps/signed")
+	direct := reg.Repository(t, "apps/signed")
 	rs := registryReferrers(t, ctx, direct, a)
 	if len(rs) != 1 || rs[0].Digest != sbom.Digest || rs[0].ArtifactType != sbomType {
 		t.Fatalf("registry referrers of A = %+v, want the SBOM %s (%s)", rs, sbom.Digest, sbomType)
@@ -113,7 +83,7 @@ func TestReferrers(t *testing.T) {
 	}
 
 	// Pull without Referrers: the SBOM stays in the registry.
-	bare := newLayout(t)
+	bare := testkit.NewLayout(t)
 	if _, err := transfer.Pull(ctx, ref, bare, "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +95,7 @@ func TestReferrers(t *testing.T) {
 	}
 
 	// Pull with Referrers.
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, ref, dst, "v1", opts)
 	if err != nil {
 		t.Fatalf("pull with referrers: %v", err)

@@ -16,8 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -50,7 +49,7 @@ func packBig(t *testing.T) *bigArtifact {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	a := &bigArtifact{src: newLayout(t)}
+	a := &bigArtifact{src: testkit.NewLayout(t)}
 	t.Cleanup(func() { a.src.Close() })
 	packPaths(t, a.src, "v1", p)
 	a.g = graphOf(t, a.src, "v1")
@@ -77,9 +76,9 @@ func resumeCtx(t *testing.T) context.Context {
 // lives long enough for 256 MiB transfers.
 func startResumeEnv(t *testing.T) *flakyEnv {
 	t.Helper()
-	e := startFlaky(t, flakyproxy.Faults{})
+	e := startFlaky(t, testkit.Faults{})
 	e.proxy.Close()
-	e.proxy = flakyproxy.Start(t, e.reg.URL, flakyproxy.Options{Lifetime: 4 * time.Minute})
+	e.proxy = testkit.StartProxy(t, e.reg.URL, testkit.ProxyOptions{Lifetime: 4 * time.Minute})
 	return e
 }
 
@@ -164,9 +163,9 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 	}
 	for _, at := range []float64{0.1, 0.5, 0.9} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
-			dst := newLayout(t)
+			dst := testkit.NewLayout(t)
 			defer dst.Close()
-			e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, At: at, Match: blobGETs(a.blob.Digest)})
+			e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: at, Match: blobGETs(a.blob.Digest)})
 			if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err == nil {
 				t.Fatal("pull succeeded through a connection reset")
 			}
@@ -180,7 +179,7 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 				t.Fatalf("after a cut at byte %d, %d bytes are kept", cut, have)
 			}
 			settle(t, e)
-			e.proxy.SetFaults(flakyproxy.Faults{})
+			e.proxy.SetFaults(testkit.Faults{})
 			before := e.proxy.Stats()
 			res, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1))
 			if err != nil {
@@ -211,8 +210,8 @@ func resumePullRetries(t *testing.T, a *bigArtifact) {
 	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Cut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
-	dst := newLayout(t)
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultCut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	res, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(5))
 	if err != nil {
@@ -246,7 +245,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 		mu   sync.Mutex
 		gets []string
 	)
-	e.proxy.SetFaults(flakyproxy.Faults{Match: func(r *http.Request) bool {
+	e.proxy.SetFaults(testkit.Faults{Match: func(r *http.Request) bool {
 		if blobGETs(a.blob.Digest)(r) {
 			mu.Lock()
 			gets = append(gets, r.Header.Get("Range"))
@@ -254,7 +253,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 		}
 		return false
 	}})
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", opts); err != nil {
 		t.Fatal(err)
@@ -267,9 +266,9 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 	assertPulled(t, ctx, dst, a)
 
 	// Cut: two of the ranges are reset half way.
-	dst2 := newLayout(t)
+	dst2 := testkit.NewLayout(t)
 	defer dst2.Close()
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 2, At: 0.5, Match: blobGETs(a.blob.Digest)})
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 2, At: 0.5, Match: blobGETs(a.blob.Digest)})
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst2, "v1", opts); err == nil {
 		t.Fatal("pull succeeded through two resets")
 	}
@@ -278,7 +277,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 		t.Fatalf("after two ranges were cut half way, %d bytes are kept", have)
 	}
 	settle(t, e)
-	e.proxy.SetFaults(flakyproxy.Faults{})
+	e.proxy.SetFaults(testkit.Faults{})
 	before := e.proxy.Stats()
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst2, "v1", opts); err != nil {
 		t.Fatal(err)
@@ -299,9 +298,9 @@ func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
 		t.Fatal(err)
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
-	e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, At: 0.5, Match: blobGETs(a.blob.Digest)})
+	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: 0.5, Match: blobGETs(a.blob.Digest)})
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err == nil {
 		t.Fatal("pull succeeded through a reset")
 	}
@@ -309,7 +308,7 @@ func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 		t.Fatal("nothing kept after a cut half way")
 	}
 	settle(t, e)
-	e.proxy.SetFaults(flakyproxy.Faults{IgnoreRange: true})
+	e.proxy.SetFaults(testkit.Faults{IgnoreRange: true})
 	before := e.proxy.Stats()
 	if _, err := transfer.Pull(ctx, e.viaProxy(t, "apps/big"), dst, "v1", flakyOpts(1)); err != nil {
 		t.Fatal(err)
@@ -333,7 +332,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 	for i, after := range []int{0, 3, 7} {
 		t.Run(fmt.Sprint(after), func(t *testing.T) {
 			repo := fmt.Sprintf("apps/big%d", i)
-			e.proxy.SetFaults(flakyproxy.Faults{Kinds: []flakyproxy.Fault{flakyproxy.Reset}, Rate: 1, Max: 1, After: after, At: 0.5, Match: patches})
+			e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, After: after, At: 0.5, Match: patches})
 			before := e.proxy.Stats()
 			if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, repo), "v1", opts); err == nil {
 				t.Fatal("push succeeded through a reset")
@@ -347,7 +346,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 			if want := int64(after) * opts.ChunkSize; first < want || first > want+64<<10 {
 				t.Errorf("first push forwarded %d bytes, want the %d chunks before the cut (%d)", first, after, want)
 			}
-			e.proxy.SetFaults(flakyproxy.Faults{})
+			e.proxy.SetFaults(testkit.Faults{})
 			res, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, repo), "v1", opts)
 			if err != nil {
 				t.Fatal(err)
@@ -370,7 +369,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
-	e.proxy.SetFaults(flakyproxy.Faults{RefuseBodiesOver: 40 << 20})
+	e.proxy.SetFaults(testkit.Faults{RefuseBodiesOver: 40 << 20})
 	opts := flakyOpts(1)
 	opts.ChunkSize = 32 << 20
 	if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/chunked"), "v1", opts); err != nil {
@@ -381,7 +380,7 @@ func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 	}
 	assertRegistryTag(t, ctx, e, "apps/chunked", a.g.manifest.Digest)
 
-	e.proxy.SetFaults(flakyproxy.Faults{RefuseBodiesOver: 100 << 20})
+	e.proxy.SetFaults(testkit.Faults{RefuseBodiesOver: 100 << 20})
 	before := e.proxy.Stats()
 	if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/auto"), "v1", flakyOpts(1)); err != nil {
 		t.Fatal(err)
@@ -402,7 +401,7 @@ func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 func TestResumeAuth(t *testing.T) {
 	ctx := resumeCtx(t)
 	a := packFlakyArtifact(t)
-	reg := registrytest.Start(t, registrytest.Options{Users: map[string]string{"robot": "s3cret"}, Disk: true})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: map[string]string{"robot": "s3cret"}, Disk: true})
 	opts := transfer.Options{PlainHTTP: true, Username: "robot", Password: "s3cret", ChunkSize: 1 << 20, ParallelRanges: 3}
 	ref := regRef(t, reg, "apps/auth:v1")
 	res, err := transfer.Push(ctx, a.src, "v1", ref, "v1", opts)
@@ -412,7 +411,7 @@ func TestResumeAuth(t *testing.T) {
 	if res.Copied != len(a.g.blobs) {
 		t.Errorf("pushed %d blobs, want %d", res.Copied, len(a.g.blobs))
 	}
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	if _, err := transfer.Pull(ctx, ref, dst, "v1", opts); err != nil {
 		t.Fatal(err)
@@ -420,7 +419,7 @@ func TestResumeAuth(t *testing.T) {
 	assertLayoutTag(t, ctx, dst, a, "", true)
 
 	opts.Password = "wrong"
-	_, err = transfer.Pull(ctx, ref, newLayout(t), "v1", opts)
+	_, err = transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", opts)
 	if !errors.Is(err, transfer.ErrUnauthorized) {
 		t.Errorf("pull with a wrong password: %v, want ErrUnauthorized", err)
 	}

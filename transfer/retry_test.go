@@ -18,7 +18,7 @@ import (
 
 	"oras.land/oras-go/v2/errdef"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -44,7 +44,7 @@ type faultyProxy struct {
 	rejectedUploads, rejectedDownloads, cut, lost int
 }
 
-func startFaultyProxy(t *testing.T, reg *registrytest.Registry) *faultyProxy {
+func startFaultyProxy(t *testing.T, reg *testkit.Registry) *faultyProxy {
 	t.Helper()
 	target, err := url.Parse(reg.URL)
 	if err != nil {
@@ -186,9 +186,9 @@ func (p *faultyProxy) cutShort(w http.ResponseWriter, r *http.Request) {
 // whole-copy retries that per-request retries could not spare.
 func TestRetryTransientFaults(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	proxy := startFaultyProxy(t, reg)
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 	ref, err := transfer.ParseReference(proxy.Host + "/apps/flaky:v1")
@@ -213,7 +213,7 @@ func TestRetryTransientFaults(t *testing.T) {
 	if res.Manifest.Digest != g.manifest.Digest || res.Copied != len(g.blobs) || res.Skipped != 0 || res.Bytes < g.blobBytes()+g.manifest.Size {
 		t.Errorf("push result %+v; want %s, %d copied, 0 skipped, at least %d bytes", res, g.manifest.Digest, len(g.blobs), g.blobBytes()+g.manifest.Size)
 	}
-	direct := directRepo(t, reg, "apps/flaky")
+	direct := reg.Repository(t, "apps/flaky")
 	if d, err := direct.Resolve(ctx, "v1"); err != nil || d.Digest != g.manifest.Digest {
 		t.Fatalf("registry v1 = %v, %v", d.Digest, err)
 	}
@@ -240,7 +240,7 @@ func TestRetryTransientFaults(t *testing.T) {
 	// A download is a GET: oras-go's per-request retry answers the 503s on
 	// its own, within one attempt.
 	proxy.set(0, 3, 0)
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, ref, dst, "v1", opts)
 	if err != nil {
 		t.Fatalf("pull through 3 rejected downloads: %v", err)
@@ -256,7 +256,7 @@ func TestRetryTransientFaults(t *testing.T) {
 	// A download cut short after its headers is beyond per-request retry:
 	// the whole copy runs again and fetches only what is missing.
 	proxy.set(0, 3, 1)
-	dst = newLayout(t)
+	dst = testkit.NewLayout(t)
 	res, err = transfer.Pull(ctx, ref, dst, "v1", opts)
 	if err != nil {
 		t.Fatalf("pull through 503s and a cut download: %v", err)
@@ -282,9 +282,9 @@ func TestRetryTransientFaults(t *testing.T) {
 // nothing is tagged at the destination.
 func TestRetryGivesUp(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	proxy := startFaultyProxy(t, reg)
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 	ref, err := transfer.ParseReference(proxy.Host + "/apps/down:v1")
@@ -312,7 +312,7 @@ func TestRetryGivesUp(t *testing.T) {
 	if up, _, _ := proxy.counts(); up < 3 || up > 3*len(g.blobs) {
 		t.Errorf("the proxy rejected %d uploads; 3 attempts make 3 to %d", up, 3*len(g.blobs))
 	}
-	if _, err := directRepo(t, reg, "apps/down").Resolve(ctx, "v1"); !errors.Is(err, errdef.ErrNotFound) {
+	if _, err := reg.Repository(t, "apps/down").Resolve(ctx, "v1"); !errors.Is(err, errdef.ErrNotFound) {
 		t.Errorf("the registry has v1 after a failed push: %v", err)
 	}
 
@@ -322,7 +322,7 @@ func TestRetryGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.set(0, 0, always)
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	packPaths(t, dst, "other", "../testdata/example/hello-0.1.0.tgz")
 	other, _ := dst.Resolve(ctx, "other")
 	res, err = transfer.Pull(ctx, ref, dst, "v1", opts)

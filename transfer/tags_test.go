@@ -3,7 +3,6 @@ package transfer_test
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/registry/remote"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -31,9 +30,7 @@ func packTags(t *testing.T, l *layout.Layout, n int) ([]string, map[string]diges
 	want := map[string]digest.Digest{}
 	for i := range n {
 		p := filepath.Join(dir, fmt.Sprintf("part-%02d.txt", i))
-		if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
 		tag := fmt.Sprintf("t%02d", i)
 		res := packPaths(t, l, tag, p, tagsHello)
 		tags = append(tags, tag)
@@ -93,9 +90,9 @@ func registryTags(t *testing.T, repo *remote.Repository) []string {
 // moved once each way.
 func TestPushPullTags(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	transfer.SetTagListPageSize(t, 7)
-	src := newLayout(t)
+	src := testkit.NewLayout(t)
 	tags, want := packTags(t, src, 30)
 	ref := regRef(t, reg, "apps/many")
 	opts := transfer.Options{PlainHTTP: true, Concurrency: 8}
@@ -130,7 +127,7 @@ func TestPushPullTags(t *testing.T) {
 			t.Errorf("blob %s sent %d times", b.Digest, n)
 		}
 	}
-	direct := directRepo(t, reg, "apps/many")
+	direct := reg.Repository(t, "apps/many")
 	if got := registryTags(t, direct); !slices.Equal(got, tags) {
 		t.Fatalf("registry tags = %v, want %v", got, tags)
 	}
@@ -140,7 +137,7 @@ func TestPushPullTags(t *testing.T) {
 		}
 	}
 
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	var pullEv events
 	opts.OnEvent = pullEv.on
 	pulled := newTagResults(t)
@@ -186,10 +183,10 @@ func TestPushPullTags(t *testing.T) {
 		}
 		out := unpackTo(t, dst, tag)
 		part := fmt.Sprintf("part-%02d.txt", i)
-		if !bytes.Equal(fileBytes(t, filepath.Join(out, part)), []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i))) {
+		if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, part)), []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i))) {
 			t.Errorf("%s: %s differs", tag, part)
 		}
-		if !bytes.Equal(fileBytes(t, filepath.Join(out, "hello-0.1.0.tgz")), fileBytes(t, tagsHello)) {
+		if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, "hello-0.1.0.tgz")), testkit.ReadFile(t, tagsHello)) {
 			t.Errorf("%s: hello-0.1.0.tgz differs", tag)
 		}
 	}
@@ -204,8 +201,8 @@ func TestPushPullTags(t *testing.T) {
 // the registry's, and its own tag is left alone.
 func TestPullTagsIntoExistingLayout(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	tags, want := packTags(t, src, 12)
 	ref := regRef(t, reg, "apps/many")
 	opts := transfer.Options{PlainHTTP: true}
@@ -213,7 +210,7 @@ func TestPullTagsIntoExistingLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dst := newLayout(t)
+	dst := testkit.NewLayout(t)
 	for _, tag := range tags[:4] {
 		if _, err := transfer.Pull(ctx, regRef(t, reg, "apps/many:"+tag), dst, tag, opts); err != nil {
 			t.Fatal(err)
@@ -252,11 +249,7 @@ func TestPullTagsIntoExistingLayout(t *testing.T) {
 // assertExampleSite checks that dir holds the example's site directory.
 func assertExampleSite(t *testing.T, dir string) {
 	t.Helper()
-	want := map[string]entry{}
-	for k, v := range snapshot(t, "../testdata/example/site") {
-		want[filepath.Join("site", k)] = v
-	}
-	assertSameTree(t, want, snapshot(t, dir))
+	testkit.SameTree(t, dir, testkit.SnapshotPaths(t, "../testdata/example/site"), testkit.Snapshot(t, dir), testkit.ContentExec)
 }
 
 // TestPullTagsErrorNamesTag: a tag whose blob the registry lost (deleted
@@ -266,8 +259,8 @@ func assertExampleSite(t *testing.T, dir string) {
 // the layout lacks.
 func TestPullTagsErrorNamesTag(t *testing.T) {
 	ctx := testCtx(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	src := newLayout(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src := testkit.NewLayout(t)
 	tags, _ := packTags(t, src, 10)
 	ref := regRef(t, reg, "apps/many")
 	opts := transfer.Options{PlainHTTP: true, Attempts: 1}
@@ -276,13 +269,13 @@ func TestPullTagsErrorNamesTag(t *testing.T) {
 	}
 	// t05's own file (its first layer) is deleted from the repository.
 	lost := graphOf(t, src, "t05").blobs[1]
-	if err := directRepo(t, reg, "apps/many").Blobs().Delete(ctx, lost); err != nil {
+	if err := reg.Repository(t, "apps/many").Blobs().Delete(ctx, lost); err != nil {
 		t.Fatalf("delete blob: %v", err)
 	}
 
 	for _, conc := range []int{1, 4} {
 		t.Run(fmt.Sprintf("concurrency%d", conc), func(t *testing.T) {
-			dst := newLayout(t)
+			dst := testkit.NewLayout(t)
 			opts := opts
 			opts.Concurrency = conc
 			pulled := newTagResults(t)
@@ -320,7 +313,7 @@ func TestPullTagsErrorNamesTag(t *testing.T) {
 		})
 	}
 
-	err := transfer.PullTags(ctx, ref, newLayout(t), []string{"t00", "nosuchtag", "t01"}, opts, nil)
+	err := transfer.PullTags(ctx, ref, testkit.NewLayout(t), []string{"t00", "nosuchtag", "t01"}, opts, nil)
 	if err == nil || !strings.Contains(err.Error(), "nosuchtag") {
 		t.Errorf("pull of a missing tag: %v, want an error naming it", err)
 	}
@@ -328,11 +321,11 @@ func TestPullTagsErrorNamesTag(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "notinlayout") {
 		t.Errorf("push of a missing tag: %v, want an error naming it", err)
 	}
-	err = transfer.PullTags(ctx, regRef(t, reg, "apps/none"), newLayout(t), nil, opts, nil)
+	err = transfer.PullTags(ctx, regRef(t, reg, "apps/none"), testkit.NewLayout(t), nil, opts, nil)
 	if err == nil || !strings.Contains(err.Error(), "apps/none") {
 		t.Errorf("pull of a missing repository: %v, want an error naming it", err)
 	}
-	if err := transfer.PullTags(ctx, regRef(t, reg, "apps/many:t00"), newLayout(t), nil, opts, nil); err == nil {
+	if err := transfer.PullTags(ctx, regRef(t, reg, "apps/many:t00"), testkit.NewLayout(t), nil, opts, nil); err == nil {
 		t.Error("PullTags took a reference with a tag")
 	}
 }

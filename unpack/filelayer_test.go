@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/unpack"
 )
@@ -56,15 +56,9 @@ func (e *errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func randomBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.NewChaCha8([32]byte{7}).Read(b)
-	return b
-}
-
 func TestFileLayerVerification(t *testing.T) {
 	const size = 5<<20 + 123 // several hashcopy pieces
-	data := randomBytes(size)
+	data := testkit.RandomBytes(7, size)
 	other := bytes.Clone(data)
 	other[size-1] ^= 1
 	errDisk := errors.New("disk gone")
@@ -100,7 +94,7 @@ func TestFileLayerVerification(t *testing.T) {
 		}, opts: unpack.Options{MaxSize: size + 512<<10}, err: layout.ErrSizeMismatch, msg: "more than the"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			fl := ingest(t, l, mtFile, data)
 			fl.Annotations = map[string]string{ocispec.AnnotationTitle: "big.bin"}
 			zeros := strings.Repeat("\x00", 1<<20)
@@ -109,7 +103,7 @@ func TestFileLayerVerification(t *testing.T) {
 			target := &lyingTarget{Layout: l, blob: fl.Digest, content: c.content}
 			parent := tempDir(t)
 			dest := filepath.Join(parent, "out")
-			before := snapshot(t, parent)
+			before := testkit.Snapshot(t, parent)
 			opts := c.opts
 			var last, total int64
 			opts.Progress = func(d, t int64) { last, total = d, t }
@@ -130,20 +124,20 @@ func TestFileLayerVerification(t *testing.T) {
 			if !errors.Is(err, c.err) || !strings.Contains(err.Error(), c.msg) || !strings.Contains(err.Error(), `"big.bin"`) {
 				t.Fatalf("err = %v, want %v (%q) naming the layer", err, c.err, c.msg)
 			}
-			assertSameTree(t, before, snapshot(t, parent))
+			testkit.Unchanged(t, before, parent)
 		})
 	}
 }
 
 // TestFileLayerCancel cancels while a large file layer is copied.
 func TestFileLayerCancel(t *testing.T) {
-	data := randomBytes(8 << 20)
-	l := newLayout(t)
+	data := testkit.RandomBytes(7, 8<<20)
+	l := testkit.NewLayout(t)
 	fl := ingest(t, l, mtFile, data)
 	fl.Annotations = map[string]string{ocispec.AnnotationTitle: "big.bin"}
 	pushManifest(t, l, fl)
 	parent := tempDir(t)
-	before := snapshot(t, parent)
+	before := testkit.Snapshot(t, parent)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, err := unpack.Unpack(ctx, l, "v1", filepath.Join(parent, "out"), unpack.Options{Progress: func(done, total int64) {
@@ -154,5 +148,5 @@ func TestFileLayerCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	assertSameTree(t, before, snapshot(t, parent))
+	testkit.Unchanged(t, before, parent)
 }

@@ -5,12 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +18,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/unpack"
 )
@@ -33,16 +31,6 @@ const (
 	mtTar     = ocispec.MediaTypeImageLayer     // ...tar
 	mtUnknown = "application/vnd.ocipack.dir"   // says nothing: sniffed
 )
-
-// newLayout creates an empty layout in a temporary directory.
-func newLayout(t *testing.T) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), filepath.Join(t.TempDir(), "layout"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
 
 // ingest stores b as a blob.
 func ingest(t *testing.T, l *layout.Layout, mediaType string, b []byte) ocispec.Descriptor {
@@ -196,54 +184,6 @@ func makeTar(t *testing.T, entries ...entry) []byte {
 	return buf.Bytes()
 }
 
-// snapshot describes the tree at dir: each path's type, permission bits,
-// and content, link target or (for non-directories) mtime. A missing dir
-// is described as such.
-func snapshot(t *testing.T, dir string) []string {
-	t.Helper()
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		return []string{"<absent>"}
-	}
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		s := fmt.Sprintf("%s %v", filepath.ToSlash(rel), fi.Mode())
-		switch {
-		case fi.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			s += fmt.Sprintf(" %q %d", b, fi.ModTime().UnixNano())
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			s += " -> " + target
-		}
-		out = append(out, s)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// assertSameTree fails unless two snapshots are equal.
-func assertSameTree(t *testing.T, before, after []string) {
-	t.Helper()
-	if strings.Join(before, "\n") != strings.Join(after, "\n") {
-		t.Errorf("tree changed:\nbefore:\n  %s\nafter:\n  %s", strings.Join(before, "\n  "), strings.Join(after, "\n  "))
-	}
-}
-
 // assertNoStaging fails if a staging directory was left in dir.
 func assertNoStaging(t *testing.T, dir string) {
 	t.Helper()
@@ -263,10 +203,7 @@ func unpackV1(l *layout.Layout, dest string, opts unpack.Options) (*unpack.Resul
 // readFile returns a file's content, failing the test on error.
 func readFile(t *testing.T, p string) string {
 	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.ReadFile(t, p)
 	return string(b)
 }
 

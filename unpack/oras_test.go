@@ -9,6 +9,7 @@ import (
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content/file"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/unpack"
 )
 
@@ -55,7 +56,7 @@ func TestOrasPushedContent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	if _, err := oras.Copy(ctx, fs, "v1", l, "v1", oras.DefaultCopyOptions); err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +70,10 @@ func TestOrasPushedContent(t *testing.T) {
 			if len(res.Files) != 3 || !res.Files[0].Dir || !res.Files[1].Dir || res.Files[2].Dir {
 				t.Errorf("Files = %+v", res.Files)
 			}
-			want := snapshot(t, data)
-			assertSameTree(t, want, snapshot(t, filepath.Join(dest, "data")))
-			assertSameTree(t, want, snapshot(t, filepath.Join(dest, "nested", "data")))
+			want := testkit.Snapshot(t, data)
+			for _, got := range []string{filepath.Join(dest, "data"), filepath.Join(dest, "nested", "data")} {
+				testkit.SameTree(t, got, want, testkit.Snapshot(t, got), testkit.Untouched)
+			}
 			if got := readFile(t, filepath.Join(dest, "file.txt")); got != "file" {
 				t.Errorf("file.txt = %q", got)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/unpack"
 )
@@ -35,24 +36,6 @@ func badTar(entries ...entry) func(t *testing.T, l *layout.Layout) []ocispec.Des
 func badTitle(title string) func(t *testing.T, l *layout.Layout) []ocispec.Descriptor {
 	return func(t *testing.T, l *layout.Layout) []ocispec.Descriptor {
 		return []ocispec.Descriptor{goodFile(t, l), fileLayer(t, l, title, "evil", "")}
-	}
-}
-
-// flipByte corrupts a blob in place at offset at (from the end if
-// negative), keeping its size.
-func flipByte(t *testing.T, l *layout.Layout, d ocispec.Descriptor, at int) {
-	t.Helper()
-	p := l.BlobPath(d.Digest)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if at < 0 {
-		at += len(b)
-	}
-	b[at] ^= 0xff
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -152,13 +135,17 @@ func refusals() []refusal {
 				f.Close()
 			}, err: layout.ErrSizeMismatch, msg: []string{`"b.txt"`, "$1"}},
 		{name: "blob digest mismatch", layers: badTitle("b.txt"),
-			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) { flipByte(t, l, ls[1], 0) },
-			err:     layout.ErrDigestMismatch, msg: []string{`"b.txt"`, "$1"}},
+			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
+				testkit.FlipByte(t, l.BlobPath(ls[1].Digest), 0)
+			},
+			err: layout.ErrDigestMismatch, msg: []string{`"b.txt"`, "$1"}},
 		{name: "compressed blob digest mismatch", layers: badTar(fileE("T/a", strings.Repeat("a", 10000), 0)),
 			// Inside the deflate stream: the decompressor fails or yields
 			// garbage, but the digest mismatch is what is reported.
-			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) { flipByte(t, l, ls[1], 20) },
-			err:     layout.ErrDigestMismatch, msg: []string{`"T"`, "$1"}},
+			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
+				testkit.FlipByte(t, l.BlobPath(ls[1].Digest), 20)
+			},
+			err: layout.ErrDigestMismatch, msg: []string{`"T"`, "$1"}},
 		{name: "damaged gzip trailer", layers: badTar(fileE("T/a", "a", 0)),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
 				// The gzip CRC and size fail too, but the digest
@@ -215,7 +202,7 @@ func TestRefusals(t *testing.T) {
 	for _, c := range refusals() {
 		t.Run(c.name, func(t *testing.T) {
 			for _, destExists := range []bool{true, false} {
-				l := newLayout(t)
+				l := testkit.NewLayout(t)
 				layers := c.layers(t, l)
 				pushManifest(t, l, layers...)
 				if c.corrupt != nil {
@@ -235,7 +222,7 @@ func TestRefusals(t *testing.T) {
 					dest = filepath.Join(dest, "new", "deeper")
 				}
 				os.WriteFile(filepath.Join(ws, "sibling.txt"), []byte("sibling"), 0o644)
-				before := snapshot(t, ws)
+				before := testkit.Snapshot(t, ws)
 
 				_, err := unpackV1(l, dest, c.opts)
 				if err == nil {
@@ -256,7 +243,7 @@ func TestRefusals(t *testing.T) {
 						t.Errorf("destExists=%v: message %q does not contain %q", destExists, msg, want)
 					}
 				}
-				assertSameTree(t, before, snapshot(t, ws))
+				testkit.Unchanged(t, before, ws)
 				if destExists {
 					assertNoStaging(t, dest)
 				}
@@ -267,7 +254,7 @@ func TestRefusals(t *testing.T) {
 }
 
 func TestExistingRefusedBeforeReading(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	good := goodFile(t, l)
 	// keep.txt's blob is missing: were it read, ErrNotFound would show.
 	missing := fileLayer(t, l, "keep.txt", "new", "")
@@ -277,7 +264,7 @@ func TestExistingRefusedBeforeReading(t *testing.T) {
 
 	dest := tempDir(t)
 	os.WriteFile(filepath.Join(dest, "keep.txt"), []byte("keep"), 0o600)
-	before := snapshot(t, dest)
+	before := testkit.Snapshot(t, dest)
 	var read int64
 	_, err := unpackV1(l, dest, unpack.Options{Progress: func(done, total int64) { read = done }})
 	if !errors.Is(err, unpack.ErrExists) {
@@ -291,26 +278,26 @@ func TestExistingRefusedBeforeReading(t *testing.T) {
 			t.Errorf("message %q does not contain %q", err, want)
 		}
 	}
-	assertSameTree(t, before, snapshot(t, dest))
+	testkit.Unchanged(t, before, dest)
 	assertNoStaging(t, dest)
 }
 
 func TestExistingParentIsFile(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	pushManifest(t, l, fileLayer(t, l, "sub/file.txt", "x", ""))
 	dest := tempDir(t)
 	os.WriteFile(filepath.Join(dest, "sub"), []byte("a file"), 0o644)
-	before := snapshot(t, dest)
+	before := testkit.Snapshot(t, dest)
 	_, err := unpackV1(l, dest, unpack.Options{Overwrite: true})
 	if !errors.Is(err, unpack.ErrExists) || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("err = %v, want ErrExists (not a directory)", err)
 	}
-	assertSameTree(t, before, snapshot(t, dest))
+	testkit.Unchanged(t, before, dest)
 	assertNoStaging(t, dest)
 }
 
 func TestIndexRefused(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	m := pushManifest(t, l, fileLayer(t, l, "a", "a", ""))
 	idx := ocispec.Index{Manifests: []ocispec.Descriptor{m}}
 	idx.SchemaVersion = 2

@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/unpack"
 )
@@ -243,9 +244,7 @@ func fzWriteLayoutManifest(t *testing.T, dir string, mb []byte, blobs [][]byte) 
 		files[filepath.Join("blobs", "sha256", digest.FromBytes(b).Encoded())] = b
 	}
 	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, filepath.Join(dir, name), b)
 	}
 }
 
@@ -253,7 +252,7 @@ func fzWriteLayoutManifest(t *testing.T, dir string, mb []byte, blobs [][]byte) 
 // directory an escape would reach.
 type fzJail struct {
 	root, dest string
-	before     []string      // snapshot of root
+	before     testkit.Tree  // snapshot of root
 	outside    []fs.FileInfo // the files outside dest
 }
 
@@ -279,9 +278,7 @@ func newFzJail(t *testing.T, existing bool) *fzJail {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testkit.WriteFile(t, p, []byte(body))
 	}
 	for _, name := range []string{"outside/secret", "outside/dir/file", "dest-sibling"} {
 		fi, err := os.Stat(filepath.Join(j.root, filepath.FromSlash(name)))
@@ -290,16 +287,16 @@ func newFzJail(t *testing.T, existing bool) *fzJail {
 		}
 		j.outside = append(j.outside, fi)
 	}
-	j.before = snapshot(t, j.root)
+	j.before = testkit.Snapshot(t, j.root)
 	return j
 }
 
-// outsideDest returns the snapshot lines of what lies outside dest.
-func (j *fzJail) outsideDest(snap []string) []string {
-	var out []string
-	for _, s := range snap {
-		if s != "dest" && !strings.HasPrefix(s, "dest ") && !strings.HasPrefix(s, "dest/") {
-			out = append(out, s)
+// outsideDest returns the part of snap that lies outside dest.
+func (j *fzJail) outsideDest(snap testkit.Tree) testkit.Tree {
+	out := testkit.Tree{}
+	for p, e := range snap {
+		if p != "dest" && !strings.HasPrefix(p, "dest/") {
+			out[p] = e
 		}
 	}
 	return out
@@ -308,10 +305,8 @@ func (j *fzJail) outsideDest(snap []string) []string {
 // checkFailed checks the jail after a failed Unpack.
 func (j *fzJail) checkFailed(t *testing.T, uerr error) {
 	t.Helper()
-	after := snapshot(t, j.root)
-	if strings.Join(after, "\n") != strings.Join(j.before, "\n") {
-		t.Fatalf("Unpack failed (%v) but changed the jail:\nbefore:\n  %s\nafter:\n  %s", uerr,
-			strings.Join(j.before, "\n  "), strings.Join(after, "\n  "))
+	if d := testkit.DiffTrees(j.before, testkit.Snapshot(t, j.root), testkit.Untouched); len(d) > 0 {
+		t.Fatalf("Unpack failed (%v) but changed the jail:\n  %s", uerr, strings.Join(d, "\n  "))
 	}
 }
 
@@ -327,10 +322,9 @@ func (j *fzJail) checkSucceeded(t *testing.T, res *unpack.Result, keep []string,
 		}
 		return nil
 	})
-	after := snapshot(t, j.root)
-	if a, b := j.outsideDest(j.before), j.outsideDest(after); strings.Join(a, "\n") != strings.Join(b, "\n") {
-		t.Fatalf("Unpack changed what is outside the destination:\nbefore:\n  %s\nafter:\n  %s",
-			strings.Join(a, "\n  "), strings.Join(b, "\n  "))
+	after := testkit.Snapshot(t, j.root)
+	if d := testkit.DiffTrees(j.outsideDest(j.before), j.outsideDest(after), testkit.Untouched); len(d) > 0 {
+		t.Fatalf("Unpack changed what is outside the destination:\n  %s", strings.Join(d, "\n  "))
 	}
 	top := map[string]bool{}
 	for _, k := range keep {

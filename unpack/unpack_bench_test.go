@@ -12,21 +12,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/ocipack/ocipack/internal/testtree"
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/unpack"
 )
-
-// benchTree writes the shared benchmark tree (internal/testtree) into dir.
-func benchTree(tb testing.TB, dir string, files int) int64 {
-	tb.Helper()
-	n, err := testtree.Write(dir, files)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
 
 // BenchmarkUnpackDir unpacks a packed tree of 1,000 files (about 15 MB)
 // into a new directory, for each compression. MB/s is of uncompressed file
@@ -34,7 +24,7 @@ func benchTree(tb testing.TB, dir string, files int) int64 {
 func BenchmarkUnpackDir(b *testing.B) {
 	ctx := context.Background()
 	src := filepath.Join(b.TempDir(), "tree")
-	total := benchTree(b, src, 1000)
+	total := testkit.WriteTree(b, src, 1000)
 	l, err := layout.OpenOrCreate(ctx, filepath.Join(b.TempDir(), "layout"))
 	if err != nil {
 		b.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/unpack"
@@ -24,7 +25,7 @@ func BenchmarkUnpackFile64MiB(b *testing.B) {
 	const size = 64 << 20
 	ctx := context.Background()
 	src := filepath.Join(b.TempDir(), "big.bin")
-	if err := os.WriteFile(src, randomBytes(size), 0o644); err != nil {
+	if err := os.WriteFile(src, testkit.RandomBytes(7, size), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	l, err := layout.OpenOrCreate(ctx, filepath.Join(b.TempDir(), "layout"))

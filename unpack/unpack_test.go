@@ -11,12 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/unpack"
 )
 
 func TestRegularFiles(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	tool := fileLayer(t, l, "tool.sh", "#!/bin/sh\necho hi\n", "0755")
 	readme := fileLayer(t, l, "docs/readme.txt", "read me", "")
 	private := fileLayer(t, l, "private.key", "secret", "04600") // setuid dropped
@@ -187,7 +188,7 @@ func TestDirectoryLayer(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			d := dirLayer(t, l, "T", c.mt, c.comp, fullTree(t, "T"))
 			pushManifest(t, l, d)
 			dest := tempDir(t)
@@ -218,7 +219,7 @@ func TestDirectoryLayerPrefixes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newLayout(t)
+			l := testkit.NewLayout(t)
 			pushManifest(t, l, dirLayer(t, l, c.title, mtTarGzip, "gzip", makeTar(t, c.entries...)))
 			dest := tempDir(t)
 			if _, err := unpackV1(l, dest, unpack.Options{}); err != nil {
@@ -233,7 +234,7 @@ func TestDirectoryLayerPrefixes(t *testing.T) {
 }
 
 func TestOverwrite(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	pushManifest(t, l,
 		fileLayer(t, l, "a.txt", "new a", "0600"),
 		dirLayer(t, l, "T", mtTarGzip, "gzip", makeTar(t, dirE("T/", 0o755), fileE("T/new.txt", "new", 0))),
@@ -250,12 +251,12 @@ func TestOverwrite(t *testing.T) {
 	os.Chmod(filepath.Join(dest, "T", "ro"), 0o555)
 	os.Symlink(outside, filepath.Join(dest, "link"))
 
-	before := snapshot(t, dest)
+	before := testkit.Snapshot(t, dest)
 	_, err := unpackV1(l, dest, unpack.Options{})
 	if !errors.Is(err, unpack.ErrExists) {
 		t.Fatalf("without Overwrite: err = %v, want ErrExists", err)
 	}
-	assertSameTree(t, before, snapshot(t, dest))
+	testkit.Unchanged(t, before, dest)
 	assertNoStaging(t, dest)
 
 	if _, err := unpackV1(l, dest, unpack.Options{Overwrite: true}); err != nil {
@@ -284,7 +285,7 @@ func TestOverwrite(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	a := fileLayer(t, l, "a", "aaaa", "")
 	d := dirLayer(t, l, "T", mtTarGzip, "gzip", makeTar(t, fileE("T/x", "xx", 0)))
 	pushManifest(t, l, a, d)
@@ -306,7 +307,7 @@ func TestProgress(t *testing.T) {
 }
 
 func TestCommitRollback(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	pushManifest(t, l,
 		fileLayer(t, l, "a.txt", "new", ""),
 		dirLayer(t, l, "T", mtTarGzip, "gzip", makeTar(t, dirE("T/", 0o555), fileE("T/x", "x", 0))),
@@ -317,7 +318,7 @@ func TestCommitRollback(t *testing.T) {
 	os.WriteFile(filepath.Join(dest, "a.txt"), []byte("old"), 0o644)
 	os.Mkdir(filepath.Join(dest, "T"), 0o700)
 	os.WriteFile(filepath.Join(dest, "T", "old"), []byte("old"), 0o644)
-	before := snapshot(t, dest)
+	before := testkit.Snapshot(t, dest)
 
 	boom := errors.New("injected failure")
 	defer unpack.SetTestHookBeforePlace(func(title string) error {
@@ -330,30 +331,30 @@ func TestCommitRollback(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("err = %v, want the injected failure", err)
 	}
-	assertSameTree(t, before, snapshot(t, dest))
+	testkit.Unchanged(t, before, dest)
 	assertNoStaging(t, dest)
 }
 
 func TestContextCanceled(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	pushManifest(t, l,
 		fileLayer(t, l, "a.txt", "a", ""),
 		dirLayer(t, l, "T", mtTarGzip, "gzip", makeTar(t, fileE("T/x", "x", 0))),
 	)
 	parent := tempDir(t)
 	dest := filepath.Join(parent, "out")
-	before := snapshot(t, parent)
+	before := testkit.Snapshot(t, parent)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, err := unpack.Unpack(ctx, l, "v1", dest, unpack.Options{Progress: func(done, total int64) { cancel() }})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
-	assertSameTree(t, before, snapshot(t, parent))
+	testkit.Unchanged(t, before, parent)
 }
 
 func TestByDigestAndIndex(t *testing.T) {
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	m := pushManifest(t, l, fileLayer(t, l, "a.txt", "a", ""))
 	dest := tempDir(t)
 	if _, err := unpack.Unpack(context.Background(), l, m.Digest.String(), dest, unpack.Options{}); err != nil {
@@ -380,7 +381,7 @@ func TestImplicitDirectoryModes(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("modes differ on Windows")
 	}
-	l := newLayout(t)
+	l := testkit.NewLayout(t)
 	pushManifest(t, l, dirLayer(t, l, "T", mtTarGzip, "gzip", makeTar(t, fileE("T/a", "a", 0o600))))
 	dest := tempDir(t)
 	if _, err := unpackV1(l, dest, unpack.Options{}); err != nil {

@@ -1,4 +1,4 @@
-// Package registrytest starts a real CNCF Distribution registry
+// StartRegistry starts a real CNCF Distribution registry
 // (github.com/distribution/distribution/v3) inside the test process, backed
 // by in-memory storage and listening on a random 127.0.0.1 port, so tests
 // that push, pull or log in need no external setup.
@@ -7,8 +7,9 @@
 // (GET /v2/<name>/referrers/<digest> answers 404). It stores image-spec v1.1
 // manifests with "subject" and "artifactType" verbatim, so clients such as
 // oras-go fall back to the referrers tag schema ("sha256-<hex>" index tags),
-// which needs manifest deletion; Start enables it.
-package registrytest
+// which needs manifest deletion; StartRegistry enables it.
+
+package testkit
 
 import (
 	"bytes"
@@ -40,6 +41,7 @@ import (
 	"github.com/distribution/distribution/v3/registry/handlers"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/crypto/bcrypt"
+	"oras.land/oras-go/v2/registry/remote"
 
 	// Register the htpasswd access controller and the storage drivers.
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
@@ -47,11 +49,11 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 )
 
-// Realm is the basic-auth realm the registry announces when Options.Users is set.
-const Realm = "registrytest"
+// RegistryRealm is the basic-auth realm the registry announces when RegistryOptions.Users is set.
+const RegistryRealm = "registrytest"
 
-// Options configures the registry started by Start.
-type Options struct {
+// RegistryOptions configures the registry started by StartRegistry.
+type RegistryOptions struct {
 	// Users, when non-empty, enables htpasswd (bcrypt) basic auth with these
 	// user -> password pairs; every request then needs valid credentials.
 	Users map[string]string
@@ -97,25 +99,25 @@ func (r *Registry) Ref(repo string) string {
 	return r.Host + "/" + repo
 }
 
-// LogEnv is the environment variable that, when non-empty, keeps the
+// RegistryLogEnv is the environment variable that, when non-empty, keeps the
 // registry's own log output (logrus, to stderr) for debugging.
-const LogEnv = "REGISTRYTEST_LOG"
+const RegistryLogEnv = "REGISTRYTEST_LOG"
 
 var quietLogs sync.Once
 
 // silenceLogs mutes the registry, which logs through logrus' process-wide
 // standard logger; it logs every 404 (a normal answer to HEAD) as an error.
 func silenceLogs() {
-	if os.Getenv(LogEnv) != "" {
+	if os.Getenv(RegistryLogEnv) != "" {
 		return
 	}
 	logrus.SetLevel(logrus.ErrorLevel)
 	logrus.SetOutput(io.Discard)
 }
 
-// Start starts a registry configured by opts and registers t.Cleanup to shut
+// StartRegistry starts a registry configured by opts and registers t.Cleanup to shut
 // it down. It fails the test through t.Fatal on any setup error.
-func Start(t testing.TB, opts Options) *Registry {
+func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
 	t.Helper()
 	quietLogs.Do(silenceLogs)
 
@@ -139,7 +141,7 @@ func Start(t testing.TB, opts Options) *Registry {
 		path := filepath.Join(dir, "htpasswd")
 		writeHtpasswd(t, path, opts.Users)
 		config.Auth = configuration.Auth{
-			"htpasswd": configuration.Parameters{"realm": Realm, "path": path},
+			"htpasswd": configuration.Parameters{"realm": RegistryRealm, "path": path},
 		}
 	}
 
@@ -300,4 +302,19 @@ func randomHex(t testing.TB) string {
 		t.Fatalf("registrytest: random: %v", err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// Repository returns an oras-go client for repo in the registry, with its
+// own HTTP client (Client), that talks to the registry directly: for tests
+// to check what the registry holds without the code under test.
+func (r *Registry) Repository(t testing.TB, repo string) *remote.Repository {
+	t.Helper()
+	rp, err := remote.NewRepository(r.Ref(repo))
+	if err != nil {
+		t.Fatalf("NewRepository: %v", err)
+	}
+	c := r.Client()
+	t.Cleanup(c.CloseIdleConnections) // before the registry shuts down
+	rp.Client, rp.PlainHTTP = c, r.PlainHTTP
+	return rp
 }

@@ -1,4 +1,4 @@
-// Package flakyproxy is a misbehaving HTTP reverse proxy for tests: it sits
+// The proxy (Proxy, StartProxy) is a misbehaving HTTP reverse proxy for tests: it sits
 // on 127.0.0.1 in front of a registry (or any HTTP server on the loopback
 // interface) and, on a configurable share of the requests, resets the
 // connection (a TCP RST), stalls, cuts the answer short, or answers 500 or
@@ -12,11 +12,12 @@
 // Requests sent concurrently (blob uploads start with identical POSTs) may
 // meet them in another order.
 //
-// The proxy is bounded: it answers at most Options.MaxRequests requests
-// (later ones get 503), shuts down after Options.Lifetime, and a stall
+// The proxy is bounded: it answers at most ProxyOptions.MaxRequests requests
+// (later ones get 503), shuts down after ProxyOptions.Lifetime, and a stall
 // lasts at most Faults.Stall, ending early when the client goes away or the
-// proxy closes. Start registers Close with t.Cleanup.
-package flakyproxy
+// proxy closes. StartProxy registers Close with t.Cleanup.
+
+package testkit
 
 import (
 	"bytes"
@@ -45,51 +46,52 @@ type Fault uint8
 // The faults. Where a fault acts "partway through a body", the point is drawn
 // from the same seeded generator, anywhere from the first byte to the last.
 const (
-	// None: the request is forwarded and answered faithfully.
-	None Fault = iota
-	// Reset aborts the client's connection with a TCP RST (SO_LINGER 0,
+	// FaultNone: the request is forwarded and answered faithfully.
+	FaultNone Fault = iota
+	// FaultReset aborts the client's connection with a TCP RST (SO_LINGER 0,
 	// then close). A request with a body is reset partway through it and
 	// never reaches the upstream; a request whose answer has a body (GET)
 	// is forwarded and reset partway through that body; any other request
 	// is forwarded and reset instead of answered, so its answer is lost.
-	Reset
-	// Stall stops moving bytes for Faults.Stall (or until the client hangs
+	FaultReset
+	// FaultStall stops moving bytes for Faults.Stall (or until the client hangs
 	// up, or the proxy closes), then closes the connection: partway through
 	// a request body (which never reaches the upstream), partway through
 	// an answer's body, or, with no body either way, before forwarding.
-	Stall
-	// Cut closes the connection cleanly (FIN) partway through an answer's
+	FaultStall
+	// FaultCut closes the connection cleanly (FIN) partway through an answer's
 	// body, after the headers announced its full length. A request whose
 	// answer has no body is forwarded whole and its answer lost: the
 	// upstream acted on it (stored the blob, tagged the manifest), but the
 	// client never hears so.
-	Cut
-	// Status500 answers 500 Internal Server Error, after reading the
+	FaultCut
+	// FaultStatus500 answers 500 Internal Server Error, after reading the
 	// request body; the upstream sees nothing.
-	Status500
-	// Status429 answers 429 Too Many Requests with Retry-After, after
+	FaultStatus500
+	// FaultStatus429 answers 429 Too Many Requests with Retry-After, after
 	// reading the request body; the upstream sees nothing.
-	Status429
+	FaultStatus429
 
 	numFaults
 )
 
 // AllFaults are the faults SetFaults draws from when Faults.Kinds is empty.
-var AllFaults = []Fault{Reset, Stall, Cut, Status500, Status429}
+var AllFaults = []Fault{FaultReset, FaultStall, FaultCut, FaultStatus500, FaultStatus429}
 
+// String names the fault as the proxy logs it: "reset", "stall", "500"...
 func (f Fault) String() string {
 	switch f {
-	case None:
+	case FaultNone:
 		return "none"
-	case Reset:
+	case FaultReset:
 		return "reset"
-	case Stall:
+	case FaultStall:
 		return "stall"
-	case Cut:
+	case FaultCut:
 		return "cut"
-	case Status500:
+	case FaultStatus500:
 		return "500"
-	case Status429:
+	case FaultStatus429:
 		return "429"
 	}
 	return "fault(" + strconv.Itoa(int(f)) + ")"
@@ -117,8 +119,8 @@ const (
 	ManifestGet
 	// ManifestPut: PUT /v2/<name>/manifests/<reference> (push and tag).
 	ManifestPut
-	// Other: everything else (/v2/, tags, referrers, DELETE, tokens).
-	Other
+	// OtherRequests: everything else (/v2/, tags, referrers, DELETE, tokens).
+	OtherRequests
 
 	// BlobUploads are the requests of a blob upload.
 	BlobUploads = UploadStart | UploadData
@@ -127,11 +129,12 @@ const (
 	// Downloads are the requests that read from it.
 	Downloads = BlobHead | BlobGet | ManifestHead | ManifestGet
 	// All is every request.
-	All = Uploads | Downloads | Other
+	AllRequests = Uploads | Downloads | OtherRequests
 )
 
 var classNames = []string{"upload-start", "upload-data", "blob-head", "blob-get", "manifest-head", "manifest-get", "manifest-put", "other"}
 
+// String names the classes in c, joined by "|".
 func (c Class) String() string {
 	var names []string
 	for i, n := range classNames {
@@ -149,7 +152,7 @@ func (c Class) String() string {
 func Classify(r *http.Request) Class {
 	p := r.URL.Path
 	if !strings.HasPrefix(p, "/v2/") {
-		return Other
+		return OtherRequests
 	}
 	switch i := strings.LastIndex(p, "/blobs/"); {
 	case strings.Contains(p, "/blobs/uploads/") || strings.HasSuffix(p, "/blobs/uploads"):
@@ -176,7 +179,7 @@ func Classify(r *http.Request) Class {
 			return ManifestPut
 		}
 	}
-	return Other
+	return OtherRequests
 }
 
 // Faults says how the proxy misbehaves. The zero value forwards everything
@@ -201,7 +204,7 @@ type Faults struct {
 	// At, when > 0, is where in a body faults strike, as a share of its
 	// length (0.5: half way), instead of a point drawn for each fault.
 	At float64
-	// Stall is how long a Stall lasts at most; 0 means one minute. It ends
+	// Stall is how long a FaultStall lasts at most; 0 means one minute. It ends
 	// early when the client hangs up (where the proxy can tell) or the
 	// proxy closes.
 	Stall time.Duration
@@ -210,7 +213,7 @@ type Faults struct {
 	// RefuseBodiesOver, when > 0, answers 413 Request Entity Too Large to
 	// every request whose body is longer than this many bytes (whatever
 	// Rate says), without forwarding it. It is no fault: it is not drawn,
-	// and counts in Stats.Refused.
+	// and counts in ProxyStats.Refused.
 	RefuseBodiesOver int64
 	// Match, when set, narrows Classes further: only the requests it
 	// accepts may fault or count for After (say, the GETs of one blob, or
@@ -222,8 +225,8 @@ type Faults struct {
 	IgnoreRange bool
 }
 
-// Options configures a proxy.
-type Options struct {
+// ProxyOptions configures a proxy.
+type ProxyOptions struct {
 	// Faults are the initial faults; SetFaults changes them.
 	Faults Faults
 	// UpstreamTLS configures TLS to an https upstream (trust its CA with
@@ -250,12 +253,13 @@ type Injection struct {
 	At float64
 }
 
+// String describes the injection in one line.
 func (i Injection) String() string {
 	return fmt.Sprintf("#%d %s %s %s (%s) at %.2f", i.Seq, i.Fault, i.Method, i.Path, i.Class, i.At)
 }
 
-// Stats counts what the proxy did since it started.
-type Stats struct {
+// ProxyStats counts what the proxy did since it started.
+type ProxyStats struct {
 	// Requests is the number of requests received.
 	Requests int
 	// Faults counts the faults injected, by kind.
@@ -274,7 +278,7 @@ type Stats struct {
 }
 
 // Injected is the total number of faults injected.
-func (s Stats) Injected() int {
+func (s ProxyStats) Injected() int {
 	n := 0
 	for _, v := range s.Faults {
 		n += v
@@ -311,16 +315,16 @@ type Proxy struct {
 	seen     map[string]int // occurrences of each request key since SetFaults
 	matched  int            // requests of Faults.Classes since SetFaults
 	injected int            // faults injected since SetFaults
-	stats    Stats
+	stats    ProxyStats
 	log      []Injection
 }
 
-// Start starts a proxy in front of upstream (a URL such as reg.URL, on the
+// StartProxy starts a proxy in front of upstream (a URL such as reg.URL, on the
 // loopback interface) and registers Close with t.Cleanup. It fails the test
 // when the proxy cannot start.
-func Start(t testing.TB, upstream string, opts Options) *Proxy {
+func StartProxy(t testing.TB, upstream string, opts ProxyOptions) *Proxy {
 	t.Helper()
-	p, err := New(upstream, opts)
+	p, err := NewProxy(upstream, opts)
 	if err != nil {
 		t.Fatalf("flakyproxy: %v", err)
 	}
@@ -334,7 +338,7 @@ func Start(t testing.TB, upstream string, opts Options) *Proxy {
 
 // New starts a proxy in front of upstream, which must be an http or https
 // URL on the loopback interface. Close stops it.
-func New(upstream string, opts Options) (*Proxy, error) {
+func NewProxy(upstream string, opts ProxyOptions) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %q: %w", upstream, err)
@@ -359,7 +363,7 @@ func New(upstream string, opts Options) (*Proxy, error) {
 		served:      make(chan struct{}),
 		faults:      opts.Faults,
 		seen:        map[string]int{},
-		stats:       Stats{Faults: map[Fault]int{}},
+		stats:       ProxyStats{Faults: map[Fault]int{}},
 	}
 	p.URL = "http://" + p.Host
 	if p.maxRequests <= 0 {
@@ -420,7 +424,7 @@ func checkFaults(f Faults) error {
 		return fmt.Errorf("fault point %v is not between 0 and 1", f.At)
 	}
 	for _, k := range f.Kinds {
-		if k == None || k >= numFaults {
+		if k == FaultNone || k >= numFaults {
 			return fmt.Errorf("unknown fault %v", k)
 		}
 	}
@@ -429,7 +433,7 @@ func checkFaults(f Faults) error {
 
 // SetFaults replaces the faults. The counts that make decisions reproducible
 // (occurrences of each request, requests towards Faults.After, faults
-// towards Faults.Max) start again from zero; Stats do not.
+// towards Faults.Max) start again from zero; ProxyStats do not.
 func (p *Proxy) SetFaults(f Faults) {
 	if err := checkFaults(f); err != nil {
 		panic("flakyproxy: " + err.Error())
@@ -443,7 +447,7 @@ func (p *Proxy) SetFaults(f Faults) {
 }
 
 // Stats returns what the proxy did so far.
-func (p *Proxy) Stats() Stats {
+func (p *Proxy) Stats() ProxyStats {
 	p.mu.Lock()
 	s := p.stats
 	s.Faults = make(map[Fault]int, len(p.stats.Faults))
@@ -523,7 +527,7 @@ func requestKey(r *http.Request, c Class) string {
 }
 
 // admit counts a request and returns its number and the faults in force;
-// ok is false past Options.MaxRequests.
+// ok is false past ProxyOptions.MaxRequests.
 func (p *Proxy) admit() (seq int, f Faults, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -543,14 +547,14 @@ func (p *Proxy) decide(seq int, r *http.Request, c Class) (Fault, float64) {
 	f := p.faults
 	classes := f.Classes
 	if classes == 0 {
-		classes = All
+		classes = AllRequests
 	}
 	if classes&c == 0 || (f.Match != nil && !f.Match(r)) {
-		return None, 0
+		return FaultNone, 0
 	}
 	p.matched++
 	if f.Rate <= 0 || p.matched <= f.After || (f.Max > 0 && p.injected >= f.Max) {
-		return None, 0
+		return FaultNone, 0
 	}
 	key := requestKey(r, c)
 	n := p.seen[key]
@@ -562,7 +566,7 @@ func (p *Proxy) decide(seq int, r *http.Request, c Class) (Fault, float64) {
 	k := mix(h.Sum64() ^ mix(uint64(n)+1))
 	rng := rand.New(rand.NewPCG(mix(f.Seed^k), k))
 	if rng.Float64() >= f.Rate {
-		return None, 0
+		return FaultNone, 0
 	}
 	kinds := f.Kinds
 	if len(kinds) == 0 {
@@ -631,6 +635,7 @@ func (p *Proxy) enter() bool {
 	return true
 }
 
+// ServeHTTP forwards r to the upstream, or misbehaves as the faults say.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.enter() {
 		panic(http.ErrAbortHandler)
@@ -652,11 +657,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fault, at := p.decide(seq, r, Classify(r))
 
 	switch fault {
-	case Status500:
+	case FaultStatus500:
 		p.discard(r.Body)
 		answer(w, http.StatusInternalServerError, "UNKNOWN", "flakyproxy: injected 500", 0)
 		return
-	case Status429:
+	case FaultStatus429:
 		p.discard(r.Body)
 		ra := f.RetryAfter
 		if ra <= 0 {
@@ -664,18 +669,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		answer(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "flakyproxy: injected 429", ra)
 		return
-	case Reset, Stall:
+	case FaultReset, FaultStall:
 		if hasBody(r) {
 			// Strike partway through the request body; the upstream
 			// never sees the request.
 			p.discardN(r.Body, bodyPoint(r.ContentLength, at))
-			if fault == Stall {
+			if fault == FaultStall {
 				p.stall(r.Context(), f.Stall)
 			}
 			abort(w, true)
 			return
 		}
-		if fault == Stall && r.Method != http.MethodGet {
+		if fault == FaultStall && r.Method != http.MethodGet {
 			// No body either way: hold the request, then hang up.
 			p.stall(r.Context(), f.Stall)
 			abort(w, true)
@@ -693,14 +698,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer resp.Body.Close()
 	respBody := r.Method != http.MethodHead && resp.StatusCode != http.StatusNoContent &&
 		resp.StatusCode != http.StatusNotModified && resp.ContentLength != 0
-	if fault != None && !respBody {
+	if fault != FaultNone && !respBody {
 		// An answer without a body: the upstream acted on the request,
-		// and its answer is lost (after a stall, for Stall).
+		// and its answer is lost (after a stall, for FaultStall).
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		if fault == Stall {
+		if fault == FaultStall {
 			p.stall(r.Context(), f.Stall)
 		}
-		abort(w, fault != Cut)
+		abort(w, fault != FaultCut)
 		return
 	}
 	h := w.Header()
@@ -710,21 +715,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	if fault == None {
+	if fault == FaultNone {
 		n, _ := io.Copy(w, resp.Body)
 		p.down.Add(n)
 		return
 	}
-	// Reset, Stall or Cut partway through the answer's body.
+	// FaultReset, FaultStall or FaultCut partway through the answer's body.
 	n, _ := io.Copy(w, io.LimitReader(resp.Body, bodyPoint(resp.ContentLength, at)))
 	p.down.Add(n)
 	if fl, ok := w.(http.Flusher); ok {
 		fl.Flush()
 	}
-	if fault == Stall {
+	if fault == FaultStall {
 		p.stall(r.Context(), f.Stall)
 	}
-	abort(w, fault != Cut)
+	abort(w, fault != FaultCut)
 }
 
 // bodyPoint is where in a body of n bytes (-1: unknown) a fault at strikes.

@@ -1,4 +1,4 @@
-package flakyproxy_test
+package testkit_test
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ocipack/ocipack/internal/flakyproxy"
+	"github.com/ocipack/ocipack/internal/testkit"
 )
 
 const blobSize = 1 << 20
@@ -53,22 +53,22 @@ func (f *fakeRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.hosts = append(f.hosts, r.Host)
 	f.mu.Unlock()
-	switch c := flakyproxy.Classify(r); c {
-	case flakyproxy.BlobGet, flakyproxy.BlobHead:
+	switch c := testkit.Classify(r); c {
+	case testkit.BlobGet, testkit.BlobHead:
 		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
 		w.Header().Set("Docker-Content-Digest", "sha256:fake")
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
 			w.Write(blob)
 		}
-	case flakyproxy.UploadStart:
+	case testkit.UploadStart:
 		f.mu.Lock()
 		f.next++
 		id := f.next
 		f.mu.Unlock()
 		w.Header().Set("Location", fmt.Sprintf("http://%s/v2/r/blobs/uploads/uuid-%d", r.Host, id))
 		w.WriteHeader(http.StatusAccepted)
-	case flakyproxy.UploadData, flakyproxy.ManifestPut:
+	case testkit.UploadData, testkit.ManifestPut:
 		n, err := io.Copy(io.Discard, r.Body)
 		if err != nil {
 			return
@@ -127,29 +127,29 @@ const blobPath = "/v2/r/blobs/sha256:0123"
 func TestClassify(t *testing.T) {
 	for _, c := range []struct {
 		method, path string
-		want         flakyproxy.Class
+		want         testkit.Class
 	}{
-		{"POST", "/v2/a/b/blobs/uploads/", flakyproxy.UploadStart},
-		{"POST", "/v2/a/blobs/uploads/?mount=sha256:1&from=b", flakyproxy.UploadStart},
-		{"PATCH", "/v2/a/blobs/uploads/1234-abcd", flakyproxy.UploadData},
-		{"PUT", "/v2/a/blobs/uploads/1234-abcd?digest=sha256:1", flakyproxy.UploadData},
-		{"GET", "/v2/a/blobs/uploads/1234-abcd", flakyproxy.Other},
-		{"HEAD", "/v2/a/blobs/sha256:1", flakyproxy.BlobHead},
-		{"GET", "/v2/a/blobs/sha256:1", flakyproxy.BlobGet},
-		{"HEAD", "/v2/a/manifests/v1", flakyproxy.ManifestHead},
-		{"GET", "/v2/a/manifests/sha256:1", flakyproxy.ManifestGet},
-		{"PUT", "/v2/a/manifests/v1", flakyproxy.ManifestPut},
-		{"DELETE", "/v2/a/manifests/v1", flakyproxy.Other},
-		{"GET", "/v2/", flakyproxy.Other},
-		{"GET", "/v2/a/tags/list", flakyproxy.Other},
-		{"GET", "/token", flakyproxy.Other},
+		{"POST", "/v2/a/b/blobs/uploads/", testkit.UploadStart},
+		{"POST", "/v2/a/blobs/uploads/?mount=sha256:1&from=b", testkit.UploadStart},
+		{"PATCH", "/v2/a/blobs/uploads/1234-abcd", testkit.UploadData},
+		{"PUT", "/v2/a/blobs/uploads/1234-abcd?digest=sha256:1", testkit.UploadData},
+		{"GET", "/v2/a/blobs/uploads/1234-abcd", testkit.OtherRequests},
+		{"HEAD", "/v2/a/blobs/sha256:1", testkit.BlobHead},
+		{"GET", "/v2/a/blobs/sha256:1", testkit.BlobGet},
+		{"HEAD", "/v2/a/manifests/v1", testkit.ManifestHead},
+		{"GET", "/v2/a/manifests/sha256:1", testkit.ManifestGet},
+		{"PUT", "/v2/a/manifests/v1", testkit.ManifestPut},
+		{"DELETE", "/v2/a/manifests/v1", testkit.OtherRequests},
+		{"GET", "/v2/", testkit.OtherRequests},
+		{"GET", "/v2/a/tags/list", testkit.OtherRequests},
+		{"GET", "/token", testkit.OtherRequests},
 	} {
 		r := httptest.NewRequest(c.method, c.path, nil)
-		if got := flakyproxy.Classify(r); got != c.want {
+		if got := testkit.Classify(r); got != c.want {
 			t.Errorf("%s %s: %v, want %v", c.method, c.path, got, c.want)
 		}
 	}
-	if s := (flakyproxy.UploadData | flakyproxy.BlobGet).String(); s != "upload-data|blob-get" {
+	if s := (testkit.UploadData | testkit.BlobGet).String(); s != "upload-data|blob-get" {
 		t.Errorf("class string %q", s)
 	}
 }
@@ -158,7 +158,7 @@ func TestClassify(t *testing.T) {
 // unchanged, keeps the Host the client asked for, and counts the bytes.
 func TestPassThrough(t *testing.T) {
 	up := startFake(t)
-	p := flakyproxy.Start(t, up.URL, flakyproxy.Options{})
+	p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{})
 	c := client(t, 10*time.Second)
 
 	status, b, err := get(c, p.URL+blobPath)
@@ -195,37 +195,37 @@ func TestPassThrough(t *testing.T) {
 // TestDownloadFaults checks what a client sees of each fault on a GET.
 func TestDownloadFaults(t *testing.T) {
 	up := startFake(t)
-	p := flakyproxy.Start(t, up.URL, flakyproxy.Options{})
+	p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{})
 	impatient, patient := client(t, 500*time.Millisecond), client(t, 30*time.Second)
-	for _, f := range flakyproxy.AllFaults {
-		p.SetFaults(flakyproxy.Faults{Seed: 1, Rate: 1, Kinds: []flakyproxy.Fault{f}, Classes: flakyproxy.BlobGet, RetryAfter: 3, Stall: 30 * time.Second})
+	for _, f := range testkit.AllFaults {
+		p.SetFaults(testkit.Faults{Seed: 1, Rate: 1, Kinds: []testkit.Fault{f}, Classes: testkit.BlobGet, RetryAfter: 3, Stall: 30 * time.Second})
 		c := patient
-		if f == flakyproxy.Stall {
+		if f == testkit.FaultStall {
 			c = impatient
 		}
 		start := time.Now()
 		status, b, err := get(c, p.URL+blobPath)
 		took := time.Since(start)
 		switch f {
-		case flakyproxy.Reset:
+		case testkit.FaultReset:
 			// The RST may overtake the data sent before it.
 			if !errors.Is(err, syscall.ECONNRESET) || len(b) >= blobSize {
 				t.Errorf("reset: %d bytes, %v; want fewer than %d and ECONNRESET", len(b), err, blobSize)
 			}
-		case flakyproxy.Cut:
+		case testkit.FaultCut:
 			if status != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(b) >= blobSize || !bytes.Equal(b, blob[:len(b)]) {
 				t.Errorf("cut: %d, %d bytes, %v; want 200, a true prefix and io.ErrUnexpectedEOF", status, len(b), err)
 			}
-		case flakyproxy.Stall:
+		case testkit.FaultStall:
 			var ne net.Error
 			if !errors.As(err, &ne) || !ne.Timeout() || took > 5*time.Second {
 				t.Errorf("stall: %v after %v; want the client's timeout", err, took)
 			}
-		case flakyproxy.Status500:
+		case testkit.FaultStatus500:
 			if status != 500 || err != nil {
 				t.Errorf("500: %d, %v", status, err)
 			}
-		case flakyproxy.Status429:
+		case testkit.FaultStatus429:
 			resp, err := c.Get(p.URL + blobPath)
 			if err != nil {
 				t.Fatal(err)
@@ -237,8 +237,8 @@ func TestDownloadFaults(t *testing.T) {
 		}
 	}
 	st := p.Stats()
-	for _, f := range flakyproxy.AllFaults {
-		if want := map[bool]int{true: 2, false: 1}[f == flakyproxy.Status429]; st.Faults[f] != want {
+	for _, f := range testkit.AllFaults {
+		if want := map[bool]int{true: 2, false: 1}[f == testkit.FaultStatus429]; st.Faults[f] != want {
 			t.Errorf("%d %v faults counted, want %d", st.Faults[f], f, want)
 		}
 	}
@@ -251,8 +251,8 @@ func TestDownloadFaults(t *testing.T) {
 // see what went through.
 func TestFixedPoint(t *testing.T) {
 	up := startFake(t)
-	p := flakyproxy.Start(t, up.URL, flakyproxy.Options{Faults: flakyproxy.Faults{
-		Rate: 1, Max: 1, At: 0.25, Kinds: []flakyproxy.Fault{flakyproxy.Cut}, Classes: flakyproxy.BlobGet,
+	p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{Faults: testkit.Faults{
+		Rate: 1, Max: 1, At: 0.25, Kinds: []testkit.Fault{testkit.FaultCut}, Classes: testkit.BlobGet,
 	}})
 	c := client(t, 5*time.Second)
 	_, b, err := get(c, p.URL+blobPath)
@@ -271,26 +271,26 @@ func TestFixedPoint(t *testing.T) {
 // the upload reach the upstream (and loses its answer).
 func TestUploadFaults(t *testing.T) {
 	up := startFake(t)
-	p := flakyproxy.Start(t, up.URL, flakyproxy.Options{})
+	p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{})
 	// Only a stall may time out; the other faults must show as they are,
 	// however loaded the machine.
 	impatient, patient := client(t, 500*time.Millisecond), client(t, 30*time.Second)
 	url := p.URL + "/v2/r/blobs/uploads/uuid-1?digest=sha256:0123"
-	for _, f := range flakyproxy.AllFaults {
-		p.SetFaults(flakyproxy.Faults{Seed: 2, Rate: 1, Kinds: []flakyproxy.Fault{f}, Classes: flakyproxy.UploadData, Stall: 30 * time.Second})
+	for _, f := range testkit.AllFaults {
+		p.SetFaults(testkit.Faults{Seed: 2, Rate: 1, Kinds: []testkit.Fault{f}, Classes: testkit.UploadData, Stall: 30 * time.Second})
 		c := patient
-		if f == flakyproxy.Stall {
+		if f == testkit.FaultStall {
 			c = impatient
 		}
 		before, _ := up.arrived()
 		resp, err := put(c, url, blob)
 		after, _ := up.arrived()
 		switch f {
-		case flakyproxy.Status500, flakyproxy.Status429:
-			if err != nil || resp.StatusCode != map[flakyproxy.Fault]int{flakyproxy.Status500: 500, flakyproxy.Status429: 429}[f] || after != before {
+		case testkit.FaultStatus500, testkit.FaultStatus429:
+			if err != nil || resp.StatusCode != map[testkit.Fault]int{testkit.FaultStatus500: 500, testkit.FaultStatus429: 429}[f] || after != before {
 				t.Errorf("%v: %v, %v; upstream got %d uploads", f, resp, err, after-before)
 			}
-		case flakyproxy.Cut:
+		case testkit.FaultCut:
 			if err == nil || after != before+1 {
 				t.Errorf("cut: %v, %v; upstream got %d uploads, want the upload and no answer", resp, err, after-before)
 			}
@@ -309,9 +309,9 @@ func TestUploadFaults(t *testing.T) {
 // points, whatever the upload session ids; another seed does not.
 func TestDeterministic(t *testing.T) {
 	up := startFake(t)
-	run := func(seed uint64) []flakyproxy.Injection {
-		p := flakyproxy.Start(t, up.URL, flakyproxy.Options{Faults: flakyproxy.Faults{
-			Seed: seed, Rate: 0.5, Kinds: []flakyproxy.Fault{flakyproxy.Status500, flakyproxy.Status429},
+	run := func(seed uint64) []testkit.Injection {
+		p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{Faults: testkit.Faults{
+			Seed: seed, Rate: 0.5, Kinds: []testkit.Fault{testkit.FaultStatus500, testkit.FaultStatus429},
 		}})
 		c := client(t, 5*time.Second)
 		for i := range 40 {
@@ -337,7 +337,7 @@ func TestDeterministic(t *testing.T) {
 	if len(a) < 10 || len(a) > 30 {
 		t.Errorf("rate 0.5 of 40 requests injected %d faults", len(a))
 	}
-	same := func(x, y []flakyproxy.Injection) bool {
+	same := func(x, y []testkit.Injection) bool {
 		if len(x) != len(y) {
 			return false
 		}
@@ -360,7 +360,7 @@ func TestDeterministic(t *testing.T) {
 // upstream, whether their length is announced or not.
 func TestRefuseBodiesOver(t *testing.T) {
 	up := startFake(t)
-	p := flakyproxy.Start(t, up.URL, flakyproxy.Options{Faults: flakyproxy.Faults{RefuseBodiesOver: 1000}})
+	p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{Faults: testkit.Faults{RefuseBodiesOver: 1000}})
 	c := client(t, 5*time.Second)
 	url := p.URL + "/v2/r/blobs/uploads/u?digest=sha256:1"
 	for _, tc := range []struct {
@@ -394,8 +394,8 @@ func TestRefuseBodiesOver(t *testing.T) {
 // the faults, Options.MaxRequests the requests.
 func TestBounds(t *testing.T) {
 	up := startFake(t)
-	p := flakyproxy.Start(t, up.URL, flakyproxy.Options{MaxRequests: 7, Faults: flakyproxy.Faults{
-		Rate: 1, After: 1, Max: 3, Kinds: []flakyproxy.Fault{flakyproxy.Status500},
+	p := testkit.StartProxy(t, up.URL, testkit.ProxyOptions{MaxRequests: 7, Faults: testkit.Faults{
+		Rate: 1, After: 1, Max: 3, Kinds: []testkit.Fault{testkit.FaultStatus500},
 	}})
 	c := client(t, 5*time.Second)
 	var got []int
@@ -409,7 +409,7 @@ func TestBounds(t *testing.T) {
 	if fmt.Sprint(got) != "[200 500 500 500 200 200 200 503]" {
 		t.Errorf("statuses %v, want an answer, 3 faults, 3 answers, then 503 past the request budget", got)
 	}
-	if st := p.Stats(); st.Requests != 8 || st.OverBudget != 1 || st.Faults[flakyproxy.Status500] != 3 {
+	if st := p.Stats(); st.Requests != 8 || st.OverBudget != 1 || st.Faults[testkit.FaultStatus500] != 3 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -418,8 +418,8 @@ func TestBounds(t *testing.T) {
 // itself after its lifetime.
 func TestCloseEndsStalls(t *testing.T) {
 	up := startFake(t)
-	p, err := flakyproxy.New(up.URL, flakyproxy.Options{Faults: flakyproxy.Faults{
-		Rate: 1, Kinds: []flakyproxy.Fault{flakyproxy.Stall}, Stall: time.Hour,
+	p, err := testkit.NewProxy(up.URL, testkit.ProxyOptions{Faults: testkit.Faults{
+		Rate: 1, Kinds: []testkit.Fault{testkit.FaultStall}, Stall: time.Hour,
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -454,7 +454,7 @@ func TestCloseEndsStalls(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 
-	short, err := flakyproxy.New(up.URL, flakyproxy.Options{Lifetime: 100 * time.Millisecond})
+	short, err := testkit.NewProxy(up.URL, testkit.ProxyOptions{Lifetime: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,12 +467,12 @@ func TestCloseEndsStalls(t *testing.T) {
 
 func TestLoopbackOnly(t *testing.T) {
 	for _, u := range []string{"http://192.0.2.1:5000", "http://example.com", "ftp://127.0.0.1:21", "::"} {
-		if p, err := flakyproxy.New(u, flakyproxy.Options{}); err == nil {
+		if p, err := testkit.NewProxy(u, testkit.ProxyOptions{}); err == nil {
 			p.Close()
 			t.Errorf("New(%q) accepted an upstream that is not a loopback HTTP URL", u)
 		}
 	}
-	if _, err := flakyproxy.New("http://127.0.0.1:1", flakyproxy.Options{Faults: flakyproxy.Faults{Rate: 2}}); err == nil {
+	if _, err := testkit.NewProxy("http://127.0.0.1:1", testkit.ProxyOptions{Faults: testkit.Faults{Rate: 2}}); err == nil {
 		t.Error("New accepted a fault rate of 2")
 	}
 }

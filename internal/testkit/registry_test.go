@@ -1,4 +1,4 @@
-package registrytest
+package testkit
 
 import (
 	"bytes"
@@ -54,7 +54,7 @@ func pushImage(ctx context.Context, r *remote.Repository, data []byte, tag strin
 
 func TestAnonymousPushPull(t *testing.T) {
 	ctx := context.Background()
-	reg := Start(t, Options{})
+	reg := StartRegistry(t, RegistryOptions{})
 	if !strings.HasPrefix(reg.Host, "127.0.0.1:") || reg.URL != "http://"+reg.Host || !reg.PlainHTTP {
 		t.Fatalf("unexpected registry address: %+v", reg)
 	}
@@ -112,7 +112,7 @@ func TestAnonymousPushPull(t *testing.T) {
 // fallback, since Distribution has no referrers API), and can be deleted.
 func TestReferrers(t *testing.T) {
 	ctx := context.Background()
-	reg := Start(t, Options{})
+	reg := StartRegistry(t, RegistryOptions{})
 	r := repo(t, reg, "test/refs", reg.Client())
 	_, subject, err := pushImage(ctx, r, []byte("subject"), "v1")
 	if err != nil {
@@ -146,7 +146,7 @@ func TestReferrers(t *testing.T) {
 
 func TestBasicAuth(t *testing.T) {
 	ctx := context.Background()
-	reg := Start(t, Options{Users: map[string]string{"alice": "s3cret", "bob": "hunter2"}})
+	reg := StartRegistry(t, RegistryOptions{Users: map[string]string{"alice": "s3cret", "bob": "hunter2"}})
 
 	// Raw request: the registry must challenge with Basic and our realm.
 	resp, err := reg.Client().Get(reg.URL + "/v2/")
@@ -157,7 +157,7 @@ func TestBasicAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("GET /v2/ without credentials: status %d, want 401", resp.StatusCode)
 	}
-	if got := resp.Header.Get("Www-Authenticate"); !strings.Contains(got, `Basic realm="`+Realm+`"`) {
+	if got := resp.Header.Get("Www-Authenticate"); !strings.Contains(got, `Basic realm="`+RegistryRealm+`"`) {
 		t.Fatalf("WWW-Authenticate = %q", got)
 	}
 
@@ -213,7 +213,7 @@ func assertStatus(t *testing.T, err error, status int) {
 
 func TestTLS(t *testing.T) {
 	ctx := context.Background()
-	reg := Start(t, Options{TLS: true})
+	reg := StartRegistry(t, RegistryOptions{TLS: true})
 	if reg.URL != "https://"+reg.Host || reg.PlainHTTP || reg.CAPool == nil {
 		t.Fatalf("unexpected TLS registry: %+v", reg)
 	}
@@ -269,8 +269,8 @@ func TestTLS(t *testing.T) {
 
 func TestIsolatedInstances(t *testing.T) {
 	ctx := context.Background()
-	a := Start(t, Options{})
-	b := Start(t, Options{})
+	a := StartRegistry(t, RegistryOptions{})
+	b := StartRegistry(t, RegistryOptions{})
 	if a.Host == b.Host {
 		t.Fatalf("two registries share %s", a.Host)
 	}

@@ -1,7 +1,8 @@
-// Package testtree generates a deterministic, source-like directory tree
+// WriteTree generates a deterministic, source-like directory tree
 // for benchmarks: text-like files of mixed sizes in nested directories, a
 // small version of bench/run's.
-package testtree
+
+package testkit
 
 import (
 	"bufio"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // words is the vocabulary of the generated files.
@@ -22,10 +24,20 @@ var words = []string{
 	"{", "}", "(", ")", "//", "==", "!=", "0", "1", "42", "4096",
 }
 
-// Write writes files text-like files (200 B to 200 KB, mostly small,
+// WriteTree writes files text-like files (200 B to 200 KB, mostly small,
 // deterministic) into nested directories under dir and returns the bytes
-// written. The pack and unpack benchmarks share it.
-func Write(dir string, files int) (int64, error) {
+// written; it fails the test on any error. The pack and unpack benchmarks
+// share it.
+func WriteTree(t testing.TB, dir string, files int) int64 {
+	t.Helper()
+	n, err := writeTree(dir, files)
+	if err != nil {
+		t.Fatalf("write tree %s: %v", dir, err)
+	}
+	return n
+}
+
+func writeTree(dir string, files int) (int64, error) {
 	var seed [32]byte
 	copy(seed[:], "ocipack pack benchmark tree")
 	rng := rand.New(rand.NewChaCha8(seed))

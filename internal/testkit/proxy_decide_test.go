@@ -1,4 +1,4 @@
-package flakyproxy
+package testkit
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 // TestDecideShares: the share of faulty requests is Rate, and the kinds
 // are about as likely, whether requests repeat (retries) or not.
 func TestDecideShares(t *testing.T) {
-	p := &Proxy{seen: map[string]int{}, stats: Stats{Faults: map[Fault]int{}}}
+	p := &Proxy{seen: map[string]int{}, stats: ProxyStats{Faults: map[Fault]int{}}}
 	const n = 5000
 	for _, seed := range []uint64{0, 1} {
 		p.SetFaults(Faults{Seed: seed, Rate: 0.2})
@@ -24,7 +24,7 @@ func TestDecideShares(t *testing.T) {
 			}
 			counts[f]++
 		}
-		if share := 1 - float64(counts[None])/n; math.Abs(share-0.2) > 0.03 {
+		if share := 1 - float64(counts[FaultNone])/n; math.Abs(share-0.2) > 0.03 {
 			t.Errorf("seed %d: %.3f of requests faulted, want 0.2", seed, share)
 		}
 		for _, f := range AllFaults {
