@@ -13,6 +13,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -84,10 +85,10 @@ func TestFifosDoNotBlock(t *testing.T) {
 			t.Fatal(err)
 		}
 		within(t, "Inspect, Summaries, Check", func() {
-			if _, err := l.Inspect(ctx, "v1"); err == nil {
+			if _, err := inspect.Describe(ctx, l, "v1"); err == nil {
 				t.Error("Inspect succeeded")
 			}
-			if s, err := l.Summaries(ctx); err != nil || len(s) != 1 || s[0].Error == "" {
+			if s, err := inspect.Summaries(ctx, l); err != nil || len(s) != 1 || s[0].Error == "" {
 				t.Errorf("Summaries: %+v, %v", s, err)
 			}
 			if _, err := layout.ReadManifest(ctx, l, man); err == nil {

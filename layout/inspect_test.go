@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -56,7 +57,7 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	in, err := l.Inspect(ctx, "v1")
+	in, err := inspect.Describe(ctx, l, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestInspect(t *testing.T) {
 	}
 
 	// By digest, the same.
-	byDigest, err := l.Inspect(ctx, res.Manifest.Digest.String())
+	byDigest, err := inspect.Describe(ctx, l, res.Manifest.Digest.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestInspectReferrer(t *testing.T) {
 	ctx := context.Background()
 	res := inPack(t, l, "v1")
 	ref := ckPushReferrer(t, l, res.Manifest, "sbom")
-	in, err := l.Inspect(ctx, ref.Digest.String())
+	in, err := inspect.Describe(ctx, l, ref.Digest.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestInspectIndex(t *testing.T) {
 	if err := l.Tag(ctx, idx, "multi"); err != nil {
 		t.Fatal(err)
 	}
-	in, err := l.Inspect(ctx, "multi")
+	in, err := inspect.Describe(ctx, l, "multi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,19 +163,19 @@ func TestInspectIndex(t *testing.T) {
 func TestInspectErrors(t *testing.T) {
 	l := newLayout(t)
 	ctx := context.Background()
-	if _, err := l.Inspect(ctx, "nope"); !errors.Is(err, layout.ErrNotFound) {
+	if _, err := inspect.Describe(ctx, l, "nope"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing tag: %v", err)
 	}
-	if _, err := l.Inspect(ctx, digest.FromString("nope").String()); !errors.Is(err, layout.ErrNotFound) {
+	if _, err := inspect.Describe(ctx, l, digest.FromString("nope").String()); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing digest: %v", err)
 	}
 	ckTagBlobAsManifest(t, l, "broken", []byte("{not json"))
-	if _, err := l.Inspect(ctx, "broken"); !errors.Is(err, layout.ErrCorrupt) {
+	if _, err := inspect.Describe(ctx, l, "broken"); !errors.Is(err, layout.ErrCorrupt) {
 		t.Errorf("unparseable manifest: %v", err)
 	}
 	res := inPack(t, l, "v1")
 	ckFlipByte(t, l.BlobPath(res.Manifest.Digest))
-	if _, err := l.Inspect(ctx, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
+	if _, err := inspect.Describe(ctx, l, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("damaged manifest: %v", err)
 	}
 }
@@ -189,7 +190,7 @@ func TestSummaries(t *testing.T) {
 	other := ckStoreArtifact(t, l, "other", "other")
 	broken := ckTagBlobAsManifest(t, l, "broken", []byte("{not json"))
 
-	sums, err := l.Summaries(ctx)
+	sums, err := inspect.Summaries(ctx, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,11 +201,11 @@ func TestSummaries(t *testing.T) {
 	if !reflect.DeepEqual(tags, []string{"broken", "latest", "other", "v1"}) {
 		t.Fatalf("tags %v", tags)
 	}
-	in, err := l.Inspect(ctx, "v1")
+	in, err := inspect.Describe(ctx, l, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := layout.Summary{Tag: "v1", Digest: res.Manifest.Digest, MediaType: ocispec.MediaTypeImageManifest,
+	want := inspect.Summary{Tag: "v1", Digest: res.Manifest.Digest, MediaType: ocispec.MediaTypeImageManifest,
 		ArtifactType: "application/x.inspect-test", Size: in.Size, Created: "2024-02-03T04:05:06Z", Files: 2}
 	if sums[3] != want {
 		t.Errorf("v1:\n%+v, want\n%+v", sums[3], want)
@@ -223,7 +224,7 @@ func TestSummaries(t *testing.T) {
 }
 
 func TestSummariesEmpty(t *testing.T) {
-	sums, err := newLayout(t).Summaries(context.Background())
+	sums, err := inspect.Summaries(context.Background(), newLayout(t))
 	if err != nil || len(sums) != 0 {
 		t.Fatalf("%v, %v", sums, err)
 	}
@@ -266,7 +267,7 @@ func BenchmarkSummaries10k(b *testing.B) {
 	}
 	ckWriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
 	for b.Loop() {
-		sums, err := l.Summaries(ctx)
+		sums, err := inspect.Summaries(ctx, l)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -202,11 +202,11 @@ func (l *Layout) Close() error {
 	return errors.Join(serr, err)
 }
 
-// Exclusive runs fn while no other Layout, in this process or another, is
+// exclusive runs fn while no other Layout, in this process or another, is
 // writing into the layout, waiting for writers to Close until ctx is done.
 // Garbage collection runs under it. It fails if l itself holds the writing
 // lock (Close it first).
-func (l *Layout) Exclusive(ctx context.Context, fn func() error) error {
+func (l *Layout) exclusive(ctx context.Context, fn func() error) error {
 	l.wmu.Lock()
 	held := l.writing != nil
 	l.wmu.Unlock()
@@ -344,8 +344,8 @@ func isCreationEntry(name string) bool {
 // Path returns the layout's directory.
 func (l *Layout) Path() string { return l.root }
 
-// BlobPath returns the path of the blob with digest d (which may not exist).
-func (l *Layout) BlobPath(d digest.Digest) string {
+// blobPath returns the path of the blob with digest d (which may not exist).
+func (l *Layout) blobPath(d digest.Digest) string {
 	return filepath.Join(l.root, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
 }
 

@@ -20,6 +20,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -202,7 +203,7 @@ func BenchmarkSummaries10kSameManifest(b *testing.B) {
 	l, _ := benchTaggedLayout(b, 10000)
 	ctx := context.Background()
 	for b.Loop() {
-		s, err := l.Summaries(ctx)
+		s, err := inspect.Summaries(ctx, l)
 		if err != nil {
 			b.Fatal(err)
 		}

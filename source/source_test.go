@@ -84,8 +84,8 @@ func TestOpenEveryKind(t *testing.T) {
 			if s.Path() != p {
 				t.Errorf("Path = %q", s.Path())
 			}
-			if (s.TempDir() == "") != (p != lay) {
-				t.Errorf("TempDir = %q: want the layout's, \"\" for an archive", s.TempDir())
+			if (s.State() == nil) != (p != lay) {
+				t.Errorf("State = %v: want the layout's, nil for an archive", s.State())
 			}
 			tags, err := s.Tags(ctx)
 			if err != nil || !slices.Equal(tags, []string{"v1"}) {

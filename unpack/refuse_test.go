@@ -42,7 +42,7 @@ func badTitle(title string) func(t *testing.T, l *layout.Layout) []ocispec.Descr
 // negative), keeping its size.
 func flipByte(t *testing.T, l *layout.Layout, d ocispec.Descriptor, at int) {
 	t.Helper()
-	p := l.BlobPath(d.Digest)
+	p := blobFile(l, d.Digest)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func refusals() []refusal {
 
 		{name: "blob size mismatch", layers: badTitle("b.txt"),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
-				f, err := os.OpenFile(l.BlobPath(ls[1].Digest), os.O_APPEND|os.O_WRONLY, 0)
+				f, err := os.OpenFile(blobFile(l, ls[1].Digest), os.O_APPEND|os.O_WRONLY, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -163,7 +163,7 @@ func refusals() []refusal {
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
 				// The gzip CRC and size fail too, but the digest
 				// mismatch is what is reported.
-				p := l.BlobPath(ls[1].Digest)
+				p := blobFile(l, ls[1].Digest)
 				b, _ := os.ReadFile(p)
 				copy(b[len(b)-8:], make([]byte, 8))
 				os.WriteFile(p, b, 0o644)
@@ -183,7 +183,7 @@ func refusals() []refusal {
 		}, err: layout.ErrCorrupt, msg: []string{`"a"`, `"rwxr-xr-x"`}},
 		{name: "missing blob", layers: badTitle("b.txt"),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
-				os.Remove(l.BlobPath(ls[1].Digest))
+				os.Remove(blobFile(l, ls[1].Digest))
 			}, err: layout.ErrNotFound, msg: []string{`"b.txt"`, "$1"}},
 		{name: "not gzip", layers: func(t *testing.T, l *layout.Layout) []ocispec.Descriptor {
 			d := dirLayer(t, l, "T", mtTarGzip, "", makeTar(t, fileE("T/a", "a", 0))) // says gzip, is not
@@ -272,8 +272,8 @@ func TestExistingRefusedBeforeReading(t *testing.T) {
 	// keep.txt's blob is missing: were it read, ErrNotFound would show.
 	missing := fileLayer(t, l, "keep.txt", "new", "")
 	pushManifest(t, l, good, missing)
-	os.Remove(l.BlobPath(missing.Digest))
-	os.Remove(l.BlobPath(good.Digest))
+	os.Remove(blobFile(l, missing.Digest))
+	os.Remove(blobFile(l, good.Digest))
 
 	dest := tempDir(t)
 	os.WriteFile(filepath.Join(dest, "keep.txt"), []byte("keep"), 0o600)
@@ -336,4 +336,9 @@ func TestIndexRefused(t *testing.T) {
 			t.Errorf("dest was created: %v", err)
 		}
 	}
+}
+
+// blobFile is where the layout l stores the blob of digest d.
+func blobFile(l *layout.Layout, d digest.Digest) string {
+	return filepath.Join(l.Path(), "blobs", d.Algorithm().String(), d.Encoded())
 }
