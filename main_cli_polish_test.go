@@ -20,8 +20,8 @@ import (
 
 	"oras.land/oras-go/v2"
 
-	"github.com/ocipack/ocipack/internal/registrytest"
 	"github.com/ocipack/ocipack/inspect"
+	"github.com/ocipack/ocipack/internal/registrytest"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )

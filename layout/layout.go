@@ -13,6 +13,24 @@
 //     into one layout at once never lose a tag;
 //   - keeps entries and annotations written by other tools.
 //
+// A Layout's methods, by role:
+//
+//   - content: Fetch, Exists, Push (oras-go's content.Storage), Ingest (a
+//     blob of unknown digest), Predecessors (the referrers index.json
+//     lists; oras-go's content.PredecessorFinder); OpenPartial, a blob
+//     downloaded in parts;
+//   - names: Tag (oras-go's content.Tagger), Put (several index.json
+//     entries at once: tags, untagged referrers), Untag, Resolve, Tags,
+//     Index (index.json as it is);
+//   - upkeep: Check (verify the whole layout, or the graph below some
+//     roots), GC, Abandon (undo what a failed writer added);
+//   - lifetime: Path, HoldForWriting, Close; State, the records an
+//     operation keeps to continue in a later run (a chunked push's
+//     sessions).
+//
+// No other package writes or removes files inside a layout: they go
+// through these methods.
+//
 // ocipack's own working files live in the hidden directory `.ocipack/` of
 // the layout (the lock file and `tmp/` for partial blobs); other tools ignore
 // it. A layout in which `.ocipack/`, `tmp/`, a lock file, `blobs/` or
