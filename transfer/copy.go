@@ -291,7 +291,7 @@ func (s *stats) reportUnseenSkips() {
 // copied with oras.CopyGraph, which copies its subject too.
 //
 // Into a layout, the whole graph is copied first and checked as import
-// checks it (layout.CheckGraph) before root is tagged: a graph that verify
+// checks it (layout.Layout.Check with Roots) before root is tagged: a graph that verify
 // would report as damaged (a manifest of an unknown media type, say) is
 // refused and tags nothing. To a registry, oras.Copy tags root with the
 // push of its manifest, in one request.
