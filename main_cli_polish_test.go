@@ -17,9 +17,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
@@ -146,16 +146,15 @@ func TestPolishLsUntagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var untagged ocispec.Descriptor
-	if err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
-		for i, d := range idx.Manifests {
-			if d.Annotations[ocispec.AnnotationRefName] == "gone" {
-				idx.Manifests[i].Annotations = nil
-				untagged = idx.Manifests[i]
-			}
-		}
-		return nil
-	}); err != nil {
+	untagged, err := l.Resolve(ctx, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	untagged.Annotations = nil
+	if err := l.Put(ctx, untagged); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Untag(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	// A referrer of the tagged manifest: layout lists it untagged too.
@@ -191,7 +190,7 @@ func TestPolishLsUntagged(t *testing.T) {
 		t.Errorf("ls lists the referrer %s as an entry", ref.Digest)
 	}
 
-	var entries []layout.Summary
+	var entries []inspect.Summary
 	if err := json.Unmarshal([]byte(polishRun(t, "ls", lay, "--json")), &entries); err != nil {
 		t.Fatal(err)
 	}

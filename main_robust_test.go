@@ -928,10 +928,7 @@ func robustBomb(w io.Writer, dir string, inflate int64) error {
 func robustTagDesc(t *testing.T, l *layout.Layout, d ocispec.Descriptor, tag string) {
 	t.Helper()
 	d.Annotations = map[string]string{ocispec.AnnotationRefName: tag}
-	if err := l.UpdateIndex(context.Background(), func(idx *ocispec.Index) error {
-		idx.Manifests = append(idx.Manifests, d)
-		return nil
-	}); err != nil {
+	if err := l.Put(context.Background(), d); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -942,7 +939,7 @@ func robustTagDesc(t *testing.T, l *layout.Layout, d ocispec.Descriptor, tag str
 func robustSparse(t *testing.T, l *layout.Layout, mt, seed string) ocispec.Descriptor {
 	t.Helper()
 	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromString(seed), Size: 1 << 30}
-	f, err := os.Create(l.BlobPath(d.Digest))
+	f, err := os.Create(filepath.Join(l.Path(), "blobs", d.Digest.Algorithm().String(), d.Digest.Encoded()))
 	if err != nil {
 		t.Fatal(err)
 	}

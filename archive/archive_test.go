@@ -683,7 +683,7 @@ func TestReadInPlace(t *testing.T) {
 			go func() {
 				desc, err := f.l.Resolve(ctx, d.String())
 				if err != nil {
-					fi, _ := os.Stat(f.l.BlobPath(d))
+					fi, _ := os.Stat(filepath.Join(f.l.Path(), "blobs", d.Algorithm().String(), d.Encoded()))
 					desc.Digest, desc.Size = d, fi.Size()
 				}
 				ok, _ := r.Exists(ctx, desc)

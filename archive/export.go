@@ -14,6 +14,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/ocipack/ocipack/internal/hashcopy"
 	"github.com/ocipack/ocipack/layout"
@@ -92,14 +93,35 @@ type ExportReport struct {
 	Files []string
 }
 
-// Export writes the tags of l (nil: every tag) as one archive stream to w:
-// a tar of an OCI image layout holding everything the tags reach and the
-// referrers index.json lists for them (see the package doc for the
+// Source is what Export reads: blobs, and the index.json that lists the
+// tags and the referrers to carry along. *layout.Layout and source.Source
+// (a layout directory, or an archive read in place) implement it; a source
+// that has a String method is named so in messages ("layout PATH").
+type Source interface {
+	content.ReadOnlyStorage
+	// Index returns the source's index.json.
+	Index(ctx context.Context) (*ocispec.Index, error)
+}
+
+// sourceName names src in messages: its String, or "layout PATH".
+func sourceName(src Source) string {
+	switch s := src.(type) {
+	case fmt.Stringer:
+		return s.String()
+	case interface{ Path() string }:
+		return "layout " + s.Path()
+	}
+	return "the source"
+}
+
+// Export writes the tags of src (nil: every tag) as one archive stream to
+// w: a tar of an OCI image layout holding everything the tags reach and
+// the referrers its index.json lists for them (see the package doc for the
 // format). Blobs are streamed from their files and verified against their
 // digests as they are read; memory use does not depend on their size.
 // Export does not check free space and cannot split: ExportFile does both.
 // On failure, w has received part of an archive.
-func Export(ctx context.Context, l *layout.Layout, tags []string, w io.Writer, opts ExportOptions) (*ExportReport, error) {
+func Export(ctx context.Context, l Source, tags []string, w io.Writer, opts ExportOptions) (*ExportReport, error) {
 	if opts.Split != 0 {
 		return nil, errors.New("export: Split needs a file name (ExportFile), not a stream")
 	}
@@ -115,13 +137,13 @@ func Export(ctx context.Context, l *layout.Layout, tags []string, w io.Writer, o
 	return rep, nil
 }
 
-// ExportFile writes the tags of l (nil: every tag) as an archive at path,
+// ExportFile writes the tags of src (nil: every tag) as an archive at path,
 // or, when opts.Split > 0, as the volumes path.001, path.002, … It first
 // checks that the directory's file system has room for the archive (its
 // uncompressed size; ErrNoSpace otherwise), writes into temporary files
 // beside path, and renames them into place only when everything was
 // written: on failure no file at path, or named like a volume, is touched.
-func ExportFile(ctx context.Context, l *layout.Layout, tags []string, path string, opts ExportOptions) (_ *ExportReport, err error) {
+func ExportFile(ctx context.Context, l Source, tags []string, path string, opts ExportOptions) (_ *ExportReport, err error) {
 	if opts.Split != 0 && opts.Split < MinSplit {
 		return nil, fmt.Errorf("export: volume size %d is below the minimum of %d bytes", opts.Split, MinSplit)
 	}
@@ -189,7 +211,7 @@ func ExportFile(ctx context.Context, l *layout.Layout, tags []string, path strin
 }
 
 // prepare plans the export and builds the contents list and the report.
-func prepare(ctx context.Context, l *layout.Layout, tags []string, opts ExportOptions) (*plan, *ExportReport, error) {
+func prepare(ctx context.Context, l Source, tags []string, opts ExportOptions) (*plan, *ExportReport, error) {
 	switch opts.Compression {
 	case "", None, Zstd:
 	default:
@@ -273,7 +295,7 @@ var epoch = time.Unix(0, 0)
 
 // writeArchive writes p's tar stream (compressed as opts says) to w and
 // returns the bytes written to w.
-func writeArchive(ctx context.Context, l *layout.Layout, p *plan, w io.Writer, opts ExportOptions) (int64, error) {
+func writeArchive(ctx context.Context, l Source, p *plan, w io.Writer, opts ExportOptions) (int64, error) {
 	cw := &countWriter{w: w}
 	out := io.Writer(cw)
 	var fw *frameWriter
@@ -338,7 +360,7 @@ func writeArchive(ctx context.Context, l *layout.Layout, p *plan, w io.Writer, o
 			err = copyBlob(ctx, tw, rc, b)
 			rc.Close()
 			if err != nil {
-				return fmt.Errorf("blob %s of layout %s: %w", b.Digest, l.Path(), err)
+				return fmt.Errorf("blob %s of %s: %w", b.Digest, sourceName(l), err)
 			}
 		}
 		if err := tw.Close(); err != nil {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"math"
 	"os"
 	"slices"
@@ -386,8 +385,6 @@ func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
 			return fmt.Errorf("blob %s: %w", d, err)
 		}
 	}
-	_, statErr := os.Lstat(im.dst.BlobPath(d))
-	existed := statErr == nil
 	// Push verifies size and digest as it writes; the media type is left
 	// empty so that it does not list referrers in index.json: that is done
 	// at the end, with the tags.
@@ -402,9 +399,9 @@ func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
 		}
 		return tampered(err)
 	}
-	if !existed {
-		im.created = append(im.created, d)
-	}
+	// Push stored it: it was not there (or was damaged, and Push replaced
+	// it). A rollback removes it only if index.json does not reach it.
+	im.created = append(im.created, d)
 	im.rep.Blobs++
 	im.rep.Bytes += size
 	return nil
@@ -429,11 +426,15 @@ func (im *importer) finish() error {
 	// accepts (known media types, manifests that parse as what their
 	// descriptors say, sizes that agree, bounded nesting), or the import
 	// would leave a layout that verify reports as damaged and GC refuses.
-	problems, err := im.dst.CheckGraph(im.ctx, index.Manifests)
+	roots := index.Manifests
+	if roots == nil {
+		roots = []ocispec.Descriptor{} // only these: never the whole layout
+	}
+	crep, err := im.dst.Check(im.ctx, layout.CheckOptions{Roots: roots})
 	if err != nil {
 		return err
 	}
-	if len(problems) > 0 {
+	if problems := crep.Problems; len(problems) > 0 {
 		more := ""
 		if len(problems) > 1 {
 			more = fmt.Sprintf(" (and %d more problems)", len(problems)-1)
@@ -444,26 +445,12 @@ func (im *importer) finish() error {
 		return err
 	}
 	var tags []string
-	err = im.dst.UpdateIndex(im.ctx, func(idx *ocispec.Index) error {
-		for _, e := range index.Manifests {
-			tag := e.Annotations[ocispec.AnnotationRefName]
-			kept := idx.Manifests[:0]
-			for _, d := range idx.Manifests {
-				name := d.Annotations[ocispec.AnnotationRefName]
-				if tag != "" && name == tag || name == "" && d.Digest == e.Digest {
-					continue
-				}
-				kept = append(kept, d)
-			}
-			e.Annotations = maps.Clone(e.Annotations)
-			idx.Manifests = append(kept, e)
-			if tag != "" {
-				tags = append(tags, tag)
-			}
+	for _, e := range index.Manifests {
+		if tag := e.Annotations[ocispec.AnnotationRefName]; tag != "" {
+			tags = append(tags, tag)
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := im.dst.Put(im.ctx, index.Manifests...); err != nil {
 		return err
 	}
 	// From here on the import stands: blobs of a plain tar that nothing

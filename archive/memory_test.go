@@ -94,7 +94,7 @@ func TestMemoryDoesNotGrowWithBlobSize(t *testing.T) {
 	}); n > budget {
 		t.Fatalf("import of a %d MiB blob allocated %d MiB", size>>20, n>>20)
 	}
-	if fi, err := os.Stat(dst.BlobPath(blob.Digest)); err != nil || fi.Size() != size {
+	if fi, err := os.Stat(filepath.Join(dst.Path(), "blobs", blob.Digest.Algorithm().String(), blob.Digest.Encoded())); err != nil || fi.Size() != size {
 		t.Fatalf("imported blob: %v", err)
 	}
 	// Read in place: Fetch streams it.

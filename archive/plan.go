@@ -29,7 +29,7 @@ type plan struct {
 
 type planner struct {
 	ctx    context.Context
-	l      *layout.Layout
+	l      Source
 	since  DigestSet
 	seen   map[digest.Digest]bool
 	meta   []ocispec.Descriptor
@@ -40,23 +40,26 @@ type planner struct {
 
 // makePlan walks everything the tags reach in l (nil tags: every tag), and
 // the referrers index.json lists for it.
-func makePlan(ctx context.Context, l *layout.Layout, tags []string, since DigestSet) (*plan, error) {
-	all, err := l.Tags(ctx)
+func makePlan(ctx context.Context, l Source, tags []string, since DigestSet) (*plan, error) {
+	idx, err := l.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
+	entries := slices.Clone(idx.Manifests)
+	sortEntries(entries)
 	byTag := map[string]ocispec.Descriptor{}
-	for _, t := range all {
-		if _, dup := byTag[t.Tag]; !dup {
-			byTag[t.Tag] = t.Descriptor
+	var all []string
+	for _, d := range entries {
+		t := d.Annotations[ocispec.AnnotationRefName]
+		if _, dup := byTag[t]; t != "" && !dup {
+			byTag[t] = d
+			all = append(all, t)
 		}
 	}
 	if tags == nil {
-		for _, t := range all {
-			tags = append(tags, t.Tag)
-		}
+		tags = all
 		if len(tags) == 0 {
-			return nil, fmt.Errorf("layout %s has no tags: nothing to export", l.Path())
+			return nil, fmt.Errorf("%s has no tags: nothing to export", sourceName(l))
 		}
 	}
 	tags = slices.Clone(tags)
@@ -73,7 +76,7 @@ func makePlan(ctx context.Context, l *layout.Layout, tags []string, since Digest
 	for _, t := range tags {
 		d, ok := byTag[t]
 		if !ok {
-			return nil, fmt.Errorf("tag %q: %w in layout %s", t, layout.ErrNotFound, l.Path())
+			return nil, fmt.Errorf("tag %q: %w in %s", t, layout.ErrNotFound, sourceName(l))
 		}
 		p.from = "tag " + t
 		if err := p.visit(d, true, false); err != nil {
@@ -84,10 +87,6 @@ func makePlan(ctx context.Context, l *layout.Layout, tags []string, since Digest
 
 	// Referrers: untagged entries whose subject is exported, until no more
 	// are found (referrers of referrers).
-	idx, err := l.Index(ctx)
-	if err != nil {
-		return nil, err
-	}
 	added := map[digest.Digest]bool{}
 	for more := true; more; {
 		more = false
@@ -112,12 +111,7 @@ func makePlan(ctx context.Context, l *layout.Layout, tags []string, since Digest
 			out.index.Manifests = append(out.index.Manifests, d)
 		}
 	}
-	slices.SortStableFunc(out.index.Manifests, func(a, b ocispec.Descriptor) int {
-		if c := strings.Compare(a.Annotations[ocispec.AnnotationRefName], b.Annotations[ocispec.AnnotationRefName]); c != 0 {
-			return c
-		}
-		return strings.Compare(string(a.Digest), string(b.Digest))
-	})
+	sortEntries(out.index.Manifests)
 	out.blobs = slices.Concat(p.meta, p.layers)
 	out.required = p.req
 	return out, nil
@@ -170,7 +164,7 @@ func (p *planner) visit(d ocispec.Descriptor, manifest, small bool) error {
 		return err
 	}
 	if !ok {
-		return fmt.Errorf("%s: blob %s (%d bytes): %w in layout %s", p.from, d.Digest, d.Size, layout.ErrNotFound, p.l.Path())
+		return fmt.Errorf("%s: blob %s (%d bytes): %w in %s", p.from, d.Digest, d.Size, layout.ErrNotFound, sourceName(p.l))
 	}
 	if small {
 		p.meta = append(p.meta, d)
@@ -178,4 +172,15 @@ func (p *planner) visit(d ocispec.Descriptor, manifest, small bool) error {
 		p.layers = append(p.layers, d)
 	}
 	return nil
+}
+
+// sortEntries sorts index.json entries by tag, then by digest, as a layout
+// keeps them.
+func sortEntries(ds []ocispec.Descriptor) {
+	slices.SortStableFunc(ds, func(a, b ocispec.Descriptor) int {
+		if c := strings.Compare(a.Annotations[ocispec.AnnotationRefName], b.Annotations[ocispec.AnnotationRefName]); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
 }

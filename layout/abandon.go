@@ -34,7 +34,7 @@ type AbandonOptions struct {
 //     no blob is stored and no other file is there; with opts.Dir, the
 //     directory too, once empty.
 //
-// It closes l first, then works inside Exclusive (no other writer at
+// It closes l first, then works inside exclusive (no other writer at
 // work) holding index.json's lock, so that nobody tags meanwhile. When
 // another writer holds the layout until ctx is done, or when what
 // index.json reaches cannot be known (a manifest missing or unreadable),
@@ -46,7 +46,7 @@ func (l *Layout) Abandon(ctx context.Context, opts AbandonOptions) error {
 		return nil
 	}
 	cerr := l.Close()
-	err := l.Exclusive(ctx, func() error {
+	err := l.exclusive(ctx, func() error {
 		return l.withLock(ctx, func() error { return l.abandonLocked(ctx, opts) })
 	})
 	if err == nil && opts.Dir {
@@ -78,8 +78,8 @@ func (l *Layout) abandonLocked(ctx context.Context, opts AbandonOptions) error {
 		if _, reached := g.nodes[d]; reached || d.Validate() != nil {
 			continue
 		}
-		if err := os.Remove(l.BlobPath(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove %s: %w", l.BlobPath(d), err)
+		if err := os.Remove(l.blobPath(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", l.blobPath(d), err)
 		}
 	}
 	if !opts.Layout {

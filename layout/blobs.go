@@ -49,7 +49,7 @@ func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 	}
 	if ok, _ := l.Exists(ctx, expected); ok {
 		// The caller may reference it now: see commitTemp.
-		l.markDirty(filepath.Dir(l.BlobPath(expected.Digest)))
+		l.markDirty(filepath.Dir(l.blobPath(expected.Digest)))
 		return fmt.Errorf("blob %s: %w", expected.Digest, ErrAlreadyExists)
 	}
 	tmp, d, n, synced, err := l.writeTemp(ctx, r, expected.Digest.Algorithm(), expected.Size)
@@ -116,7 +116,7 @@ func (l *Layout) writeTemp(ctx context.Context, r io.Reader, alg digest.Algorith
 		return "", "", 0, false, err
 	}
 	d = digest.NewDigest(alg, h)
-	if fi, serr := os.Lstat(l.BlobPath(d)); serr != nil || !fi.Mode().IsRegular() || fi.Size() != n {
+	if fi, serr := os.Lstat(l.blobPath(d)); serr != nil || !fi.Mode().IsRegular() || fi.Size() != n {
 		if err = f.Sync(); err != nil {
 			return "", "", 0, false, fmt.Errorf("sync %s: %w", tmp, err)
 		}
@@ -155,7 +155,7 @@ func (l *Layout) commit(tmp string, d digest.Digest) error {
 // dirty here, and synced, once for all the blobs of an operation, before
 // index.json is next replaced or at Close (see syncDirty).
 func (l *Layout) commitTemp(tmp string, d digest.Digest, synced bool) error {
-	dst := l.BlobPath(d)
+	dst := l.blobPath(d)
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		os.Remove(tmp)
 		return err
@@ -226,7 +226,7 @@ func (l *Layout) Exists(ctx context.Context, target ocispec.Descriptor) (bool, e
 	if err := target.Digest.Validate(); err != nil {
 		return false, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
-	p := l.BlobPath(target.Digest)
+	p := l.blobPath(target.Digest)
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
@@ -256,7 +256,7 @@ func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadC
 	if err := target.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
-	p := l.BlobPath(target.Digest)
+	p := l.blobPath(target.Digest)
 	// A hostile layout may hold a fifo (which would block Open) or a
 	// symlink to any file of the machine where a blob should be.
 	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {

@@ -12,6 +12,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -56,11 +57,11 @@ func TestIndexRefusesDeepNesting(t *testing.T) {
 			if name != "descriptor claims" && !errors.Is(idxErr, layout.ErrCorrupt) {
 				t.Errorf("Index: %v, want ErrCorrupt", idxErr)
 			}
-			sums, err := l.Summaries(ctx)
+			sums, err := inspect.Summaries(ctx, l)
 			if idxErr != nil && err == nil || idxErr == nil && (len(sums) != 1 || sums[0].Error == "") {
 				t.Errorf("Summaries: %+v, %v", sums, err)
 			}
-			if _, err := l.Inspect(ctx, "v1"); err == nil {
+			if _, err := inspect.Describe(ctx, l, "v1"); err == nil {
 				t.Error("Inspect succeeded")
 			}
 			rep, err := l.Check(ctx, layout.CheckOptions{})
@@ -94,7 +95,7 @@ func TestManifestRefusesDeepNestingAndHugeClaims(t *testing.T) {
 			if _, err := layout.ReadManifest(ctx, l, desc); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("ReadManifest: %v, want ErrCorrupt", err)
 			}
-			if _, err := l.Inspect(ctx, "v1"); name != "huge layer" && !errors.Is(err, layout.ErrCorrupt) {
+			if _, err := inspect.Describe(ctx, l, "v1"); name != "huge layer" && !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Inspect: %v, want ErrCorrupt", err)
 			}
 			if rep, err := l.Check(ctx, layout.CheckOptions{}); err != nil || rep.OK() {

@@ -110,6 +110,17 @@ type CheckOptions struct {
 	// Progress, when set, is called as blobs are hashed with the bytes
 	// hashed so far and the total to hash.
 	Progress func(done, total int64)
+	// Roots, when not nil, checks only what these descriptors reach, each
+	// as if index.json listed it, rather than the whole layout: the
+	// manifests, image indexes and blobs below them (stored with the right
+	// size; manifests and indexes verified against their digests, parsed,
+	// of known media types and nested at most 32 deep; descriptors of one
+	// digest agreeing on its size). Blobs other than manifests are not
+	// hashed, blobs nothing reaches and temporary files are not looked
+	// for, and the report counts nothing but Problems. Importers check
+	// what they stored so before they Put its entries, so that they never
+	// leave a layout that Check finds damaged.
+	Roots []ocispec.Descriptor
 }
 
 // CheckReport is what Check found.
@@ -168,6 +179,13 @@ const maxDepth = graph.MaxDepth
 func (l *Layout) Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if opts.Roots != nil {
+		problems, err := l.checkGraph(ctx, opts.Roots)
+		if err != nil {
+			return nil, err
+		}
+		return &CheckReport{Problems: problems}, nil
 	}
 	if _, err := os.Stat(l.root); err != nil {
 		return nil, fmt.Errorf("check layout %s: %w", l.root, err)
@@ -230,16 +248,10 @@ func (l *Layout) Check(ctx context.Context, opts CheckOptions) (*CheckReport, er
 	return rep, nil
 }
 
-// CheckGraph checks what roots reach as Check checks what index.json
-// reaches: each root as if index.json listed it, and the manifests, image
-// indexes and blobs below it (stored with the right size; manifests and
-// indexes verified against their digests, parsed, of known media types and
-// nested at most 32 deep; descriptors of one digest agreeing on its size).
-// Blobs other than manifests are not hashed. It returns the problems found,
-// sorted (none when the graph is sound), and an error only when ctx is done.
-// Importers call it before they tag what they stored, so that they never
-// leave a layout that Check finds damaged.
-func (l *Layout) CheckGraph(ctx context.Context, roots []ocispec.Descriptor) ([]Problem, error) {
+// checkGraph is Check with opts.Roots: it returns the problems found
+// under roots, sorted (none when the graph is sound), and an error only
+// when ctx is done.
+func (l *Layout) checkGraph(ctx context.Context, roots []ocispec.Descriptor) ([]Problem, error) {
 	g := newGraph(l)
 	idx := &ocispec.Index{}
 	for i, d := range roots {
@@ -350,7 +362,7 @@ func (g *reachGraph) hashBlobs(ctx context.Context, progress func(done, total in
 	}
 	buf := make([]byte, copyBufferSize)
 	for _, n := range todo {
-		got, err := hashFile(ctx, g.l.BlobPath(n.d), n.d.Algorithm(), buf, func(k int) {
+		got, err := hashFile(ctx, g.l.blobPath(n.d), n.d.Algorithm(), buf, func(k int) {
 			done += int64(k)
 			if progress != nil {
 				progress(done, total)

@@ -11,6 +11,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
@@ -57,10 +58,10 @@ func TestFifosDoNotBlock(t *testing.T) {
 			t.Fatal(err)
 		}
 		testkit.Within(t, "Inspect, Summaries, Check", 10*time.Second, func() {
-			if _, err := l.Inspect(ctx, "v1"); err == nil {
+			if _, err := inspect.Describe(ctx, l, "v1"); err == nil {
 				t.Error("Inspect succeeded")
 			}
-			if s, err := l.Summaries(ctx); err != nil || len(s) != 1 || s[0].Error == "" {
+			if s, err := inspect.Summaries(ctx, l); err != nil || len(s) != 1 || s[0].Error == "" {
 				t.Errorf("Summaries: %+v, %v", s, err)
 			}
 			if _, err := layout.ReadManifest(ctx, l, man); err == nil {

@@ -65,7 +65,7 @@ type GCReport struct {
 // Files in blobs/ that are not named as blobs are left alone (Check reports
 // them).
 //
-// GC runs inside Exclusive, so it waits (until ctx is done, then fails with
+// GC runs inside exclusive, so it waits (until ctx is done, then fails with
 // ErrBusy) while any other Layout, in this or another process, is writing:
 // a pack that has stored blobs but not yet tagged them holds the layout
 // until it closes, so GC never removes them. l itself must not be writing
@@ -79,7 +79,7 @@ type GCReport struct {
 // directories. With opts.DryRun it reports the same and removes nothing.
 func (l *Layout) GC(ctx context.Context, opts GCOptions) (*GCReport, error) {
 	var rep *GCReport
-	err := l.Exclusive(ctx, func() error {
+	err := l.exclusive(ctx, func() error {
 		return l.withLock(ctx, func() error {
 			var err error
 			rep, err = l.gcLocked(ctx, opts)
@@ -177,7 +177,7 @@ func (l *Layout) gcLocked(ctx context.Context, opts GCOptions) (*GCReport, error
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		p := l.BlobPath(r.Digest)
+		p := l.blobPath(r.Digest)
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("remove %s: %w", p, err)
 		}
@@ -280,7 +280,7 @@ func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role,
 	}
 	asManifest := r != roleBlob
 	rel := blobRel(desc.Digest)
-	p := g.l.BlobPath(desc.Digest)
+	p := g.l.blobPath(desc.Digest)
 	n := g.nodes[desc.Digest]
 	if n != nil {
 		if desc.Size != n.size {
@@ -335,7 +335,7 @@ func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role,
 // what it references.
 func (g *reachGraph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descriptor, via string, depth int) error {
 	rel := blobRel(desc.Digest)
-	p := g.l.BlobPath(desc.Digest)
+	p := g.l.blobPath(desc.Digest)
 	if desc.Size > MaxManifestSize {
 		g.problem(ProblemCorruptManifest, desc.Digest, rel, fmt.Sprintf("%d bytes, more than the %d a manifest may have (referenced by %s)", desc.Size, MaxManifestSize, via), true)
 		return nil

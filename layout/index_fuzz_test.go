@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
@@ -234,7 +235,7 @@ func FuzzIndex(f *testing.F) {
 			} else if layout.ValidTag(tg.Tag) && d.Annotations[ocispec.AnnotationRefName] != tg.Tag {
 				t.Fatalf("Resolve(%q) = %+v", tg.Tag, d)
 			}
-			if in, err := l.Inspect(ctx, tg.Tag); err != nil {
+			if in, err := inspect.Describe(ctx, l, tg.Tag); err != nil {
 				if !fzLayoutError(err) {
 					t.Fatalf("Inspect(%q): %v matches no sentinel", tg.Tag, err)
 				}
@@ -248,7 +249,7 @@ func FuzzIndex(f *testing.F) {
 				if err != nil || d.Digest != m.Digest {
 					t.Fatalf("Resolve(%s), listed in index.json: %+v, %v", m.Digest, d, err)
 				}
-				if _, err := l.Inspect(ctx, m.Digest.String()); err != nil && !fzLayoutError(err) {
+				if _, err := inspect.Describe(ctx, l, m.Digest.String()); err != nil && !fzLayoutError(err) {
 					t.Fatalf("Inspect(%s): %v matches no sentinel", m.Digest, err)
 				}
 			}
@@ -257,7 +258,7 @@ func FuzzIndex(f *testing.F) {
 			if _, err := l.Resolve(ctx, ref); err != nil && !fzLayoutError(err) {
 				t.Fatalf("Resolve(%q): %v matches no sentinel", ref, err)
 			}
-			if _, err := l.Inspect(ctx, ref); err != nil && !fzLayoutError(err) {
+			if _, err := inspect.Describe(ctx, l, ref); err != nil && !fzLayoutError(err) {
 				t.Fatalf("Inspect(%q): %v matches no sentinel", ref, err)
 			}
 		}
@@ -265,7 +266,7 @@ func FuzzIndex(f *testing.F) {
 			t.Fatalf("Predecessors: %v matches no sentinel", err)
 		}
 
-		sums, err := l.Summaries(ctx)
+		sums, err := inspect.Summaries(ctx, l)
 		if (err != nil) != (idxErr != nil) {
 			t.Fatalf("Summaries: %v, but Index: %v", err, idxErr)
 		}
@@ -474,7 +475,7 @@ func FuzzManifest(f *testing.F) {
 				}
 			}
 			for _, ref := range []string{"v1", desc.Digest.String()} {
-				in, err := l.Inspect(ctx, ref)
+				in, err := inspect.Describe(ctx, l, ref)
 				if err != nil {
 					if !fzLayoutError(err) {
 						t.Fatalf("%s: Inspect(%q): %v matches no sentinel", name, ref, err)
@@ -488,7 +489,7 @@ func FuzzManifest(f *testing.F) {
 					t.Fatalf("%s: Inspect(%q) = %s", name, ref, in.Digest)
 				}
 			}
-			sums, err := l.Summaries(ctx)
+			sums, err := inspect.Summaries(ctx, l)
 			if err != nil {
 				t.Fatalf("%s: Summaries: %v", name, err)
 			}
@@ -537,10 +538,11 @@ func TestCheckGraph(t *testing.T) {
 		"config as one": {[]ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageManifest, Digest: x.config.Digest, Size: x.config.Size}}, []layout.ProblemKind{layout.ProblemCorruptManifest}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			ps, err := l.CheckGraph(ctx, c.roots)
+			rep, err := l.Check(ctx, layout.CheckOptions{Roots: append([]ocispec.Descriptor{}, c.roots...)})
 			if err != nil {
 				t.Fatal(err)
 			}
+			ps := rep.Problems
 			var kinds []layout.ProblemKind
 			for _, p := range ps {
 				kinds = append(kinds, p.Kind)

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
@@ -57,7 +58,7 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	in, err := l.Inspect(ctx, "v1")
+	in, err := inspect.Describe(ctx, l, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestInspect(t *testing.T) {
 	}
 
 	// By digest, the same.
-	byDigest, err := l.Inspect(ctx, res.Manifest.Digest.String())
+	byDigest, err := inspect.Describe(ctx, l, res.Manifest.Digest.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestInspectReferrer(t *testing.T) {
 	ctx := context.Background()
 	res := inPack(t, l, "v1")
 	ref := ckPushReferrer(t, l, res.Manifest, "sbom")
-	in, err := l.Inspect(ctx, ref.Digest.String())
+	in, err := inspect.Describe(ctx, l, ref.Digest.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestInspectIndex(t *testing.T) {
 	if err := l.Tag(ctx, idx, "multi"); err != nil {
 		t.Fatal(err)
 	}
-	in, err := l.Inspect(ctx, "multi")
+	in, err := inspect.Describe(ctx, l, "multi")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,19 +164,19 @@ func TestInspectIndex(t *testing.T) {
 func TestInspectErrors(t *testing.T) {
 	l := testkit.NewLayout(t)
 	ctx := context.Background()
-	if _, err := l.Inspect(ctx, "nope"); !errors.Is(err, layout.ErrNotFound) {
+	if _, err := inspect.Describe(ctx, l, "nope"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing tag: %v", err)
 	}
-	if _, err := l.Inspect(ctx, digest.FromString("nope").String()); !errors.Is(err, layout.ErrNotFound) {
+	if _, err := inspect.Describe(ctx, l, digest.FromString("nope").String()); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing digest: %v", err)
 	}
 	ckTagBlobAsManifest(t, l, "broken", []byte("{not json"))
-	if _, err := l.Inspect(ctx, "broken"); !errors.Is(err, layout.ErrCorrupt) {
+	if _, err := inspect.Describe(ctx, l, "broken"); !errors.Is(err, layout.ErrCorrupt) {
 		t.Errorf("unparseable manifest: %v", err)
 	}
 	res := inPack(t, l, "v1")
 	testkit.FlipByteMiddle(t, l.BlobPath(res.Manifest.Digest))
-	if _, err := l.Inspect(ctx, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
+	if _, err := inspect.Describe(ctx, l, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("damaged manifest: %v", err)
 	}
 }
@@ -190,7 +191,7 @@ func TestSummaries(t *testing.T) {
 	other := ckStoreArtifact(t, l, "other", "other")
 	broken := ckTagBlobAsManifest(t, l, "broken", []byte("{not json"))
 
-	sums, err := l.Summaries(ctx)
+	sums, err := inspect.Summaries(ctx, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,11 +202,11 @@ func TestSummaries(t *testing.T) {
 	if !reflect.DeepEqual(tags, []string{"broken", "latest", "other", "v1"}) {
 		t.Fatalf("tags %v", tags)
 	}
-	in, err := l.Inspect(ctx, "v1")
+	in, err := inspect.Describe(ctx, l, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := layout.Summary{Tag: "v1", Digest: res.Manifest.Digest, MediaType: ocispec.MediaTypeImageManifest,
+	want := inspect.Summary{Tag: "v1", Digest: res.Manifest.Digest, MediaType: ocispec.MediaTypeImageManifest,
 		ArtifactType: "application/x.inspect-test", Size: in.Size, Created: "2024-02-03T04:05:06Z", Files: 2}
 	if sums[3] != want {
 		t.Errorf("v1:\n%+v, want\n%+v", sums[3], want)
@@ -224,7 +225,7 @@ func TestSummaries(t *testing.T) {
 }
 
 func TestSummariesEmpty(t *testing.T) {
-	sums, err := testkit.NewLayout(t).Summaries(context.Background())
+	sums, err := inspect.Summaries(context.Background(), testkit.NewLayout(t))
 	if err != nil || len(sums) != 0 {
 		t.Fatalf("%v, %v", sums, err)
 	}
@@ -267,7 +268,7 @@ func BenchmarkSummaries10k(b *testing.B) {
 	}
 	testkit.WriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
 	for b.Loop() {
-		sums, err := l.Summaries(ctx)
+		sums, err := inspect.Summaries(ctx, l)
 		if err != nil {
 			b.Fatal(err)
 		}

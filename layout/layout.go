@@ -13,6 +13,24 @@
 //     into one layout at once never lose a tag;
 //   - keeps entries and annotations written by other tools.
 //
+// A Layout's methods, by role:
+//
+//   - content: Fetch, Exists, Push (oras-go's content.Storage), Ingest (a
+//     blob of unknown digest), Predecessors (the referrers index.json
+//     lists; oras-go's content.PredecessorFinder); OpenPartial, a blob
+//     downloaded in parts;
+//   - names: Tag (oras-go's content.Tagger), Put (several index.json
+//     entries at once: tags, untagged referrers), Untag, Resolve, Tags,
+//     Index (index.json as it is);
+//   - upkeep: Check (verify the whole layout, or the graph below some
+//     roots), GC, Abandon (undo what a failed writer added);
+//   - lifetime: Path, HoldForWriting, Close; State, the records an
+//     operation keeps to continue in a later run (a chunked push's
+//     sessions).
+//
+// No other package writes or removes files inside a layout: they go
+// through these methods.
+//
 // ocipack's own working files live in the hidden directory `.ocipack/` of
 // the layout (the lock file and `tmp/` for partial blobs); other tools ignore
 // it. A layout in which `.ocipack/`, `tmp/`, a lock file, `blobs/` or
@@ -202,11 +220,11 @@ func (l *Layout) Close() error {
 	return errors.Join(serr, err)
 }
 
-// Exclusive runs fn while no other Layout, in this process or another, is
+// exclusive runs fn while no other Layout, in this process or another, is
 // writing into the layout, waiting for writers to Close until ctx is done.
 // Garbage collection runs under it. It fails if l itself holds the writing
 // lock (Close it first).
-func (l *Layout) Exclusive(ctx context.Context, fn func() error) error {
+func (l *Layout) exclusive(ctx context.Context, fn func() error) error {
 	l.wmu.Lock()
 	held := l.writing != nil
 	l.wmu.Unlock()
@@ -344,8 +362,8 @@ func isCreationEntry(name string) bool {
 // Path returns the layout's directory.
 func (l *Layout) Path() string { return l.root }
 
-// BlobPath returns the path of the blob with digest d (which may not exist).
-func (l *Layout) BlobPath(d digest.Digest) string {
+// blobPath returns the path of the blob with digest d (which may not exist).
+func (l *Layout) blobPath(d digest.Digest) string {
 	return filepath.Join(l.root, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
 }
 

@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 )
@@ -184,7 +185,7 @@ func BenchmarkSummaries10kSameManifest(b *testing.B) {
 	l, _ := benchTaggedLayout(b, 10000)
 	ctx := context.Background()
 	for b.Loop() {
-		s, err := l.Summaries(ctx)
+		s, err := inspect.Summaries(ctx, l)
 		if err != nil {
 			b.Fatal(err)
 		}

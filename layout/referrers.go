@@ -28,7 +28,7 @@ func (l *Layout) addReferrer(ctx context.Context, desc ocispec.Descriptor) error
 		return nil
 	}
 	entry := ocispec.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size, ArtifactType: desc.ArtifactType}
-	return l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
+	return l.updateIndex(ctx, func(idx *ocispec.Index) error {
 		for _, d := range idx.Manifests {
 			if d.Digest == desc.Digest {
 				return nil

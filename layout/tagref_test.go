@@ -29,7 +29,7 @@ func TestTagReference(t *testing.T) {
 	}
 
 	// By tag, several tags at once, one of them moved from m2.
-	got, err := l.TagReference(ctx, "v1", "a", "b", "c")
+	got, err := tagReference(ctx, l, "v1", "a", "b", "c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestTagReference(t *testing.T) {
 	}
 
 	// By digest, of a manifest index.json does not list.
-	got, err = l.TagReference(ctx, m2.Digest.String(), "two")
+	got, err = tagReference(ctx, l, m2.Digest.String(), "two")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,20 +64,20 @@ func TestTagReference(t *testing.T) {
 		return string(b)
 	}
 	before := indexBytes()
-	if _, err := l.TagReference(ctx, "nope", "x"); !errors.Is(err, layout.ErrNotFound) {
+	if _, err := tagReference(ctx, l, "nope", "x"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("unknown tag: %v, want ErrNotFound", err)
 	}
-	if _, err := l.TagReference(ctx, "v1", "ok", "bad tag!"); !errors.Is(err, layout.ErrInvalidReference) {
+	if _, err := tagReference(ctx, l, "v1", "ok", "bad tag!"); !errors.Is(err, layout.ErrInvalidReference) {
 		t.Errorf("invalid new tag: %v, want ErrInvalidReference", err)
 	}
-	if _, err := l.TagReference(ctx, "", "x"); !errors.Is(err, layout.ErrInvalidReference) {
+	if _, err := tagReference(ctx, l, "", "x"); !errors.Is(err, layout.ErrInvalidReference) {
 		t.Errorf("empty reference: %v, want ErrInvalidReference", err)
 	}
 	// A tag whose manifest blob is missing gets no more tags.
 	if err := os.Remove(l.BlobPath(m2.Digest)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.TagReference(ctx, "two", "x", "y"); !errors.Is(err, layout.ErrNotFound) {
+	if _, err := tagReference(ctx, l, "two", "x", "y"); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing manifest: %v, want ErrNotFound", err)
 	}
 	if after := indexBytes(); after != before {
@@ -92,8 +92,18 @@ func BenchmarkTagReference10k(b *testing.B) {
 	l, _ := benchTaggedLayout(b, 10000)
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := l.TagReference(ctx, "t05000", "bench-new"); err != nil {
+		if _, err := tagReference(ctx, l, "t05000", "bench-new"); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// tagReference resolves reference and gives what it names every tag of
+// tags in one Put, as `ocipack tag` does.
+func tagReference(ctx context.Context, l *layout.Layout, reference string, tags ...string) (ocispec.Descriptor, error) {
+	desc, err := l.Resolve(ctx, reference)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, l.Put(ctx, layout.WithTags(desc, tags...)...)
 }

@@ -3,6 +3,7 @@ package layout
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 
 	"github.com/opencontainers/go-digest"
@@ -38,47 +39,64 @@ func (l *Layout) Tag(ctx context.Context, desc ocispec.Descriptor, tag string) e
 	if err := l.checkManifestStored(ctx, desc, tag); err != nil {
 		return err
 	}
-	return l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
-		setTag(idx, desc, tag)
+	return l.updateIndex(ctx, func(idx *ocispec.Index) error {
+		setEntry(idx, desc, tag, false)
 		return nil
 	})
 }
 
-// TagReference points every tag of tags at what reference (a tag or a
-// manifest digest, as Resolve takes) resolves to, and returns that
-// descriptor. It reads and writes index.json once, under the layout's lock,
-// so the reference is resolved in the same index.json the tags are written
-// to, and either every tag is set or none is.
-func (l *Layout) TagReference(ctx context.Context, reference string, tags ...string) (ocispec.Descriptor, error) {
-	if len(tags) == 0 {
-		return l.Resolve(ctx, reference)
+// Put writes entries into index.json in one update, under the layout's
+// lock: an entry whose org.opencontainers.image.ref.name annotation names a
+// tag points that tag at its manifest (moving the tag if it points
+// elsewhere); an entry without one lists its manifest untagged, as a
+// referrer is listed so that it stays reachable. Either way, an untagged
+// entry of the same manifest is replaced, and the entry's other
+// annotations are kept. Every manifest must be stored, and every tag
+// valid: otherwise Put fails (ErrNotFound, ErrInvalidReference) and writes
+// nothing. Importers call it once with all they bring, after
+// Check(CheckOptions{Roots: ...}) found the graph sound.
+func (l *Layout) Put(ctx context.Context, entries ...ocispec.Descriptor) error {
+	if len(entries) == 0 {
+		return nil
 	}
-	for _, t := range tags {
-		if err := checkTag(t); err != nil {
-			return ocispec.Descriptor{}, err
+	for _, e := range entries {
+		if tag := e.Annotations[ocispec.AnnotationRefName]; tag != "" {
+			if err := checkTag(tag); err != nil {
+				return err
+			}
+		}
+		if err := checkDescriptor(e); err != nil {
+			return fmt.Errorf("put %s: %w: %v", e.Digest, ErrInvalidReference, err)
 		}
 	}
-	var desc ocispec.Descriptor
-	// UpdateIndex holds the layout for writing before it reads, so that GC
-	// cannot remove the manifest between this check and the tags.
-	err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
-		d, err := l.resolveIn(ctx, idx, reference)
-		if err != nil {
-			return err
+	// updateIndex holds the layout for writing before it reads, so that GC
+	// cannot remove a manifest between this check and the entries.
+	return l.updateIndex(ctx, func(idx *ocispec.Index) error {
+		for _, e := range entries {
+			tag := e.Annotations[ocispec.AnnotationRefName]
+			if err := l.checkManifestStored(ctx, e, tag); err != nil {
+				return err
+			}
+			setEntry(idx, e, tag, true)
 		}
-		if err := l.checkManifestStored(ctx, d, tags[0]); err != nil {
-			return err
-		}
-		for _, t := range tags {
-			setTag(idx, d, t)
-		}
-		desc = d
 		return nil
 	})
-	if err != nil {
-		return ocispec.Descriptor{}, err
+}
+
+// WithTags returns, for each of tags, desc with that tag in its
+// org.opencontainers.image.ref.name annotation (its other annotations
+// kept): the entries to Put to give desc's manifest those tags at once.
+func WithTags(desc ocispec.Descriptor, tags ...string) []ocispec.Descriptor {
+	out := make([]ocispec.Descriptor, len(tags))
+	for i, t := range tags {
+		out[i] = desc
+		out[i].Annotations = maps.Clone(desc.Annotations)
+		if out[i].Annotations == nil {
+			out[i].Annotations = map[string]string{}
+		}
+		out[i].Annotations[ocispec.AnnotationRefName] = t
 	}
-	return desc, nil
+	return out
 }
 
 func checkTag(tag string) error {
@@ -99,53 +117,73 @@ func (l *Layout) checkManifestStored(ctx context.Context, desc ocispec.Descripto
 	return nil
 }
 
-// setTag points tag at desc in idx: it removes the tag's entry, and an
-// untagged entry of the same manifest, and appends a new entry.
-func setTag(idx *ocispec.Index, desc ocispec.Descriptor, tag string) {
-	entry := ocispec.Descriptor{
-		MediaType:    desc.MediaType,
-		Digest:       desc.Digest,
-		Size:         desc.Size,
-		ArtifactType: desc.ArtifactType,
-		Platform:     desc.Platform,
-		Annotations:  map[string]string{},
+// setEntry points tag at desc in idx (tag "" lists desc untagged): it
+// removes the tag's entry, and an untagged entry of the same manifest, and
+// appends desc with tag in its annotations. With whole, desc is kept as it
+// is (an importer's entry); otherwise only its media types, digest, size,
+// platform and annotations.
+func setEntry(idx *ocispec.Index, desc ocispec.Descriptor, tag string, whole bool) {
+	entry := desc
+	if !whole {
+		entry = ocispec.Descriptor{
+			MediaType:    desc.MediaType,
+			Digest:       desc.Digest,
+			Size:         desc.Size,
+			ArtifactType: desc.ArtifactType,
+			Platform:     desc.Platform,
+			Annotations:  map[string]string{},
+		}
 	}
-	for k, v := range desc.Annotations {
-		entry.Annotations[k] = v
+	entry.Annotations = maps.Clone(desc.Annotations)
+	if tag != "" {
+		if entry.Annotations == nil {
+			entry.Annotations = map[string]string{}
+		}
+		entry.Annotations[ocispec.AnnotationRefName] = tag
 	}
-	entry.Annotations[ocispec.AnnotationRefName] = tag
 	kept := idx.Manifests[:0]
 	for _, d := range idx.Manifests {
 		name := d.Annotations[ocispec.AnnotationRefName]
-		if name != tag && (name != "" || d.Digest != desc.Digest) {
+		if (tag == "" || name != tag) && (name != "" || d.Digest != desc.Digest) {
 			kept = append(kept, d)
 		}
 	}
 	idx.Manifests = append(kept, entry)
 }
 
-// Untag removes tag from index.json. The manifest and its blobs stay until a
-// garbage collection. It fails with ErrNotFound when there is no such tag.
-func (l *Layout) Untag(ctx context.Context, tag string) error {
-	return l.UpdateIndex(ctx, func(idx *ocispec.Index) error {
-		kept := idx.Manifests[:0]
-		for _, d := range idx.Manifests {
-			if d.Annotations[ocispec.AnnotationRefName] != tag {
-				kept = append(kept, d)
+// Untag takes refs out of index.json, in one update: a tag removes that
+// tag; a manifest digest removes the entries that list the manifest
+// without a tag (a referrer, an untagged manifest), not its tags. The
+// manifests and their blobs stay until a garbage collection. It fails with
+// ErrNotFound, and removes nothing, when a ref names no entry.
+func (l *Layout) Untag(ctx context.Context, refs ...string) error {
+	return l.updateIndex(ctx, func(idx *ocispec.Index) error {
+		for _, ref := range refs {
+			d, derr := digest.Parse(ref)
+			kept := idx.Manifests[:0]
+			for _, e := range idx.Manifests {
+				name := e.Annotations[ocispec.AnnotationRefName]
+				if derr != nil && name == ref || derr == nil && name == "" && e.Digest == d {
+					continue
+				}
+				kept = append(kept, e)
 			}
+			if len(kept) == len(idx.Manifests) {
+				if derr == nil {
+					return fmt.Errorf("untagged entry %s: %w in layout %s", ref, ErrNotFound, l.root)
+				}
+				return fmt.Errorf("tag %q: %w in layout %s", ref, ErrNotFound, l.root)
+			}
+			idx.Manifests = kept
 		}
-		if len(kept) == len(idx.Manifests) {
-			return fmt.Errorf("tag %q: %w in layout %s", tag, ErrNotFound, l.root)
-		}
-		idx.Manifests = kept
 		return nil
 	})
 }
 
-// UpdateIndex runs fn on index.json under the layout's cross-process lock
+// updateIndex runs fn on index.json under the layout's cross-process lock
 // and, when fn returns nil, writes the result back atomically, its entries
 // in a stable order.
-func (l *Layout) UpdateIndex(ctx context.Context, fn func(*ocispec.Index) error) error {
+func (l *Layout) updateIndex(ctx context.Context, fn func(*ocispec.Index) error) error {
 	if err := l.holdWriting(ctx); err != nil {
 		return err
 	}
@@ -210,7 +248,7 @@ func (l *Layout) resolveIn(ctx context.Context, idx *ocispec.Index, reference st
 	}
 	// A digest that index.json does not list may still be a stored manifest
 	// (a child of an index, a referrer): describe it from its content.
-	fi, err := os.Stat(l.BlobPath(d))
+	fi, err := os.Stat(l.blobPath(d))
 	if err != nil || !fi.Mode().IsRegular() {
 		return ocispec.Descriptor{}, fmt.Errorf("manifest %s: %w in layout %s", d, ErrNotFound, l.root)
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -51,9 +52,10 @@ type Source struct {
 	kind   string // "layout" or "archive", for messages
 	preds  func(context.Context, ocispec.Descriptor) ([]ocispec.Descriptor, error)
 	tags   func(context.Context) ([]string, error)
+	index  func(context.Context) (*ocispec.Index, error)
 	close  func() error
-	// tempDir is the layout's temporary directory, "" for an archive.
-	tempDir string
+	// state is the layout's State, nil for an archive.
+	state *layout.State
 }
 
 var _ oras.ReadOnlyGraphTarget = (*Source)(nil)
@@ -69,7 +71,13 @@ func Open(ctx context.Context, path string) (*Source, error) {
 			return nil, err
 		}
 		none := func(context.Context, ocispec.Descriptor) ([]ocispec.Descriptor, error) { return nil, nil }
-		return &Source{target: r, path: path, kind: "archive", preds: none, tags: r.Tags, close: r.Close}, nil
+		index := func(ctx context.Context) (*ocispec.Index, error) {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			return r.Index(), nil
+		}
+		return &Source{target: r, path: path, kind: "archive", preds: none, tags: r.Tags, index: index, close: r.Close}, nil
 	}
 	l, err := layout.Open(ctx, path)
 	if err != nil {
@@ -83,7 +91,7 @@ func Open(ctx context.Context, path string) (*Source, error) {
 		}
 		return names, err
 	}
-	return &Source{target: l, path: path, kind: "layout", preds: l.Predecessors, tags: tags, close: l.Close, tempDir: l.TempDir()}, nil
+	return &Source{target: l, path: path, kind: "layout", preds: l.Predecessors, tags: tags, index: l.Index, close: l.Close, state: l.State()}, nil
 }
 
 // IsArchive reports whether path is an archive file (or the base name of
@@ -193,7 +201,68 @@ func ParseTagList(s string) (path string, tags []string, err error) {
 	return ref.Path, nil, nil
 }
 
-// TempDir returns the temporary directory of the layout the source is
-// ("" for an archive), where transfer.Push keeps the sessions of resumable
-// chunked uploads from it.
-func (s *Source) TempDir() string { return s.tempDir }
+// Index returns the index.json of the layout or the archive: its tags and
+// the manifests it lists untagged. inspect.Summaries reads it.
+func (s *Source) Index(ctx context.Context) (*ocispec.Index, error) { return s.index(ctx) }
+
+// State returns the State of the layout the source is (nil for an
+// archive), where transfer.Push keeps the sessions of resumable chunked
+// uploads from it.
+func (s *Source) State() *layout.State { return s.state }
+
+// VerifyOptions are the options of Verify.
+type VerifyOptions struct {
+	// SkipHash checks a layout's blobs for presence and size without
+	// hashing them (manifests are always hashed). An archive is always
+	// hashed whole.
+	SkipHash bool
+	// Progress, when set, is called as a layout's blobs are hashed.
+	Progress func(done, total int64)
+}
+
+// VerifyReport is what Verify found: exactly one of its fields is set,
+// after what path is.
+type VerifyReport struct {
+	// Layout is the report of a layout directory (layout.Layout.Check).
+	Layout *layout.CheckReport
+	// Archive is the report of a whole archive, or of all the volumes of
+	// a split one (archive.Check).
+	Archive *archive.CheckReport
+	// Volume is the report of one volume of a split archive checked on
+	// its own (archive.Verify).
+	Volume *archive.Volume
+}
+
+// Verify checks what path holds: every blob of a layout directory (its
+// problems are in the report, not an error), every entry of an archive,
+// or one volume of a split archive on its own. It fails when path cannot
+// be read, or when an archive is damaged.
+func Verify(ctx context.Context, path string, opts VerifyOptions) (*VerifyReport, error) {
+	if IsArchive(path) {
+		v, err := archive.Verify(ctx, path)
+		if errors.Is(err, archive.ErrNotArchive) || errors.Is(err, fs.ErrNotExist) {
+			// A whole archive (or the base name of its volumes).
+			rep, err := archive.Check(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			return &VerifyReport{Archive: rep}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &VerifyReport{Volume: v}, nil
+	}
+	l, err := layout.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := l.Check(ctx, layout.CheckOptions{SkipHash: opts.SkipHash, Progress: opts.Progress})
+	if cerr := l.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &VerifyReport{Layout: rep}, nil
+}

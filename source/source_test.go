@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"oras.land/oras-go/v2"
 
 	"github.com/ocipack/ocipack/archive"
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/source"
@@ -84,8 +87,8 @@ func TestOpenEveryKind(t *testing.T) {
 			if s.Path() != p {
 				t.Errorf("Path = %q", s.Path())
 			}
-			if (s.TempDir() == "") != (p != lay) {
-				t.Errorf("TempDir = %q: want the layout's, \"\" for an archive", s.TempDir())
+			if (s.State() == nil) != (p != lay) {
+				t.Errorf("State = %v: want the layout's, nil for an archive", s.State())
 			}
 			tags, err := s.Tags(ctx)
 			if err != nil || !slices.Equal(tags, []string{"v1"}) {
@@ -227,6 +230,72 @@ func TestParseTagList(t *testing.T) {
 		}
 		if err != nil || path != c.path || !slices.Equal(tags, c.tags) {
 			t.Errorf("ParseTagList(%q) = %q, %v, %v; want %q, %v", c.in, path, tags, err, c.path, c.tags)
+		}
+	}
+}
+
+// TestInspectEveryKind: inspect.Summaries and inspect.Describe give the
+// same over a layout, a .tar, a .tar.zst and split volumes, and Verify
+// checks each through its one entry point.
+func TestInspectEveryKind(t *testing.T) {
+	ctx := context.Background()
+	lay, archives := fixture(t, "v1", "v2")
+	var wantSums []inspect.Summary
+	var wantIn *inspect.Inspection
+	for _, p := range append([]string{lay}, archives...) {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			s, err := source.Open(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			sums, err := inspect.Summaries(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := inspect.Describe(ctx, s, "v2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p == lay {
+				if len(sums) != 2 || sums[0].Tag != "v1" || sums[1].Tag != "v2" || sums[1].Files != 1 || sums[1].Error != "" {
+					t.Fatalf("layout: %+v", sums)
+				}
+				if in.Digest != sums[1].Digest || len(in.Files) != 1 || in.Files[0].Title != "v2.txt" {
+					t.Fatalf("layout: %+v", in)
+				}
+				wantSums, wantIn = sums, in
+				return
+			}
+			if !reflect.DeepEqual(sums, wantSums) {
+				t.Errorf("Summaries = %+v, want (as the layout's) %+v", sums, wantSums)
+			}
+			if !reflect.DeepEqual(in, wantIn) {
+				t.Errorf("Describe = %+v, want %+v", in, wantIn)
+			}
+			if _, err := inspect.Describe(ctx, s, "nope"); !errors.Is(err, layout.ErrNotFound) {
+				t.Errorf("Describe(nope): %v, want ErrNotFound", err)
+			}
+		})
+	}
+	for _, p := range append([]string{lay, archive.VolumeName(archives[2], 2)}, archives...) {
+		rep, err := source.Verify(ctx, p, source.VerifyOptions{})
+		if err != nil {
+			t.Fatalf("Verify %s: %v", p, err)
+		}
+		switch {
+		case p == lay:
+			if rep.Layout == nil || !rep.Layout.OK() || rep.Layout.Tags != 2 || rep.Archive != nil || rep.Volume != nil {
+				t.Errorf("Verify %s: %+v", p, rep)
+			}
+		case strings.HasSuffix(p, ".002"):
+			if rep.Volume == nil || rep.Volume.Number != 2 || rep.Layout != nil || rep.Archive != nil {
+				t.Errorf("Verify %s: %+v", p, rep)
+			}
+		default:
+			if rep.Archive == nil || len(rep.Archive.Tags) != 2 || rep.Layout != nil || rep.Volume != nil {
+				t.Errorf("Verify %s: %+v", p, rep)
+			}
 		}
 	}
 }

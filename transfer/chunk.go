@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,8 +48,9 @@ type pusher struct {
 	// chunk is Options.ChunkSize: 0 pushes whole blobs, in chunks only
 	// after a 413.
 	chunk int64
-	// stateDir keeps session files; "" keeps them in memory only.
-	stateDir string
+	// state keeps session records (a layout's State, or a directory's);
+	// nil keeps them in memory only.
+	state sessionStore
 
 	mu       sync.Mutex
 	sessions map[digest.Digest]string // session URLs, for retries in this process
@@ -65,9 +67,50 @@ type session struct {
 	Offset int64 `json:"offset"`
 }
 
-func (p *pusher) statePath(d digest.Digest) string {
+// sessionStore keeps session records by name: *layout.State, or
+// dirState for Options.StateDir.
+type sessionStore interface {
+	Load(name string) ([]byte, error)
+	Save(name string, b []byte) error
+	Delete(name string) error
+}
+
+// dirState keeps session records as files of a directory outside any
+// layout (Options.StateDir).
+type dirState string
+
+func (d dirState) Load(name string) ([]byte, error) {
+	p := filepath.Join(string(d), name)
+	// A link or fifo planted there is neither followed nor waited on.
+	if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() > 64<<10 {
+		return nil, fs.ErrNotExist
+	}
+	return os.ReadFile(p)
+}
+
+func (d dirState) Save(name string, b []byte) error {
+	if err := os.MkdirAll(string(d), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(string(d), ".upload-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil && cerr == nil {
+		if err = os.Rename(f.Name(), filepath.Join(string(d), name)); err == nil {
+			return nil
+		}
+	}
+	os.Remove(f.Name())
+	return err
+}
+
+func (d dirState) Delete(name string) error { return os.Remove(filepath.Join(string(d), name)) }
+
+func (p *pusher) stateName(d digest.Digest) string {
 	sum := sha256.Sum256([]byte(p.raw.repo.Reference.Registry + "/" + p.raw.repo.Reference.Repository + "@" + d.String()))
-	return filepath.Join(p.stateDir, "upload-"+hex.EncodeToString(sum[:16])+".json")
+	return "upload-" + hex.EncodeToString(sum[:16]) + ".json"
 }
 
 // load returns the saved session URL of d's upload, or "".
@@ -75,16 +118,10 @@ func (p *pusher) load(d digest.Digest) string {
 	p.mu.Lock()
 	loc := p.sessions[d]
 	p.mu.Unlock()
-	if loc != "" || p.stateDir == "" {
+	if loc != "" || p.state == nil {
 		return loc
 	}
-	// The state directory may be a layout's .ocipack/tmp, which came from
-	// outside: a link or fifo planted there is neither followed nor
-	// waited on.
-	if fi, err := os.Lstat(p.statePath(d)); err != nil || !fi.Mode().IsRegular() || fi.Size() > 64<<10 {
-		return ""
-	}
-	b, err := os.ReadFile(p.statePath(d))
+	b, err := p.state.Load(p.stateName(d))
 	if err != nil || len(b) > 64<<10 {
 		return ""
 	}
@@ -109,24 +146,11 @@ func (p *pusher) save(d digest.Digest, loc string, off int64) {
 	}
 	p.sessions[d] = loc
 	p.mu.Unlock()
-	if p.stateDir == "" {
+	if p.state == nil {
 		return
 	}
 	b, _ := json.Marshal(session{Registry: p.raw.repo.Reference.Registry, Repository: p.raw.repo.Reference.Repository, Digest: d, Location: loc, Offset: off})
-	if os.MkdirAll(p.stateDir, 0o755) != nil {
-		return
-	}
-	f, err := os.CreateTemp(p.stateDir, ".upload-*")
-	if err != nil {
-		return
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil && cerr == nil {
-		if os.Rename(f.Name(), p.statePath(d)) == nil {
-			return
-		}
-	}
-	os.Remove(f.Name())
+	_ = p.state.Save(p.stateName(d), b)
 }
 
 // forget drops d's saved session.
@@ -134,8 +158,8 @@ func (p *pusher) forget(d digest.Digest) {
 	p.mu.Lock()
 	delete(p.sessions, d)
 	p.mu.Unlock()
-	if p.stateDir != "" {
-		os.Remove(p.statePath(d))
+	if p.state != nil {
+		_ = p.state.Delete(p.stateName(d))
 	}
 }
 

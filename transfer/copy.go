@@ -291,7 +291,7 @@ func (s *stats) reportUnseenSkips() {
 // copied with oras.CopyGraph, which copies its subject too.
 //
 // Into a layout, the whole graph is copied first and checked as import
-// checks it (layout.CheckGraph) before root is tagged: a graph that verify
+// checks it (layout.Layout.Check with Roots) before root is tagged: a graph that verify
 // would report as damaged (a manifest of an unknown media type, say) is
 // refused and tags nothing. To a registry, oras.Copy tags root with the
 // push of its manifest, in one request.
@@ -364,31 +364,24 @@ func (t *countingTarget) listed(ctx context.Context, referrers []ocispec.Descrip
 // accepts it; the blobs the pull stored are then unreferenced, and gc
 // removes them.
 func (t *countingTarget) checkGraph(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor, listed map[digest.Digest]bool) error {
-	problems, err := t.layout.CheckGraph(ctx, append([]ocispec.Descriptor{root}, referrers...))
+	rep, err := t.layout.Check(ctx, layout.CheckOptions{Roots: append([]ocispec.Descriptor{root}, referrers...)})
 	if err != nil {
 		return err
 	}
+	problems := rep.Problems
 	if len(problems) == 0 {
 		return nil
 	}
 	if len(referrers) > 0 {
-		added := map[digest.Digest]bool{}
+		var err error
 		for _, r := range referrers {
 			if !listed[r.Digest] {
-				added[r.Digest] = true
+				// One at a time: one the pull did not list is no failure.
+				if uerr := t.layout.Untag(ctx, r.Digest.String()); uerr != nil && !errors.Is(uerr, layout.ErrNotFound) {
+					err = uerr
+				}
 			}
 		}
-		err := t.layout.UpdateIndex(ctx, func(idx *ocispec.Index) error {
-			kept := idx.Manifests[:0]
-			for _, d := range idx.Manifests {
-				if d.Annotations[ocispec.AnnotationRefName] == "" && added[d.Digest] {
-					continue
-				}
-				kept = append(kept, d)
-			}
-			idx.Manifests = kept
-			return nil
-		})
 		if err != nil {
 			return fmt.Errorf("%w: %s; and taking the referrers it listed out of index.json failed: %v", ErrUnsupportedGraph, problems[0], err)
 		}
@@ -530,13 +523,15 @@ func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Optio
 		}
 	}
 	if repo, ok := under.(*remote.Repository); ok {
-		dir := opts.StateDir
-		// A layout (or a source.Source opened on one) keeps the upload
-		// sessions in its temporary directory.
-		if l, ok := src.(interface{ TempDir() string }); ok && dir == "" {
-			dir = l.TempDir()
+		var state sessionStore
+		if opts.StateDir != "" {
+			state = dirState(opts.StateDir)
+		} else if l, ok := src.(interface{ State() *layout.State }); ok && l.State() != nil {
+			// A layout (or a source.Source opened on one) keeps the
+			// upload sessions in its State.
+			state = l.State()
 		}
-		t.up = &pusher{raw: rawRepo{repo}, src: src, chunk: opts.ChunkSize, stateDir: dir}
+		t.up = &pusher{raw: rawRepo{repo}, src: src, chunk: opts.ChunkSize, state: state}
 	}
 	return t, src
 }

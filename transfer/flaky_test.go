@@ -207,7 +207,7 @@ func assertLayoutTag(t *testing.T, ctx context.Context, l *layout.Layout, a *fla
 // partial downloads (and their locks) of blobs of g.
 func assertOnlyPartials(t *testing.T, l *layout.Layout, g graph) {
 	t.Helper()
-	entries, err := os.ReadDir(l.TempDir())
+	entries, err := os.ReadDir(filepath.Join(l.Path(), layout.WorkDir, "tmp"))
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func startResumeEnv(t *testing.T) *flakyEnv {
 // temporary area.
 func partialBytes(t *testing.T, l *layout.Layout) int64 {
 	t.Helper()
-	entries, err := os.ReadDir(l.TempDir())
+	entries, err := os.ReadDir(filepath.Join(l.Path(), layout.WorkDir, "tmp"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func refusals() []refusal {
 
 		{name: "blob size mismatch", layers: badTitle("b.txt"),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
-				f, err := os.OpenFile(l.BlobPath(ls[1].Digest), os.O_APPEND|os.O_WRONLY, 0)
+				f, err := os.OpenFile(testkit.BlobPath(l.Path(), ls[1].Digest.String()), os.O_APPEND|os.O_WRONLY, 0)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -136,21 +136,21 @@ func refusals() []refusal {
 			}, err: layout.ErrSizeMismatch, msg: []string{`"b.txt"`, "$1"}},
 		{name: "blob digest mismatch", layers: badTitle("b.txt"),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
-				testkit.FlipByte(t, l.BlobPath(ls[1].Digest), 0)
+				testkit.FlipByte(t, testkit.BlobPath(l.Path(), ls[1].Digest.String()), 0)
 			},
 			err: layout.ErrDigestMismatch, msg: []string{`"b.txt"`, "$1"}},
 		{name: "compressed blob digest mismatch", layers: badTar(fileE("T/a", strings.Repeat("a", 10000), 0)),
 			// Inside the deflate stream: the decompressor fails or yields
 			// garbage, but the digest mismatch is what is reported.
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
-				testkit.FlipByte(t, l.BlobPath(ls[1].Digest), 20)
+				testkit.FlipByte(t, testkit.BlobPath(l.Path(), ls[1].Digest.String()), 20)
 			},
 			err: layout.ErrDigestMismatch, msg: []string{`"T"`, "$1"}},
 		{name: "damaged gzip trailer", layers: badTar(fileE("T/a", "a", 0)),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
 				// The gzip CRC and size fail too, but the digest
 				// mismatch is what is reported.
-				p := l.BlobPath(ls[1].Digest)
+				p := testkit.BlobPath(l.Path(), ls[1].Digest.String())
 				b, _ := os.ReadFile(p)
 				copy(b[len(b)-8:], make([]byte, 8))
 				os.WriteFile(p, b, 0o644)
@@ -170,7 +170,7 @@ func refusals() []refusal {
 		}, err: layout.ErrCorrupt, msg: []string{`"a"`, `"rwxr-xr-x"`}},
 		{name: "missing blob", layers: badTitle("b.txt"),
 			corrupt: func(t *testing.T, l *layout.Layout, ls []ocispec.Descriptor) {
-				os.Remove(l.BlobPath(ls[1].Digest))
+				os.Remove(testkit.BlobPath(l.Path(), ls[1].Digest.String()))
 			}, err: layout.ErrNotFound, msg: []string{`"b.txt"`, "$1"}},
 		{name: "not gzip", layers: func(t *testing.T, l *layout.Layout) []ocispec.Descriptor {
 			d := dirLayer(t, l, "T", mtTarGzip, "", makeTar(t, fileE("T/a", "a", 0))) // says gzip, is not
@@ -259,8 +259,8 @@ func TestExistingRefusedBeforeReading(t *testing.T) {
 	// keep.txt's blob is missing: were it read, ErrNotFound would show.
 	missing := fileLayer(t, l, "keep.txt", "new", "")
 	pushManifest(t, l, good, missing)
-	os.Remove(l.BlobPath(missing.Digest))
-	os.Remove(l.BlobPath(good.Digest))
+	os.Remove(testkit.BlobPath(l.Path(), missing.Digest.String()))
+	os.Remove(testkit.BlobPath(l.Path(), good.Digest.String()))
 
 	dest := tempDir(t)
 	os.WriteFile(filepath.Join(dest, "keep.txt"), []byte("keep"), 0o600)

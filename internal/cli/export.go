@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ocipack/ocipack/archive"
-	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/progress"
 	"github.com/ocipack/ocipack/source"
 )
@@ -39,7 +38,7 @@ each carry the archive's ID, their number and their own digest.
 				if err != nil {
 					return usagef("%v", err)
 				}
-				l, err := layout.Open(ctx, path)
+				l, err := source.Open(ctx, path)
 				if err != nil {
 					return err
 				}

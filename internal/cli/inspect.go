@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/progress"
 )
 
@@ -18,6 +19,7 @@ func inspectCommand() command {
 		summary: "Show an artifact: type, created, annotations and every file",
 		examples: `  ocipack inspect ./bundle:v1.2.0
   ocipack inspect ./bundle@sha256:0123…cdef --json
+  ocipack inspect bundle.tar.zst:v1.2.0     # an archive, read in place
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
@@ -25,7 +27,7 @@ func inspectCommand() command {
 				if len(args) != 1 {
 					return usagef("need exactly one LAYOUT:TAG")
 				}
-				l, ref, err := openLayoutRef(ctx, args[0])
+				l, ref, err := openSource(ctx, args[0])
 				if err != nil {
 					return err
 				}
@@ -33,7 +35,7 @@ func inspectCommand() command {
 				if ref.Ref() == "" {
 					return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
 				}
-				in, err := l.Inspect(ctx, ref.Ref())
+				in, err := inspect.Describe(ctx, l, ref.Ref())
 				if err != nil {
 					return err
 				}

@@ -9,16 +9,17 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/inspect"
 	"github.com/ocipack/ocipack/progress"
 )
 
 func lsCommand() command {
 	return command{
 		name:    "ls",
-		args:    "LAYOUT [--json]",
+		args:    "LAYOUT|ARCHIVE [--json]",
 		summary: "List a layout's tags with digest, artifact type and size",
 		examples: `  ocipack ls ./bundle
+  ocipack ls bundle.tar.zst            # an archive, read in place
   ocipack ls ./bundle --json | jq -r '.[].tag'
 
 Manifests that index.json lists without a tag (as 'crane pull --format=oci'
@@ -31,12 +32,12 @@ them as LAYOUT@DIGEST. Referrers (signatures, SBOMs) are not listed.
 				if len(args) != 1 {
 					return usagef("need exactly one LAYOUT")
 				}
-				l, _, err := openLayoutRef(ctx, args[0])
+				l, _, err := openSource(ctx, args[0])
 				if err != nil {
 					return err
 				}
 				defer l.Close()
-				entries, err := l.Summaries(ctx)
+				entries, err := inspect.Summaries(ctx, l)
 				if err != nil {
 					return err
 				}
@@ -94,7 +95,7 @@ them as LAYOUT@DIGEST. Referrers (signatures, SBOMs) are not listed.
 }
 
 // entryName names a listed entry in a message: its tag, or @DIGEST.
-func entryName(s layout.Summary) string {
+func entryName(s inspect.Summary) string {
 	if s.Tag != "" {
 		return s.Tag
 	}

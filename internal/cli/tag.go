@@ -33,10 +33,13 @@ func tagCommand() command {
 						return usagef("%q is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})", t)
 					}
 				}
-				// One read and one write of index.json, under its lock,
-				// for every new tag.
-				desc, err := l.TagReference(ctx, ref.Ref(), args[1:]...)
+				// Every new tag in one write of index.json, under its
+				// lock: all of them or none.
+				desc, err := l.Resolve(ctx, ref.Ref())
 				if err != nil {
+					return err
+				}
+				if err := l.Put(ctx, layout.WithTags(desc, args[1:]...)...); err != nil {
 					return err
 				}
 				for _, t := range args[1:] {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	iofs "io/fs"
 
 	"github.com/spf13/pflag"
 
 	"github.com/ocipack/ocipack/archive"
-	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/progress"
 	"github.com/ocipack/ocipack/source"
 )
@@ -38,32 +36,24 @@ missing or damaged, with every problem listed.
 				if len(args) != 1 {
 					return usagef("need exactly one LAYOUT")
 				}
-				if source.IsArchive(args[0]) {
-					v, err := archive.Verify(ctx, args[0])
-					if errors.Is(err, archive.ErrNotArchive) || errors.Is(err, iofs.ErrNotExist) {
-						// A whole archive (or the base name of its volumes).
-						return verifyArchive(ctx, e, args[0], *asJSON)
-					}
-					if err != nil {
-						return err
-					}
+				bar := progress.New(e.stderr, "verifying", e.progress, progress.Final("verified"))
+				vr, err := source.Verify(ctx, args[0], source.VerifyOptions{SkipHash: *fast, Progress: bar.Update})
+				bar.Finish()
+				if err != nil {
+					return err
+				}
+				switch {
+				case vr.Volume != nil:
+					v := vr.Volume
 					if *asJSON {
 						return writeJSON(e.stdout, v)
 					}
 					fmt.Fprintf(e.stdout, "volume %d of %d of archive %s: %s, digest %s: ok\n", v.Number, v.Count, v.Archive, progress.Bytes(v.Size), v.Digest)
 					return nil
+				case vr.Archive != nil:
+					return printArchiveCheck(e, args[0], vr.Archive, *asJSON)
 				}
-				l, err := layout.Open(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				defer l.Close()
-				bar := progress.New(e.stderr, "verifying", e.progress, progress.Final("verified"))
-				rep, err := l.Check(ctx, layout.CheckOptions{SkipHash: *fast, Progress: bar.Update})
-				bar.Finish()
-				if err != nil {
-					return err
-				}
+				rep := vr.Layout
 				if *asJSON {
 					if err := writeJSON(e.stdout, rep); err != nil {
 						return err
@@ -79,7 +69,7 @@ missing or damaged, with every problem listed.
 						rep.Tags, rep.Manifests, rep.Blobs, progress.Bytes(rep.Bytes), len(rep.Problems), len(rep.Warnings))
 				}
 				if !rep.OK() {
-					return fmt.Errorf("%w: %d in layout %s (listed above); re-import or re-pull what is damaged", errProblems, len(rep.Problems), l.Path())
+					return fmt.Errorf("%w: %d in layout %s (listed above); re-import or re-pull what is damaged", errProblems, len(rep.Problems), args[0])
 				}
 				return nil
 			}
@@ -87,12 +77,8 @@ missing or damaged, with every problem listed.
 	}
 }
 
-// verifyArchive checks every blob of a whole archive.
-func verifyArchive(ctx context.Context, e *env, path string, asJSON bool) error {
-	rep, err := archive.Check(ctx, path)
-	if err != nil {
-		return err
-	}
+// printArchiveCheck prints what verify found in a whole archive.
+func printArchiveCheck(e *env, path string, rep *archive.CheckReport, asJSON bool) error {
 	if asJSON {
 		return writeJSON(e.stdout, rep)
 	}

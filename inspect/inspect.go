@@ -1,24 +1,57 @@
-package layout
+// Package inspect describes what a layout or an archive holds, over any
+// read-only target that lists its index.json (a *layout.Layout, a
+// source.Source opened on a layout directory, a .tar, a .tar.zst or split
+// volumes): Summaries is what `ocipack ls` lists, Describe what `ocipack
+// inspect` shows.
+package inspect
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/ocipack/ocipack/graph"
+	"github.com/ocipack/ocipack/layout"
 )
 
-// Inspection describes one artifact of a layout: what `ocipack inspect
-// LAYOUT:TAG` shows.
+// Target is what inspect reads: blobs, references, and the index.json that
+// lists the tags and untagged entries. *layout.Layout and *source.Source
+// implement it.
+type Target interface {
+	content.Fetcher
+	content.Resolver
+	// Index returns the target's index.json.
+	Index(ctx context.Context) (*ocispec.Index, error)
+}
+
+// entry is one entry of index.json: a tag ("" for none) and its descriptor.
+type entry struct {
+	Tag        string
+	Descriptor ocispec.Descriptor
+}
+
+// sortDescriptors sorts index.json's entries by tag, then by digest, as a
+// layout writes them.
+func sortDescriptors(ds []ocispec.Descriptor) {
+	slices.SortStableFunc(ds, func(a, b ocispec.Descriptor) int {
+		if c := strings.Compare(a.Annotations[ocispec.AnnotationRefName], b.Annotations[ocispec.AnnotationRefName]); c != 0 {
+			return c
+		}
+		return strings.Compare(string(a.Digest), string(b.Digest))
+	})
+}
+
+// Inspection describes one artifact: what `ocipack inspect SOURCE:TAG`
+// shows.
 type Inspection struct {
 	// Reference is the tag or digest inspected, as given.
 	Reference string `json:"reference"`
@@ -69,23 +102,23 @@ type InspectedFile struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// Inspect describes the artifact ref names: a tag, or the digest of a
-// manifest or image index stored in the layout. The manifest is read and
-// verified against its digest; its blobs are not read. It fails with
-// ErrNotFound when there is no such tag or manifest, and ErrCorrupt when
-// the manifest does not parse.
-func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
-	desc, err := l.Resolve(ctx, ref)
+// Describe describes the artifact ref names in t: a tag, or the digest of
+// a manifest or image index t holds. The manifest is read and verified
+// against its digest; its blobs are not read. It fails with
+// layout.ErrNotFound when there is no such tag or manifest, and
+// layout.ErrCorrupt when the manifest does not parse.
+func Describe(ctx context.Context, t Target, ref string) (*Inspection, error) {
+	desc, err := t.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	b, err := ReadBlob(ctx, l, desc, MaxManifestSize)
+	b, err := layout.ReadBlob(ctx, t, desc, layout.MaxManifestSize)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
 	}
 	doc, err := graph.Decode(desc, b)
 	if err != nil {
-		return nil, fmt.Errorf("inspect %s: manifest %s: %w: %w", ref, desc.Digest, ErrCorrupt, err)
+		return nil, fmt.Errorf("inspect %s: manifest %s: %w: %w", ref, desc.Digest, layout.ErrCorrupt, err)
 	}
 	in := &Inspection{
 		Reference:    ref,
@@ -118,8 +151,8 @@ func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
 				MediaType:   d.MediaType,
 				Size:        d.Size,
 				Digest:      d.Digest,
-				Dir:         d.Annotations[AnnotationUnpack] == "true",
-				Mode:        d.Annotations[AnnotationFileMode],
+				Dir:         d.Annotations[layout.AnnotationUnpack] == "true",
+				Mode:        d.Annotations[layout.AnnotationFileMode],
 				Annotations: d.Annotations,
 			})
 		}
@@ -133,14 +166,15 @@ func (l *Layout) Inspect(ctx context.Context, ref string) (*Inspection, error) {
 			in.Size += d.Size
 			in.Files = append(in.Files, InspectedFile{
 				Title: d.Annotations[ocispec.AnnotationTitle], MediaType: d.MediaType, Size: d.Size, Digest: d.Digest,
-				Dir: d.Annotations[AnnotationUnpack] == "true", Mode: d.Annotations[AnnotationFileMode], Annotations: d.Annotations,
+				Dir: d.Annotations[layout.AnnotationUnpack] == "true", Mode: d.Annotations[layout.AnnotationFileMode], Annotations: d.Annotations,
 			})
 		}
 	}
 	return in, nil
 }
 
-// Summary is one entry of a layout, as `ocipack ls` lists it: a tag, or a
+// Summary is one entry of a layout's (or an archive's) index.json, as
+// `ocipack ls` lists it: a tag, or a
 // manifest that index.json lists without a tag (as `crane pull
 // --format=oci` writes them).
 type Summary struct {
@@ -168,25 +202,26 @@ type Summary struct {
 	subject bool
 }
 
-// Summaries describes every tag of the layout, sorted by tag, followed by
-// the manifests index.json lists without a tag (sorted by digest), except
-// referrers (manifests with a subject, which layout keeps listed untagged
-// so that they stay reachable: they belong to their subject). It reads each
-// manifest once (verified against its digest), several at a time, so that
-// it stays fast for layouts of many thousand tags. A manifest that cannot be
-// read does not fail the whole list: its Summary has Error set. Summaries
-// fails only when index.json cannot be read or ctx is done.
-func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
-	idx, err := l.Index(ctx)
+// Summaries describes every tag of t, sorted by tag, followed by the
+// manifests its index.json lists without a tag (sorted by digest), except
+// referrers (manifests with a subject, which a layout keeps listed
+// untagged so that they stay reachable: they belong to their subject). It
+// reads each manifest once (verified against its digest), several at a
+// time, so that it stays fast for layouts of many thousand tags. A
+// manifest that cannot be read does not fail the whole list: its Summary
+// has Error set. Summaries fails only when index.json cannot be read or
+// ctx is done.
+func Summaries(ctx context.Context, t Target) ([]Summary, error) {
+	idx, err := t.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
 	sortDescriptors(idx.Manifests)
-	var tags, untagged []Tagged
+	var tags, untagged []entry
 	tagged := map[digest.Digest]bool{}
 	for _, d := range idx.Manifests {
 		if t := d.Annotations[ocispec.AnnotationRefName]; t != "" {
-			tags = append(tags, Tagged{Tag: t, Descriptor: d})
+			tags = append(tags, entry{Tag: t, Descriptor: d})
 			tagged[d.Digest] = true
 		}
 	}
@@ -194,7 +229,7 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 	for _, d := range idx.Manifests {
 		if d.Annotations[ocispec.AnnotationRefName] == "" && !tagged[d.Digest] && !seen[d.Digest] {
 			seen[d.Digest] = true
-			untagged = append(untagged, Tagged{Descriptor: d})
+			untagged = append(untagged, entry{Descriptor: d})
 		}
 	}
 	tags = append(tags, untagged...)
@@ -222,7 +257,7 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 			defer wg.Done()
 			var buf []byte
 			for j := range next {
-				j.sum = l.summarize(j.desc, &buf)
+				j.sum = summarize(ctx, t, j.desc, &buf)
 			}
 		}()
 	}
@@ -253,12 +288,12 @@ func (l *Layout) Summaries(ctx context.Context) ([]Summary, error) {
 }
 
 // summarize reads the manifest desc describes for Summaries.
-func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
+func summarize(ctx context.Context, t Target, desc ocispec.Descriptor, buf *[]byte) Summary {
 	s := Summary{Digest: desc.Digest, MediaType: desc.MediaType, ArtifactType: desc.ArtifactType, Size: desc.Size}
 	if desc.MediaType != "" && !graph.IsManifest(desc.MediaType) {
 		return s // not a manifest: nothing more to tell
 	}
-	b, err := l.readSmallBlob(desc, buf)
+	b, err := readSmall(ctx, t, desc, buf)
 	if err != nil {
 		s.Error = err.Error()
 		return s
@@ -285,7 +320,7 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 		} `json:"annotations"`
 	}
 	if err := json.Unmarshal(b, &doc); err != nil {
-		s.Error = fmt.Sprintf("manifest %s: %v: not a valid manifest: %v", desc.Digest, ErrCorrupt, err)
+		s.Error = fmt.Sprintf("manifest %s: %v: not a valid manifest: %v", desc.Digest, layout.ErrCorrupt, err)
 		return s
 	}
 	mt := desc.MediaType
@@ -302,7 +337,7 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 	switch cls {
 	case graph.KindImage:
 		if doc.Config == nil {
-			s.Error = fmt.Sprintf("manifest %s: %v: an image manifest without a config", desc.Digest, ErrCorrupt)
+			s.Error = fmt.Sprintf("manifest %s: %v: an image manifest without a config", desc.Digest, layout.ErrCorrupt)
 			return s
 		}
 		if s.ArtifactType == "" {
@@ -322,44 +357,36 @@ func (l *Layout) summarize(desc ocispec.Descriptor, buf *[]byte) Summary {
 	return s
 }
 
-// readSmallBlob reads the blob desc describes, at most MaxManifestSize
-// bytes, verified against its digest, with as few system calls as it can
-// (Summaries reads thousands of manifests): the content goes into *buf,
-// which is reused and grown as needed. Like Fetch, it refuses a blob that is
-// not a regular file, which might block or be any file of the machine.
-func (l *Layout) readSmallBlob(desc ocispec.Descriptor, buf *[]byte) ([]byte, error) {
+// readSmall reads the manifest desc describes, at most
+// layout.MaxManifestSize bytes, verified against its digest, into *buf,
+// which is reused and grown as needed (Summaries reads thousands of
+// manifests).
+func readSmall(ctx context.Context, t Target, desc ocispec.Descriptor, buf *[]byte) ([]byte, error) {
 	if err := desc.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", desc.Digest, err)
 	}
-	if desc.Size < 0 || desc.Size > MaxManifestSize {
-		return nil, fmt.Errorf("blob %s: %w: %d bytes is more than the %d allowed for it", desc.Digest, ErrSizeMismatch, desc.Size, MaxManifestSize)
+	if desc.Size < 0 || desc.Size > layout.MaxManifestSize {
+		return nil, fmt.Errorf("blob %s: %w: %d bytes is more than the %d allowed for it", desc.Digest, layout.ErrSizeMismatch, desc.Size, layout.MaxManifestSize)
 	}
-	p := l.BlobPath(desc.Digest)
-	fi, err := os.Lstat(p)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("blob %s: %w in layout %s", desc.Digest, ErrNotFound, l.root)
-	case err != nil:
-		return nil, err
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("blob %s: %w: %s is a %v, not a regular file", desc.Digest, ErrCorrupt, p, fi.Mode().Type())
-	case fi.Size() != desc.Size:
-		return nil, fmt.Errorf("blob %s: %w: stored file has %d bytes, descriptor says %d", desc.Digest, ErrSizeMismatch, fi.Size(), desc.Size)
-	}
-	f, err := os.Open(p)
+	rc, err := t.Fetch(ctx, desc)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if int64(cap(*buf)) < desc.Size {
-		*buf = make([]byte, desc.Size, max(desc.Size, 4096))
+	defer rc.Close()
+	if int64(cap(*buf)) < desc.Size+1 {
+		*buf = make([]byte, desc.Size+1, max(desc.Size+1, 4096))
 	}
-	b := (*buf)[:desc.Size]
-	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("blob %s: %w: %v", desc.Digest, ErrSizeMismatch, err)
+	b := (*buf)[:desc.Size+1]
+	n, err := io.ReadFull(rc, b)
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("blob %s: %w: more than the %d bytes the descriptor says", desc.Digest, layout.ErrSizeMismatch, desc.Size)
+	case int64(n) != desc.Size:
+		return nil, fmt.Errorf("blob %s: %w: %v", desc.Digest, layout.ErrSizeMismatch, err)
 	}
+	b = b[:n]
 	if got := desc.Digest.Algorithm().FromBytes(b); got != desc.Digest {
-		return nil, fmt.Errorf("blob %s: %w: content hashes to %s", desc.Digest, ErrDigestMismatch, got)
+		return nil, fmt.Errorf("blob %s: %w: content hashes to %s", desc.Digest, layout.ErrDigestMismatch, got)
 	}
 	return b, nil
 }
