@@ -281,7 +281,7 @@ func TestCreateRefusesLinkedWorkDir(t *testing.T) {
 
 // TestFifoLockFiles: the lock files as fifos, planted after the Layout was
 // opened. The old code blocked forever in open(2) (Tag on .ocipack/lock,
-// every write and GC on .ocipack/writers.lock, OpenPartial on the partial
+// every write and GC on .ocipack/writers.lock, OpenWriter on the partial
 // download's lock); now each is refused at once.
 func TestFifoLockFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -319,12 +319,12 @@ func TestFifoLockFiles(t *testing.T) {
 		defer l.Close()
 		lock := filepath.Join(l.TempDir(), "partial-sha256-"+desc.Digest.Encoded()+".lock")
 		lnFifo(t, lock)
-		lnWithin(t, "OpenPartial", func() {
-			p, err := l.OpenPartial(ctx, desc)
+		lnWithin(t, "OpenWriter", func() {
+			p, err := l.OpenWriter(ctx, desc)
 			if err == nil {
 				p.Close()
 			}
-			lnWantUnsafe(t, "OpenPartial", err, ".ocipack/tmp/partial-sha256-"+desc.Digest.Encoded()+".lock")
+			lnWantUnsafe(t, "OpenWriter", err, ".ocipack/tmp/partial-sha256-"+desc.Digest.Encoded()+".lock")
 		})
 	})
 }
@@ -336,7 +336,7 @@ func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 	ctx := t.Context()
 	l := openPartialLayout(t)
 	data, desc := partialBlob(1 << 16)
-	p, err := l.OpenPartial(ctx, desc)
+	p, err := l.OpenWriter(ctx, desc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestPartialResume(t *testing.T) {
 	ctx := t.Context()
 	l := openPartialLayout(t)
 	data, d := partialBlob(3<<20 + 17)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestPartialResume(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p, err = l.OpenPartial(ctx, d)
+	p, err = l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func TestPartialResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertStored(t, ctx, l, data, d)
-	if _, err := l.OpenPartial(ctx, d); !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Errorf("OpenPartial of a stored blob: %v, want ErrAlreadyExists", err)
+	if _, err := l.OpenWriter(ctx, d); !errors.Is(err, layout.ErrAlreadyExists) {
+		t.Errorf("OpenWriter of a stored blob: %v, want ErrAlreadyExists", err)
 	}
 }
 
@@ -93,7 +93,7 @@ func TestPartialDamaged(t *testing.T) {
 	ctx := t.Context()
 	l := openPartialLayout(t)
 	data, d := partialBlob(1 << 20)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestPartialDamaged(t *testing.T) {
 	}
 	f.WriteAt([]byte{data[500] ^ 1}, 500)
 	f.Close()
-	p, err = l.OpenPartial(ctx, d)
+	p, err = l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestPartialDamaged(t *testing.T) {
 	if ok, _ := l.Exists(ctx, d); ok {
 		t.Fatal("a blob that does not match its digest was stored")
 	}
-	p, err = l.OpenPartial(ctx, d)
+	p, err = l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,12 +131,12 @@ func TestPartialDamaged(t *testing.T) {
 	assertStored(t, ctx, l, data, d)
 }
 
-// One download of a blob at a time: a second OpenPartial is refused.
+// One download of a blob at a time: a second OpenWriter is refused.
 func TestPartialBusy(t *testing.T) {
 	ctx := t.Context()
 	l := openPartialLayout(t)
 	_, d := partialBlob(4096)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,25 +145,25 @@ func TestPartialBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	if _, err := l2.OpenPartial(ctx, d); !errors.Is(err, layout.ErrPartialBusy) {
-		t.Errorf("second OpenPartial: %v, want ErrPartialBusy", err)
+	if _, err := l2.OpenWriter(ctx, d); !errors.Is(err, layout.ErrWriterBusy) {
+		t.Errorf("second OpenWriter: %v, want ErrWriterBusy", err)
 	}
 	p.Close()
-	p2, err := l2.OpenPartial(ctx, d)
+	p2, err := l2.OpenWriter(ctx, d)
 	if err != nil {
-		t.Fatalf("OpenPartial after Close: %v", err)
+		t.Fatalf("OpenWriter after Close: %v", err)
 	}
 	p2.Close()
 }
 
 // Segments written in any order are joined in order, hashed, and stored;
-// a Join with a gap before a segment is refused, and a file with a segment
+// a Commit with a gap before a segment is refused (and keeps the bytes), and a file with a segment
 // name that is not one of ours is ignored and removed.
 func TestPartialSegments(t *testing.T) {
 	ctx := t.Context()
 	l := openPartialLayout(t)
 	data, d := partialBlob(10 << 20)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,13 +191,10 @@ func TestPartialSegments(t *testing.T) {
 	if _, err := p.OpenSegment(int64(len(data))); err == nil {
 		t.Error("a segment at the blob's end was opened")
 	}
-	if err := p.Join(ctx); !errors.Is(err, layout.ErrSizeMismatch) {
-		t.Errorf("join with bytes 0-3M missing: %v, want ErrSizeMismatch", err)
+	if err := p.Commit(ctx); !errors.Is(err, layout.ErrSizeMismatch) {
+		t.Errorf("commit with bytes 0-3M missing: %v, want ErrSizeMismatch", err)
 	}
 	p.Write(data[:3<<20])
-	if err := p.Join(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
