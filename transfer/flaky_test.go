@@ -36,7 +36,7 @@ const (
 
 // flakyOpts are the options of a copy through the flaky proxy.
 func flakyOpts(attempts int) transfer.Options {
-	return transfer.Options{PlainHTTP: true, Attempts: attempts, RetryWait: 10 * time.Millisecond, IdleTimeout: flakyIdle}
+	return transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true, IdleTimeout: flakyIdle}, Retry: transfer.RetryOptions{Attempts: attempts, Wait: 10 * time.Millisecond}}
 }
 
 // flakyArtifact is what the flaky tests copy: two large incompressible
@@ -127,7 +127,7 @@ func (e *flakyEnv) direct(t *testing.T, repo string) registry.Reference {
 // seedOld pushes the old artifact to repo:v1, straight to the registry.
 func (e *flakyEnv) seedOld(t *testing.T, ctx context.Context, a *flakyArtifact, repo string) {
 	t.Helper()
-	if _, err := transfer.Push(ctx, a.src, "old", e.direct(t, repo), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, a.src, "old", e.direct(t, repo), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -336,7 +336,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 			assertRegistryTag(t, ctx, e, repo, a.old.manifest.Digest)
 		}
 		// Get the artifact there all the same, to test the pull.
-		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, repo), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, repo), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -403,7 +403,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		// that only the manifest is left to fail.
 		e := startFlaky(t, flakyproxy.Faults{Seed: 12, Rate: 1, Classes: flakyproxy.ManifestPut,
 			Kinds: []flakyproxy.Fault{flakyproxy.Status429}})
-		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/fresh"), "v0", transfer.Options{PlainHTTP: true}); err != nil {
+		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/fresh"), "v0", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 			t.Fatal(err)
 		}
 		res, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/fresh"), "v1", flakyOpts(1))
@@ -420,7 +420,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		// attempt of the whole copy can overcome.
 		e := startFlaky(t, flakyproxy.Faults{Seed: 13, Rate: 1, Classes: flakyproxy.BlobGet,
 			Kinds: []flakyproxy.Fault{flakyproxy.Reset, flakyproxy.Stall, flakyproxy.Cut}})
-		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 			t.Fatal(err)
 		}
 		dst := newLayout(t)
@@ -473,7 +473,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 		ctx := testCtx(t)
 		e := startFlaky(t, flakyproxy.Faults{})
 		if !sc.push {
-			if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/stall"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+			if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/stall"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 				t.Fatal(err)
 			}
 		}

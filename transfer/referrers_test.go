@@ -83,7 +83,7 @@ func TestReferrers(t *testing.T) {
 
 	// Without Referrers: only the artifact.
 	plain := regRef(t, reg, "apps/plain:v1")
-	if _, err := transfer.Push(ctx, src, "v1", plain, "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", plain, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if rs := registryReferrers(t, ctx, directRepo(t, reg, "apps/plain"), a); len(rs) != 0 {
@@ -95,7 +95,7 @@ func TestReferrers(t *testing.T) {
 
 	// With Referrers.
 	ref := regRef(t, reg, "apps/signed:v1")
-	opts := transfer.Options{PlainHTTP: true, Referrers: true}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Referrers: true}
 	res, err := transfer.Push(ctx, src, "v1", ref, "v1", opts)
 	if err != nil {
 		t.Fatalf("push with referrers: %v", err)
@@ -114,7 +114,7 @@ func TestReferrers(t *testing.T) {
 
 	// Pull without Referrers: the SBOM stays in the registry.
 	bare := newLayout(t)
-	if _, err := transfer.Pull(ctx, ref, bare, "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Pull(ctx, ref, bare, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if preds, err := bare.Predecessors(ctx, a); err != nil || len(preds) != 0 {

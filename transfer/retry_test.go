@@ -195,7 +195,7 @@ func TestRetryTransientFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := transfer.Options{PlainHTTP: true, Attempts: 6, RetryWait: 10 * time.Millisecond}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 6, Wait: 10 * time.Millisecond}}
 
 	// An upload's body is a stream: oras-go cannot send it again, so each
 	// 503 fails an attempt of the whole copy.
@@ -291,7 +291,7 @@ func TestRetryGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := transfer.Options{PlainHTTP: true, Attempts: 3, RetryWait: 10 * time.Millisecond}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 3, Wait: 10 * time.Millisecond}}
 
 	proxy.set(always, 0, 0)
 	start := time.Now()
