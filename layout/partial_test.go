@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -198,5 +199,64 @@ func TestPartialSegments(t *testing.T) {
 	if err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	assertStored(t, ctx, l, data, d)
+}
+
+// Sections splits what a Writer lacks into ranges that are filled at the
+// same time; a writer reopened after some of them were cut short lists
+// only the rest, and Commit joins them into the blob.
+func TestWriterSections(t *testing.T) {
+	ctx := t.Context()
+	l := openPartialLayout(t)
+	data, d := partialBlob(10 << 20)
+	w, err := l.OpenWriter(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, err := w.Sections(4, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secs) != 4 || secs[0].Start != 0 || secs[3].End != int64(len(data)) {
+		t.Fatalf("sections %+v, want 4 covering the blob", secs)
+	}
+	for i, s := range secs {
+		if i > 0 && s.Start != secs[i-1].End {
+			t.Fatalf("section %d starts at %d, the one before ends at %d", i, s.Start, secs[i-1].End)
+		}
+		half := s.Start + (s.End-s.Start)/2 // each cut half way
+		if _, err := s.ReadFrom(bytes.NewReader(data[s.Start:half])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	w, err = l.OpenWriter(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rest, err := w.Sections(4, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest) != 4 || w.Offset() != rest[0].Start {
+		t.Fatalf("after a cut: sections %+v, offset %d", rest, w.Offset())
+	}
+	var wg sync.WaitGroup
+	for i, s := range rest {
+		if want := secs[i].Start + (secs[i].End-secs[i].Start)/2; s.Start != want || s.End != secs[i].End {
+			t.Errorf("section %d after a cut: %d-%d, want %d-%d", i, s.Start, s.End, want, secs[i].End)
+		}
+		wg.Go(func() {
+			if _, err := s.ReadFrom(bytes.NewReader(data[s.Start:s.End])); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
 	assertStored(t, ctx, l, data, d)
 }

@@ -1,20 +1,26 @@
 // Package transfer copies artifacts between an OCI image layout and a
 // registry (push and pull), and logs in to registries.
 //
-// It is built on oras-go: oras.Copy and oras.CopyGraph (the latter also
-// for referrers such as SBOMs and signatures), remote.Repository, the auth and
-// retry packages and the credentials package, which reads and writes
-// docker's config.json and its credential helpers. Where oras-go stops short
-// it is extended here rather than forked:
+// It is built on oras-go: oras.CopyGraph (for the artifact, and for each
+// of its referrers such as SBOMs and signatures), remote.Repository, the
+// auth and retry packages and the credentials package, which reads and
+// writes docker's config.json and its credential helpers. The graph is
+// walked, sized and its referrers found with graph.Walker before anything
+// is transferred. Where oras-go stops short it is extended on its own seams
+// (oras.CopyGraphOptions' hooks and its interfaces) rather than forked:
 //
 //   - oras-go's retry transport retries one HTTP request, but it cannot
 //     retry a blob upload whose body is a stream, nor a download whose
 //     connection breaks after the headers. Copy therefore runs the whole
 //     graph copy again after a transient failure; blobs that arrived are
 //     skipped by then, so only the rest is sent.
-//   - oras.Copy reports no bytes. The destination is wrapped to count bytes
-//     and to report progress per blob, and errors are wrapped with the
-//     digest of the blob at fault.
+//   - oras.CopyGraph reports no bytes. Its PreCopy, PostCopy and
+//     OnCopySkipped hooks report each blob's start, arrival or skip, and a
+//     counting reader on the fetch path counts the bytes and reports
+//     progress (stats.go); errors name the blob at fault.
+//   - oras-go has no ranged fetch and no chunked upload. PreCopy transfers
+//     large blobs itself then: resumable downloads into a layout.Writer
+//     (resume.go), chunked, resumable uploads (chunk.go).
 package transfer
 
 import (

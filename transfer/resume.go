@@ -46,7 +46,7 @@ var errRangeIgnored = errors.New("registry ignored the Range request")
 type puller struct {
 	raw    rawRepo
 	l      *layout.Layout
-	ranges int // ranges downloaded at once for one blob (Options.ParallelRanges)
+	ranges int // ranges downloaded at once for one blob (ResumeOptions.ParallelRanges)
 }
 
 // download stores the blob d in the layout, continuing a partial download

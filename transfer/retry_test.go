@@ -278,7 +278,7 @@ func TestRetryTransientFaults(t *testing.T) {
 }
 
 // TestRetryGivesUp pushes and pulls through a proxy that always fails:
-// the error comes after Options.Attempts attempts and names the blob, and
+// the error comes after RetryOptions.Attempts attempts and names the blob, and
 // nothing is tagged at the destination.
 func TestRetryGivesUp(t *testing.T) {
 	ctx := testCtx(t)
