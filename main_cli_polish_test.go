@@ -97,7 +97,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 
 	var stderr bytes.Buffer
 	onEvent, finish := transfer.NewReporter(&stderr, "pushed", true)
-	_, err = transfer.Push(t.Context(), l, "v1", ref, "v1", transfer.Options{PlainHTTP: true, OnEvent: onEvent})
+	_, err = transfer.Push(t.Context(), l, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: onEvent})
 	finish()
 	if err != nil {
 		t.Fatalf("push: %v", err)
@@ -111,7 +111,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 	defer dst.Close()
 	stderr.Reset()
 	onEvent, finish = transfer.NewReporter(&stderr, "pulled", true)
-	_, err = transfer.Pull(t.Context(), ref, dst, "v1", transfer.Options{PlainHTTP: true, OnEvent: onEvent})
+	_, err = transfer.Pull(t.Context(), ref, dst, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: onEvent})
 	finish()
 	if err != nil {
 		t.Fatalf("pull: %v", err)
@@ -121,7 +121,7 @@ func TestPolishTransferProgressLine(t *testing.T) {
 	// Again: every blob is there already, and the line ends full.
 	stderr.Reset()
 	onEvent, finish = transfer.NewReporter(&stderr, "pushed", true)
-	_, err = transfer.Push(t.Context(), l, "v1", ref, "v1", transfer.Options{PlainHTTP: true, OnEvent: onEvent})
+	_, err = transfer.Push(t.Context(), l, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: onEvent})
 	finish()
 	if err != nil {
 		t.Fatalf("second push: %v", err)

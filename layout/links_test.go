@@ -208,7 +208,7 @@ func TestCreateRefusesLinkedWorkDir(t *testing.T) {
 
 // TestFifoLockFiles: the lock files as fifos, planted after the Layout was
 // opened. The old code blocked forever in open(2) (Tag on .ocipack/lock,
-// every write and GC on .ocipack/writers.lock, OpenPartial on the partial
+// every write and GC on .ocipack/writers.lock, OpenWriter on the partial
 // download's lock); now each is refused at once.
 func TestFifoLockFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -246,12 +246,12 @@ func TestFifoLockFiles(t *testing.T) {
 		defer l.Close()
 		lock := filepath.Join(l.TempDir(), "partial-sha256-"+desc.Digest.Encoded()+".lock")
 		testkit.ReplaceWithFifo(t, lock)
-		testkit.Within(t, "OpenPartial", 10*time.Second, func() {
-			p, err := l.OpenPartial(ctx, desc)
+		testkit.Within(t, "OpenWriter", 10*time.Second, func() {
+			p, err := l.OpenWriter(ctx, desc)
 			if err == nil {
 				p.Close()
 			}
-			lnWantUnsafe(t, "OpenPartial", err, ".ocipack/tmp/partial-sha256-"+desc.Digest.Encoded()+".lock")
+			lnWantUnsafe(t, "OpenWriter", err, ".ocipack/tmp/partial-sha256-"+desc.Digest.Encoded()+".lock")
 		})
 	})
 }
@@ -263,7 +263,7 @@ func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, desc := partialBlob(1 << 16)
-	p, err := l.OpenPartial(ctx, desc)
+	p, err := l.OpenWriter(ctx, desc)
 	if err != nil {
 		t.Fatal(err)
 	}

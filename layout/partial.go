@@ -18,24 +18,27 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// ErrPartialBusy means another process is downloading the same blob into
-// the layout right now.
-var ErrPartialBusy = errors.New("blob is being downloaded by another process")
+// ErrWriterBusy means another process (or another Writer) is writing the
+// same blob into the layout right now.
+var ErrWriterBusy = errors.New("blob is being written by another process")
 
-// Partial is a blob being downloaded into the layout under a name that
-// outlives the process, so that an interrupted download continues where it
-// stopped instead of starting over. It lives in the layout's temporary area
-// (.ocipack/tmp/partial-ALG-HEX): the file there always holds the first
-// Offset bytes of the blob, which OpenPartial hashes again (nothing on disk
-// is trusted), and Write appends to it while hashing.
+// Writer is a blob being written into the layout in containerd's ingest
+// style: it is opened by name (the expected descriptor), it takes bytes at
+// the offset it reports (Offset), and the blob becomes visible only when
+// Commit finds the expected size and digest. Its bytes live under a name
+// that outlives the process, in the layout's temporary area
+// (.ocipack/tmp/partial-ALG-HEX), so that an interrupted download continues
+// where it stopped instead of starting over: the file there always holds
+// the first Offset bytes of the blob, which OpenWriter hashes again
+// (nothing on disk is trusted), and Write appends to it while hashing.
 //
-// A download in several ranges at once keeps each later range in a segment
-// file of its own (partial-ALG-HEX.at-START), which grows from START; Join
-// appends the segments, in order and hashed, once every range is complete.
-// Commit then checks the size and digest before the blob becomes visible.
+// A download in several ranges at once (see Sections) keeps each later
+// range in a segment file of its own (partial-ALG-HEX.at-START), which
+// grows from START; Commit appends the segments, in order and hashed,
+// before it checks the size and digest.
 //
-// gc removes partial downloads along with every other temporary file.
-type Partial struct {
+// gc removes unfinished writers along with every other temporary file.
+type Writer struct {
 	l      *Layout
 	desc   ocispec.Descriptor
 	path   string
@@ -43,21 +46,25 @@ type Partial struct {
 	lock   *fileLock
 	h      hash.Hash
 	offset int64
+	// open are the segment files Sections opened, closed by Close, Commit
+	// and Reset.
+	open []*os.File
 }
 
-// Segment is a range of a partial blob downloaded into a file of its own.
-type Segment struct {
+// segment is a range of a blob written into a file of its own.
+type segment struct {
 	// Start is the blob offset of the segment's first byte.
 	Start int64
 	// Len is how many bytes of the segment are on disk.
 	Len int64
 }
 
-// OpenPartial opens the partial download of desc, creating it if there is
-// none, and hashes the bytes already there. It returns ErrAlreadyExists if
-// the blob is stored, and ErrPartialBusy if another process (or Partial)
-// holds it. The caller must Close (or Commit) it.
-func (l *Layout) OpenPartial(ctx context.Context, desc ocispec.Descriptor) (_ *Partial, err error) {
+// OpenWriter opens the writer of the blob desc describes, continuing what
+// an earlier writer of it left (it hashes those bytes again), or starting
+// it. It returns ErrAlreadyExists if the blob is stored, and ErrWriterBusy
+// if another process (or Writer) holds it. The caller must Close it (after
+// Commit too).
+func (l *Layout) OpenWriter(ctx context.Context, desc ocispec.Descriptor) (_ *Writer, err error) {
 	if err := desc.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", desc.Digest, err)
 	}
@@ -84,7 +91,7 @@ func (l *Layout) OpenPartial(ctx context.Context, desc ocispec.Descriptor) (_ *P
 		return nil, fmt.Errorf("lock partial download of %s: %w", desc.Digest, err)
 	}
 	if lk == nil {
-		return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrPartialBusy)
+		return nil, fmt.Errorf("blob %s: %w", desc.Digest, ErrWriterBusy)
 	}
 	defer func() {
 		if err != nil {
@@ -105,7 +112,7 @@ func (l *Layout) OpenPartial(ctx context.Context, desc ocispec.Descriptor) (_ *P
 	if err != nil {
 		return nil, fmt.Errorf("open partial download of %s: %w", desc.Digest, err)
 	}
-	p := &Partial{l: l, desc: desc, path: base, f: f, lock: lk, h: desc.Digest.Algorithm().Hash()}
+	p := &Writer{l: l, desc: desc, path: base, f: f, lock: lk, h: desc.Digest.Algorithm().Hash()}
 	if err := p.rehash(ctx); err != nil {
 		f.Close()
 		return nil, err
@@ -115,7 +122,7 @@ func (l *Layout) OpenPartial(ctx context.Context, desc ocispec.Descriptor) (_ *P
 
 // rehash hashes what the partial file holds, cutting it back to the blob's
 // size if it is longer.
-func (p *Partial) rehash(ctx context.Context) error {
+func (p *Writer) rehash(ctx context.Context) error {
 	fi, err := p.f.Stat()
 	if err != nil {
 		return err
@@ -142,16 +149,16 @@ func (p *Partial) rehash(ctx context.Context) error {
 	return err
 }
 
-// Descriptor is the blob being downloaded.
-func (p *Partial) Descriptor() ocispec.Descriptor { return p.desc }
+// Descriptor is the blob being written.
+func (p *Writer) Descriptor() ocispec.Descriptor { return p.desc }
 
 // Offset is how many bytes of the blob, from its start, are on disk and
-// hashed: where the download continues.
-func (p *Partial) Offset() int64 { return p.offset }
+// hashed: where Write continues.
+func (p *Writer) Offset() int64 { return p.offset }
 
 // Write appends b to the blob and hashes it. Bytes past the blob's size are
 // refused with ErrSizeMismatch.
-func (p *Partial) Write(b []byte) (int, error) {
+func (p *Writer) Write(b []byte) (int, error) {
 	n, err := offsetWriter{p}.Write(b)
 	p.h.Write(b[:n])
 	return n, err
@@ -160,7 +167,7 @@ func (p *Partial) Write(b []byte) (int, error) {
 // ReadFrom appends what r yields to the blob, hashing while it writes (on
 // another core, as Ingest does), until r ends. More than the blob's size is
 // refused with ErrSizeMismatch; what was written stays.
-func (p *Partial) ReadFrom(r io.Reader) (int64, error) {
+func (p *Writer) ReadFrom(r io.Reader) (int64, error) {
 	rest := p.desc.Size - p.offset
 	n, err := copyHashing(context.Background(), offsetWriter{p}, p.h, io.LimitReader(r, rest+1))
 	if err == nil && n > rest {
@@ -171,7 +178,7 @@ func (p *Partial) ReadFrom(r io.Reader) (int64, error) {
 
 // offsetWriter writes to the partial file and counts its offset, without
 // hashing (copyHashing does).
-type offsetWriter struct{ p *Partial }
+type offsetWriter struct{ p *Writer }
 
 func (w offsetWriter) Write(b []byte) (int, error) {
 	if int64(len(b)) > w.p.desc.Size-w.p.offset {
@@ -184,7 +191,8 @@ func (w offsetWriter) Write(b []byte) (int, error) {
 
 // Reset throws away every byte downloaded so far (and every segment), to
 // start the blob over.
-func (p *Partial) Reset() error {
+func (p *Writer) Reset() error {
+	p.closeSegments()
 	if err := p.removeSegments(); err != nil {
 		return err
 	}
@@ -199,15 +207,15 @@ func (p *Partial) Reset() error {
 	return nil
 }
 
-// Segments lists the segment files of the download, by Start.
-func (p *Partial) Segments() ([]Segment, error) {
+// segments lists the segment files of the download, by Start.
+func (p *Writer) segments() ([]segment, error) {
 	dir := filepath.Dir(p.path)
 	prefix := filepath.Base(p.path) + ".at-"
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []Segment
+	var out []segment
 	for _, e := range entries {
 		rest, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
@@ -215,7 +223,7 @@ func (p *Partial) Segments() ([]Segment, error) {
 		}
 		start, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil || start <= 0 || start >= p.desc.Size || !e.Type().IsRegular() {
-			// Not one of ours: a segment name is written by OpenSegment only.
+			// Not one of ours: a segment name is written by openSegment only.
 			os.Remove(filepath.Join(dir, e.Name()))
 			continue
 		}
@@ -223,15 +231,15 @@ func (p *Partial) Segments() ([]Segment, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Segment{Start: start, Len: fi.Size()})
+		out = append(out, segment{Start: start, Len: fi.Size()})
 	}
-	slices.SortFunc(out, func(a, b Segment) int { return int(min(max(a.Start-b.Start, -1), 1)) })
+	slices.SortFunc(out, func(a, b segment) int { return int(min(max(a.Start-b.Start, -1), 1)) })
 	return out, nil
 }
 
-// OpenSegment opens (creating it if need be) the segment that starts at
+// openSegment opens (creating it if need be) the segment that starts at
 // start, for appending. The caller closes it.
-func (p *Partial) OpenSegment(start int64) (*os.File, error) {
+func (p *Writer) openSegment(start int64) (*os.File, error) {
 	if start <= 0 || start >= p.desc.Size {
 		return nil, fmt.Errorf("blob %s: segment at %d outside its %d bytes", p.desc.Digest, start, p.desc.Size)
 	}
@@ -243,13 +251,13 @@ func (p *Partial) OpenSegment(start int64) (*os.File, error) {
 	return f, nil
 }
 
-func (p *Partial) segmentPath(start int64) string {
+func (p *Writer) segmentPath(start int64) string {
 	return p.path + ".at-" + strconv.FormatInt(start, 10)
 }
 
-// TruncateSegment cuts the segment at start back to n bytes.
+// truncateSegment cuts the segment at start back to n bytes.
 // A link planted in its place is refused, not followed.
-func (p *Partial) TruncateSegment(start, n int64) error {
+func (p *Writer) truncateSegment(start, n int64) error {
 	f, err := openRegular(p.segmentPath(start), os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("segment %s: %w", p.segmentPath(start), err)
@@ -261,11 +269,11 @@ func (p *Partial) TruncateSegment(start, n int64) error {
 	return err
 }
 
-// Join appends every segment to the blob, in order and hashed, and removes
-// it. Each segment must start where the blob's bytes so far end, and all
-// together they must complete the blob.
-func (p *Partial) Join(ctx context.Context) error {
-	segs, err := p.Segments()
+// join appends every segment to the blob, in order and hashed, and removes
+// it. Each segment must start where the blob's bytes so far end.
+func (p *Writer) join(ctx context.Context) error {
+	p.closeSegments()
+	segs, err := p.segments()
 	if err != nil {
 		return err
 	}
@@ -293,8 +301,8 @@ func (p *Partial) Join(ctx context.Context) error {
 }
 
 // removeSegments deletes the segment files.
-func (p *Partial) removeSegments() error {
-	segs, err := p.Segments()
+func (p *Writer) removeSegments() error {
+	segs, err := p.segments()
 	if err != nil {
 		return err
 	}
@@ -306,21 +314,30 @@ func (p *Partial) removeSegments() error {
 	return nil
 }
 
-// Commit checks that the whole blob is there with the right digest and
-// stores it; the partial download is gone then. A blob whose bytes do not
-// hash to its digest is discarded (ErrDigestMismatch), so that the next try
-// starts over.
-func (p *Partial) Commit(ctx context.Context) error {
+// Commit appends the segments (see Sections), checks that the blob has
+// exactly the expected size and digest, and stores it; the writer's files
+// are gone then. A blob that is short (a range still missing) fails with
+// ErrSizeMismatch and is kept, for a later writer to complete. A blob that
+// is complete but hashes to another digest, or is longer than expected, is
+// discarded (ErrDigestMismatch, ErrSizeMismatch), so that the next writer
+// starts over. Close the writer after Commit too.
+func (p *Writer) Commit(ctx context.Context) error {
 	if p.f == nil {
-		return fmt.Errorf("blob %s: partial download already closed", p.desc.Digest)
+		return fmt.Errorf("blob %s: writer already closed", p.desc.Digest)
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.join(ctx); err != nil {
+		if errors.Is(err, ErrSizeMismatch) && p.offset == p.desc.Size {
+			p.discard() // complete, and more follows: nothing to resume
+		}
 		return err
 	}
 	if p.offset != p.desc.Size {
 		return fmt.Errorf("blob %s: %w: have %d of %d bytes", p.desc.Digest, ErrSizeMismatch, p.offset, p.desc.Size)
 	}
-	// Written by Write and Join only, which hash what they write.
+	// Written by Write and join only, which hash what they write.
 	got := digest.NewDigest(p.desc.Digest.Algorithm(), p.h)
 	if got != p.desc.Digest {
 		p.discard()
@@ -343,8 +360,9 @@ func (p *Partial) Commit(ctx context.Context) error {
 	return p.l.addReferrer(ctx, p.desc)
 }
 
-// discard removes the download and its segments.
-func (p *Partial) discard() {
+// discard removes the writer's files.
+func (p *Writer) discard() {
+	p.closeSegments()
 	p.removeSegments()
 	p.f.Close()
 	p.f = nil
@@ -353,9 +371,10 @@ func (p *Partial) discard() {
 	p.lock.unlock()
 }
 
-// Close releases the partial download, keeping what was downloaded for the
-// next try. Closing a committed Partial does nothing.
-func (p *Partial) Close() error {
+// Close releases the writer, keeping what was written for the next writer
+// of the blob. Closing a committed or discarded Writer does nothing.
+func (p *Writer) Close() error {
+	p.closeSegments()
 	if p.f == nil {
 		return nil
 	}
@@ -365,6 +384,97 @@ func (p *Partial) Close() error {
 	return err
 }
 
-// TempDir is the layout's temporary area (.ocipack/tmp), where partial
-// downloads and the state of interrupted uploads are kept. gc empties it.
-func (l *Layout) TempDir() string { return filepath.Join(l.root, WorkDir, tmpName) }
+func (p *Writer) closeSegments() {
+	for _, f := range p.open {
+		f.Close()
+	}
+	p.open = nil
+}
+
+// Section is a range of a blob that a Writer still lacks, [Start, End),
+// and where its bytes go: written in order from Start on (ReadFrom).
+type Section struct {
+	// Start is the blob offset of the first byte missing.
+	Start int64
+	// End is the blob offset just past the section.
+	End int64
+
+	w   *Writer  // the first section: the blob's own file, hashed
+	seg *os.File // a later section: its segment file
+}
+
+// ReadFrom writes what r yields at the section's position, until r ends.
+// Sections may be filled at the same time, each from one goroutine.
+func (s *Section) ReadFrom(r io.Reader) (int64, error) {
+	if s.w != nil {
+		return s.w.ReadFrom(r) // hashes on another core while it writes
+	}
+	// writerOnly hides the file's ReadFrom, so that the buffer given is
+	// used and r sees reads of its size.
+	return io.CopyBuffer(writerOnly{s.seg}, r, make([]byte, 256<<10))
+}
+
+type writerOnly struct{ io.Writer }
+
+// Sections returns what the blob still lacks: the rest of its first range
+// (from Offset), and the rest of each segment up to the next segment's
+// start. With n > 1 and no segments yet, the rest is first split into up
+// to n sections of at least minLen bytes each, which may be filled at the
+// same time; a segment longer than its range (never written so) is cut
+// back. Commit joins them. A section with Start == End is complete.
+func (p *Writer) Sections(n int, minLen int64) ([]*Section, error) {
+	if p.f == nil {
+		return nil, fmt.Errorf("blob %s: writer already closed", p.desc.Digest)
+	}
+	p.closeSegments()
+	size := p.desc.Size
+	segs, err := p.segments()
+	if err != nil {
+		return nil, err
+	}
+	if len(segs) == 0 && n > 1 && minLen > 0 {
+		rest := size - p.offset
+		if k := min(int64(n), rest/minLen); k > 1 {
+			step := rest / k
+			for i := int64(1); i < k; i++ {
+				f, err := p.openSegment(p.offset + i*step)
+				if err != nil {
+					return nil, err
+				}
+				f.Close()
+			}
+			if segs, err = p.segments(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	first := size
+	if len(segs) > 0 {
+		first = segs[0].Start
+	}
+	out := []*Section{{Start: p.offset, End: first, w: p}}
+	for i, sg := range segs {
+		end := size
+		if i+1 < len(segs) {
+			end = segs[i+1].Start
+		}
+		if sg.Start+sg.Len > end {
+			if err := p.truncateSegment(sg.Start, end-sg.Start); err != nil {
+				return nil, err
+			}
+			sg.Len = end - sg.Start
+		}
+		f, err := p.openSegment(sg.Start)
+		if err != nil {
+			p.closeSegments()
+			return nil, err
+		}
+		p.open = append(p.open, f)
+		out = append(out, &Section{Start: sg.Start + sg.Len, End: end, seg: f})
+	}
+	return out, nil
+}
+
+// tempDir is the layout's directory for temporary files and partial
+// downloads (.ocipack/tmp), which gc empties.
+func (l *Layout) tempDir() string { return filepath.Join(l.root, WorkDir, tmpName) }

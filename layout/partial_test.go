@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -45,7 +46,7 @@ func TestPartialResume(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(3<<20 + 17)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestPartialResume(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p, err = l.OpenPartial(ctx, d)
+	p, err = l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +73,8 @@ func TestPartialResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertStored(t, ctx, l, data, d)
-	if _, err := l.OpenPartial(ctx, d); !errors.Is(err, layout.ErrAlreadyExists) {
-		t.Errorf("OpenPartial of a stored blob: %v, want ErrAlreadyExists", err)
+	if _, err := l.OpenWriter(ctx, d); !errors.Is(err, layout.ErrAlreadyExists) {
+		t.Errorf("OpenWriter of a stored blob: %v, want ErrAlreadyExists", err)
 	}
 }
 
@@ -84,7 +85,7 @@ func TestPartialDamaged(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(1 << 20)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestPartialDamaged(t *testing.T) {
 	}
 	f.WriteAt([]byte{data[500] ^ 1}, 500)
 	f.Close()
-	p, err = l.OpenPartial(ctx, d)
+	p, err = l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +109,7 @@ func TestPartialDamaged(t *testing.T) {
 	if ok, _ := l.Exists(ctx, d); ok {
 		t.Fatal("a blob that does not match its digest was stored")
 	}
-	p, err = l.OpenPartial(ctx, d)
+	p, err = l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +123,12 @@ func TestPartialDamaged(t *testing.T) {
 	assertStored(t, ctx, l, data, d)
 }
 
-// One download of a blob at a time: a second OpenPartial is refused.
+// One download of a blob at a time: a second OpenWriter is refused.
 func TestPartialBusy(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	_, d := partialBlob(4096)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,25 +137,25 @@ func TestPartialBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l2.Close()
-	if _, err := l2.OpenPartial(ctx, d); !errors.Is(err, layout.ErrPartialBusy) {
-		t.Errorf("second OpenPartial: %v, want ErrPartialBusy", err)
+	if _, err := l2.OpenWriter(ctx, d); !errors.Is(err, layout.ErrWriterBusy) {
+		t.Errorf("second OpenWriter: %v, want ErrWriterBusy", err)
 	}
 	p.Close()
-	p2, err := l2.OpenPartial(ctx, d)
+	p2, err := l2.OpenWriter(ctx, d)
 	if err != nil {
-		t.Fatalf("OpenPartial after Close: %v", err)
+		t.Fatalf("OpenWriter after Close: %v", err)
 	}
 	p2.Close()
 }
 
 // Segments written in any order are joined in order, hashed, and stored;
-// a Join with a gap before a segment is refused, and a file with a segment
+// a Commit with a gap before a segment is refused (and keeps the bytes), and a file with a segment
 // name that is not one of ours is ignored and removed.
 func TestPartialSegments(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(10 << 20)
-	p, err := l.OpenPartial(ctx, d)
+	p, err := l.OpenWriter(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,15 +183,71 @@ func TestPartialSegments(t *testing.T) {
 	if _, err := p.OpenSegment(int64(len(data))); err == nil {
 		t.Error("a segment at the blob's end was opened")
 	}
-	if err := p.Join(ctx); !errors.Is(err, layout.ErrSizeMismatch) {
-		t.Errorf("join with bytes 0-3M missing: %v, want ErrSizeMismatch", err)
+	if err := p.Commit(ctx); !errors.Is(err, layout.ErrSizeMismatch) {
+		t.Errorf("commit with bytes 0-3M missing: %v, want ErrSizeMismatch", err)
 	}
 	p.Write(data[:3<<20])
-	if err := p.Join(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := p.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	assertStored(t, ctx, l, data, d)
+}
+
+// Sections splits what a Writer lacks into ranges that are filled at the
+// same time; a writer reopened after some of them were cut short lists
+// only the rest, and Commit joins them into the blob.
+func TestWriterSections(t *testing.T) {
+	ctx := t.Context()
+	l := testkit.NewLayout(t)
+	data, d := partialBlob(10 << 20)
+	w, err := l.OpenWriter(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, err := w.Sections(4, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(secs) != 4 || secs[0].Start != 0 || secs[3].End != int64(len(data)) {
+		t.Fatalf("sections %+v, want 4 covering the blob", secs)
+	}
+	for i, s := range secs {
+		if i > 0 && s.Start != secs[i-1].End {
+			t.Fatalf("section %d starts at %d, the one before ends at %d", i, s.Start, secs[i-1].End)
+		}
+		half := s.Start + (s.End-s.Start)/2 // each cut half way
+		if _, err := s.ReadFrom(bytes.NewReader(data[s.Start:half])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	w, err = l.OpenWriter(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	rest, err := w.Sections(4, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest) != 4 || w.Offset() != rest[0].Start {
+		t.Fatalf("after a cut: sections %+v, offset %d", rest, w.Offset())
+	}
+	var wg sync.WaitGroup
+	for i, s := range rest {
+		if want := secs[i].Start + (secs[i].End-secs[i].Start)/2; s.Start != want || s.End != secs[i].End {
+			t.Errorf("section %d after a cut: %d-%d, want %d-%d", i, s.Start, s.End, want, secs[i].End)
+		}
+		wg.Go(func() {
+			if _, err := s.ReadFrom(bytes.NewReader(data[s.Start:s.End])); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
 	assertStored(t, ctx, l, data, d)
 }

@@ -77,7 +77,7 @@ func TestHelmE2E(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := transfer.Push(ctx, l, tag, dst, tag, transfer.Options{PlainHTTP: true}); err != nil {
+			if _, err := transfer.Push(ctx, l, tag, dst, tag, transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 				t.Fatal(err)
 			}
 

@@ -42,24 +42,24 @@ func TestAuthHtpasswd(t *testing.T) {
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
 
-	res, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true})
+	res, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}})
 	assertUnauthorized(t, "push without credentials", err, reg.Host)
 	if res == nil || res.Attempts != 1 || res.Copied != 0 || res.Skipped != 0 || res.Bytes != 0 {
 		t.Errorf("refused push: result %+v, want 1 attempt that moved and skipped nothing", res)
 	}
 
-	res, err = transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true, Username: "alice", Password: "wrong"})
+	res, err = transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true, Username: "alice", Password: "wrong"}})
 	assertUnauthorized(t, "push with a wrong password", err, reg.Host)
 	if res != nil && res.Attempts > 1 {
 		t.Errorf("refused credentials were tried %d times", res.Attempts)
 	}
 
-	good := transfer.Options{PlainHTTP: true, Username: "alice", Password: "s3cret"}
+	good := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true, Username: "alice", Password: "s3cret"}}
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", good); err != nil {
 		t.Fatalf("push with credentials: %v", err)
 	}
 	dst := testkit.NewLayout(t)
-	_, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
+	_, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}})
 	assertUnauthorized(t, "pull without credentials", err, reg.Host)
 	if _, err := dst.Resolve(ctx, "v1"); err == nil {
 		t.Error("a refused pull tagged the layout")
@@ -79,7 +79,7 @@ func TestAuthHtpasswd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "private/fromconfig:v1"), "v1", transfer.Options{PlainHTTP: true, Credentials: store}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "private/fromconfig:v1"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true, Credentials: store}}); err != nil {
 		t.Fatalf("push with config.json credentials: %v", err)
 	}
 	if _, err := reg.Repository(t, "private/fromconfig").Resolve(ctx, "v1"); err == nil {
@@ -101,9 +101,9 @@ func TestLoginLogout(t *testing.T) {
 	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "private/hello:v1")
-	opts := transfer.Options{PlainHTTP: true}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
 
-	err = transfer.Login(ctx, store, reg.Host, auth.Credential{Username: "alice", Password: "wrong"}, opts)
+	err = transfer.Login(ctx, store, reg.Host, auth.Credential{Username: "alice", Password: "wrong"}, opts.Connection)
 	if !errors.Is(err, transfer.ErrUnauthorized) {
 		t.Fatalf("login with a wrong password: %v, want ErrUnauthorized", err)
 	}
@@ -114,7 +114,7 @@ func TestLoginLogout(t *testing.T) {
 		t.Fatalf("a refused login was stored: %v", a)
 	}
 
-	if err := transfer.Login(ctx, store, reg.Host, auth.Credential{Username: "alice", Password: "s3cret"}, opts); err != nil {
+	if err := transfer.Login(ctx, store, reg.Host, auth.Credential{Username: "alice", Password: "s3cret"}, opts.Connection); err != nil {
 		t.Fatalf("login: %v", err)
 	}
 	a := testkit.DockerAuths(t, dir)[reg.Host]
@@ -131,7 +131,7 @@ func TestLoginLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	withStore := opts
-	withStore.Credentials = store2
+	withStore.Connection.Credentials = store2
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", withStore); err != nil {
 		t.Fatalf("push after login: %v", err)
 	}
@@ -146,7 +146,7 @@ func TestLoginLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withStore.Credentials = store3
+	withStore.Connection.Credentials = store3
 	_, err = transfer.Push(ctx, src, "v1", ref, "v1", withStore)
 	assertUnauthorized(t, "push after logout", err, reg.Host)
 }
@@ -161,7 +161,7 @@ func TestTLS(t *testing.T) {
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "secure/hello:v1")
 
-	res, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{RetryWait: 1})
+	res, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Retry: transfer.RetryOptions{Wait: 1}})
 	if !errors.Is(err, transfer.ErrCertificate) {
 		t.Fatalf("push without the CA: %v, want ErrCertificate", err)
 	}
@@ -176,13 +176,13 @@ func TestTLS(t *testing.T) {
 		t.Errorf("pull without the CA: %v, want ErrCertificate", err)
 	}
 
-	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{CAFile: reg.CAFile}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{CAFile: reg.CAFile}}); err != nil {
 		t.Fatalf("push with --ca-file: %v", err)
 	}
-	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "secure/insecure:v1"), "v1", transfer.Options{Insecure: true}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "secure/insecure:v1"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{Insecure: true}}); err != nil {
 		t.Fatalf("push with --insecure: %v", err)
 	}
-	if res, err := transfer.Pull(ctx, ref, dst, "v1", transfer.Options{CAFile: reg.CAFile}); err != nil || res.Manifest.Digest != packed.Manifest.Digest {
+	if res, err := transfer.Pull(ctx, ref, dst, "v1", transfer.Options{Connection: transfer.ConnectionOptions{CAFile: reg.CAFile}}); err != nil || res.Manifest.Digest != packed.Manifest.Digest {
 		t.Fatalf("pull with --ca-file: %v", err)
 	}
 	if d, err := reg.Repository(t, "secure/insecure").Resolve(ctx, "v1"); err != nil || d.Digest != packed.Manifest.Digest {
@@ -192,7 +192,7 @@ func TestTLS(t *testing.T) {
 	// A CA file that is not PEM is refused before any request.
 	bad := filepath.Join(t.TempDir(), "bad.pem")
 	os.WriteFile(bad, []byte("not a certificate"), 0o600)
-	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{CAFile: bad}); err == nil || !strings.Contains(err.Error(), "--ca-file") {
+	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "--ca-file") {
 		t.Errorf("push with a bad --ca-file: %v", err)
 	}
 }
@@ -204,7 +204,7 @@ func TestPlainHTTPRegistry(t *testing.T) {
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := testkit.NewLayout(t)
 	packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
-	res, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "apps/hello:v1"), "v1", transfer.Options{RetryWait: 1})
+	res, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "apps/hello:v1"), "v1", transfer.Options{Retry: transfer.RetryOptions{Wait: 1}})
 	if err == nil || !strings.Contains(err.Error(), "--plain-http") {
 		t.Fatalf("push over HTTPS to a plain-HTTP registry: %v, want a hint to pass --plain-http", err)
 	}

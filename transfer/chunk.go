@@ -17,7 +17,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
@@ -28,7 +27,7 @@ import (
 // here speaks the distribution-spec's chunked upload instead: POST starts a
 // session, each PATCH sends the next chunk (Content-Range), PUT ?digest=
 // completes it. After each chunk the session's URL is saved (in the source
-// layout's temporary area, or Options.StateDir), so a push tried again, in
+// layout's temporary area, or ResumeOptions.StateDir), so a push tried again, in
 // this process or the next, asks the registry how much it has (GET on the
 // session) and sends only the rest. The registry verifies the digest at
 // the PUT.
@@ -43,9 +42,7 @@ const minChunk = 1 << 20
 // pusher uploads blobs in chunks to one repository.
 type pusher struct {
 	raw rawRepo
-	// src fetches a blob again when the registry refused it whole.
-	src content.Fetcher
-	// chunk is Options.ChunkSize: 0 pushes whole blobs, in chunks only
+	// chunk is ResumeOptions.ChunkSize: 0 pushes whole blobs, in chunks only
 	// after a 413.
 	chunk int64
 	// state keeps session records (a layout's State, or a directory's);

@@ -46,7 +46,7 @@ func TestChunkedPushRetryContinues(t *testing.T) {
 	e := startResumeEnv(t)
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, After: 4, At: 0.5, Match: patches})
 	opts := flakyOpts(3)
-	opts.ChunkSize = retryChunk
+	opts.Resume.ChunkSize = retryChunk
 	res, err := transfer.Push(ctx, src, "v1", e.viaProxy(t, "apps/retry"), "v1", opts)
 	if err != nil {
 		t.Fatalf("push with retries through one reset: %v", err)
@@ -223,7 +223,7 @@ func TestChunkedPushRetryLateChunk(t *testing.T) {
 	// Chunks of 4 MiB, cut in the ninth (at 53% of the blob): the chunk
 	// the registry refuses as out of range went up through the proxy in
 	// vain, so it must be small beside the 1.1x bound.
-	opts.ChunkSize = retryChunk / 2
+	opts.Resume.ChunkSize = retryChunk / 2
 	res, err := transfer.Push(ctx, src, "v1", ref, "v1", opts)
 	if err != nil {
 		t.Fatalf("push with retries through one reset: %v", err)

@@ -1,20 +1,26 @@
 // Package transfer copies artifacts between an OCI image layout and a
 // registry (push and pull), and logs in to registries.
 //
-// It is built on oras-go: oras.Copy and oras.CopyGraph (the latter also
-// for referrers such as SBOMs and signatures), remote.Repository, the auth and
-// retry packages and the credentials package, which reads and writes
-// docker's config.json and its credential helpers. Where oras-go stops short
-// it is extended here rather than forked:
+// It is built on oras-go: oras.CopyGraph (for the artifact, and for each
+// of its referrers such as SBOMs and signatures), remote.Repository, the
+// auth and retry packages and the credentials package, which reads and
+// writes docker's config.json and its credential helpers. The graph is
+// walked, sized and its referrers found with graph.Walker before anything
+// is transferred. Where oras-go stops short it is extended on its own seams
+// (oras.CopyGraphOptions' hooks and its interfaces) rather than forked:
 //
 //   - oras-go's retry transport retries one HTTP request, but it cannot
 //     retry a blob upload whose body is a stream, nor a download whose
 //     connection breaks after the headers. Copy therefore runs the whole
 //     graph copy again after a transient failure; blobs that arrived are
 //     skipped by then, so only the rest is sent.
-//   - oras.Copy reports no bytes. The destination is wrapped to count bytes
-//     and to report progress per blob, and errors are wrapped with the
-//     digest of the blob at fault.
+//   - oras.CopyGraph reports no bytes. Its PreCopy, PostCopy and
+//     OnCopySkipped hooks report each blob's start, arrival or skip, and a
+//     counting reader on the fetch path counts the bytes and reports
+//     progress (stats.go); errors name the blob at fault.
+//   - oras-go has no ranged fetch and no chunked upload. PreCopy transfers
+//     large blobs itself then: resumable downloads into a layout.Writer
+//     (resume.go), chunked, resumable uploads (chunk.go).
 package transfer
 
 import (
@@ -52,63 +58,6 @@ var (
 	ErrInvalidReference = errors.New("invalid registry reference")
 )
 
-// Options says how to reach a registry. The zero value uses HTTPS with the
-// system's certificate pool and no credentials.
-type Options struct {
-	// PlainHTTP talks plain HTTP instead of HTTPS.
-	PlainHTTP bool
-	// Insecure skips TLS certificate verification.
-	Insecure bool
-	// CAFile is a PEM file of certificate authorities to trust besides the
-	// system's.
-	CAFile string
-	// CertFile and KeyFile are a client certificate and key for mutual TLS.
-	CertFile, KeyFile string
-	// Username and Password, when Username is set, are used for the
-	// registry instead of any stored credential.
-	Username, Password string
-	// Credentials, when set, looks up stored credentials (docker's
-	// config.json and credential helpers; see DockerCredentials).
-	Credentials credentials.Store
-	// Concurrency is the number of blobs copied at once; 0 means 4.
-	Concurrency int
-	// Referrers carries along the manifests that refer to the artifact or
-	// to any manifest below it (SBOMs, signatures), and theirs.
-	Referrers bool
-	// Attempts is the number of times a copy is tried in all before a
-	// transient failure is reported; 0 means 4.
-	Attempts int
-	// RetryWait is the wait before the first retry of a whole copy, doubled
-	// each time; 0 means one second.
-	RetryWait time.Duration
-	// OnEvent, when set, is told about each blob as it is copied. It may be
-	// called from several goroutines at once.
-	OnEvent func(Event)
-	// UserAgent is sent to the registry; "" means "ocipack".
-	UserAgent string
-	// ChunkSize, when > 0, pushes every blob larger than this in chunks of
-	// this many bytes (PATCH requests of one upload session), for
-	// registries and proxies that cap the size of a request. The session is
-	// saved after each chunk (see StateDir), so a push that was cut off and
-	// is run again continues where the registry's copy ends. 0 sends each
-	// blob in one request, and in chunks of 64 MiB only when the registry
-	// refuses it as too large (413).
-	ChunkSize int64
-	// ParallelRanges, when > 1, pulls each blob of 8 MiB or more in this
-	// many HTTP ranges at once, joined and verified before it is stored.
-	// Registries that ignore Range get the blob in one piece.
-	ParallelRanges int
-	// StateDir is where the upload sessions of chunked pushes are saved
-	// between runs. "" means the temporary area of the source layout
-	// (.ocipack/tmp) when pushing from a layout, and memory only (this
-	// process's retries) otherwise.
-	StateDir string
-	// IdleTimeout fails a request that makes no progress for this long:
-	// no response headers, or no byte of a body moving either way. Such a
-	// failure is transient, so it is retried. 0 means DefaultIdleTimeout.
-	IdleTimeout time.Duration
-}
-
 // DockerCredentials returns the credential store docker and oras use:
 // config.json under $DOCKER_CONFIG or ~/.docker, with its auths, credsStore
 // and credHelpers. New credentials go to the configured helper, or to the
@@ -124,7 +73,7 @@ func DockerCredentials() (credentials.Store, error) {
 // httpClient builds the HTTP client: TLS as configured, and oras-go's retry
 // transport, which retries a request on connection errors, 408, 429 and 5xx
 // with exponential backoff.
-func (o *Options) httpClient() (*http.Client, error) {
+func (o *ConnectionOptions) httpClient() (*http.Client, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
 	tr.MaxIdleConnsPerHost = 16
@@ -182,7 +131,7 @@ func (o *Options) httpClient() (*http.Client, error) {
 	return &http.Client{Transport: &retryTransport{Transport: retry.NewTransport(rt), base: tr}}, nil
 }
 
-// DefaultIdleTimeout is the Options.IdleTimeout used when it is 0: how long
+// DefaultIdleTimeout is the ConnectionOptions.IdleTimeout used when it is 0: how long
 // a registry may leave a request without progress (no response headers, no
 // body byte either way) before it fails and is retried.
 const DefaultIdleTimeout = time.Minute
@@ -227,7 +176,7 @@ func closeIdleConnections(c remote.Client) {
 }
 
 // authClient builds the auth-decorated client for host.
-func (o *Options) authClient(host string) (*auth.Client, error) {
+func (o *ConnectionOptions) authClient(host string) (*auth.Client, error) {
 	hc, err := o.httpClient()
 	if err != nil {
 		return nil, err
@@ -257,8 +206,8 @@ func ParseReference(s string) (registry.Reference, error) {
 }
 
 // NewRepository returns a client for the repository ref names (its
-// Reference part is ignored).
-func NewRepository(ref registry.Reference, opts Options) (*remote.Repository, error) {
+// Reference part is ignored), connected as opts says.
+func NewRepository(ref registry.Reference, opts ConnectionOptions) (*remote.Repository, error) {
 	c, err := opts.authClient(ref.Registry)
 	if err != nil {
 		return nil, err
@@ -275,8 +224,9 @@ func NewRepository(ref registry.Reference, opts Options) (*remote.Repository, er
 }
 
 // Login checks the credential against the registry at host and stores it in
-// store (for the docker store: in the credential helper, or config.json).
-func Login(ctx context.Context, store credentials.Store, host string, cred auth.Credential, opts Options) error {
+// store (for the docker store: in the credential helper, or config.json),
+// connecting as opts says (its Username and Credentials are not used).
+func Login(ctx context.Context, store credentials.Store, host string, cred auth.Credential, opts ConnectionOptions) error {
 	reg, err := remote.NewRegistry(host)
 	if err != nil {
 		return fmt.Errorf("%w: %q is not a registry host (write HOST[:PORT])", ErrInvalidReference, host)

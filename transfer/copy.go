@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -45,7 +42,9 @@ const (
 
 // Event reports one step of one blob's transfer.
 type Event struct {
-	Kind       EventKind
+	// Kind says what happened.
+	Kind EventKind
+	// Descriptor is the blob (or manifest) it happened to.
 	Descriptor ocispec.Descriptor
 	// Bytes is how many of the blob's bytes were transferred so far.
 	Bytes int64
@@ -71,6 +70,11 @@ type Result struct {
 // Push copies the artifact srcRef (a tag or digest) of the layout l (or of
 // an archive read in place) to the registry repository dst, tagged dstTag
 // ("" copies by digest only).
+//
+// Blobs go up whole, or in chunks (see ResumeOptions.ChunkSize), or in
+// chunks after the registry refused one whole as too large. The sessions of
+// chunked uploads are kept in opts.Resume.StateDir, or else in the
+// source's own state directory when it is a StateKeeper.
 func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registry.Reference, dstTag string, opts Options) (*Result, error) {
 	if dstTag == "" {
 		// Copy, like oras.Copy, would tag the destination with srcRef.
@@ -80,7 +84,7 @@ func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registr
 		}
 		dstTag = desc.Digest.String()
 	}
-	repo, err := NewRepository(dst, opts)
+	repo, err := NewRepository(dst, opts.Connection)
 	if err != nil {
 		return nil, err
 	}
@@ -88,12 +92,32 @@ func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registr
 	return pushRepo(ctx, asGraph(l), srcRef, repo, dstTag, opts, nil)
 }
 
+// StateKeeper is a source that keeps the state of interrupted transfers:
+// layout.Layout and source.Source (a layout's State, in its .ocipack/tmp,
+// which gc empties). Push keeps the sessions of chunked uploads there when
+// ResumeOptions.StateDir is "", so that a push run again in a new process
+// continues them. oras-go's targets have no notion of such state, hence
+// this interface of our own; Push checks for it once. A State of nil keeps
+// the sessions in memory only (an archive source).
+type StateKeeper interface {
+	State() *layout.State
+}
+
 // pushRepo is Push through the client repo, sharing blobs with the other
 // copies of fl (when not nil).
 func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, repo *remote.Repository, dstTag string, opts Options, fl *blobFlights) (*Result, error) {
-	dst, done := fl.wrap(repo)
-	defer done()
-	res, err := Copy(ctx, src, srcRef, dst, dstTag, opts)
+	c := newCopier(src, sourceName(src), repo, opts)
+	c.refPusher = repo
+	c.claims = fl.claim()
+	defer c.claims.release()
+	var state sessionStore
+	if opts.Resume.StateDir != "" {
+		state = dirState(opts.Resume.StateDir)
+	} else if k, ok := src.(StateKeeper); ok && k.State() != nil {
+		state = k.State()
+	}
+	c.up = &pusher{raw: rawRepo{repo}, chunk: opts.Resume.ChunkSize, state: state}
+	res, err := c.run(ctx, srcRef, dstTag)
 	if err != nil {
 		ref := repo.Reference
 		return res, fmt.Errorf("push to %s: %w", ref.Registry+"/"+ref.Repository, explainRef(err, registry.Reference{Registry: ref.Registry, Repository: ref.Repository, Reference: dstTag}))
@@ -103,11 +127,15 @@ func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, 
 
 // Pull copies the artifact src names (its tag or digest) from a registry
 // into the layout l, tagged dstTag. Other tags of l are left alone.
+//
+// Large blobs are downloaded resumably into a layout.Writer (see
+// ResumeOptions.ParallelRanges). What the pull stored is checked as import
+// checks it before it is tagged.
 func Pull(ctx context.Context, src registry.Reference, l *layout.Layout, dstTag string, opts Options) (*Result, error) {
 	if src.Reference == "" {
 		return nil, fmt.Errorf("%w: %s names no tag or digest", ErrInvalidReference, src)
 	}
-	repo, err := NewRepository(src, opts)
+	repo, err := NewRepository(src, opts.Connection)
 	if err != nil {
 		return nil, err
 	}
@@ -125,96 +153,94 @@ func pullRepo(ctx context.Context, repo *remote.Repository, srcRef string, l *la
 	if err := l.HoldForWriting(ctx); err != nil {
 		return nil, err
 	}
-	dst, done := fl.wrap(completeLayout{l})
-	defer done()
-	res, err := Copy(ctx, repo, srcRef, dst, dstTag, opts)
+	c := newCopier(repo, "registry "+repo.Reference.Registry, l, opts)
+	c.layout = l
+	c.claims = fl.claim()
+	defer c.claims.release()
+	c.down = &puller{raw: rawRepo{repo}, l: l, ranges: opts.Resume.ParallelRanges}
+	res, err := c.run(ctx, srcRef, dstTag)
 	if err != nil {
 		return res, fmt.Errorf("pull %s: %w", src, explainRef(err, src))
 	}
 	return res, nil
 }
 
-// completeLayout is a pull's destination. oras.Copy skips the whole graph
-// below a manifest the destination has, so here a manifest counts as there
-// only when everything below it is stored too: an import or a gc that was
-// killed part way can leave a manifest whose blobs are missing (an import
-// stores manifests before their layers; gc removes blobs in any order).
-type completeLayout struct{ *layout.Layout }
-
-func (c completeLayout) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
-	ok, err := c.Layout.Exists(ctx, d)
-	if !ok || err != nil || !isManifest(d) {
-		return ok, err
-	}
-	return c.complete(ctx, d, 0), nil
-}
-
-// complete reports whether every blob below the stored manifest d is
-// stored, within graphWalker's bounds; a manifest that cannot be read counts
-// as incomplete, so that it is copied again.
-func (c completeLayout) complete(ctx context.Context, d ocispec.Descriptor, depth int) bool {
-	if depth > graph.MaxDepth || d.Size > graph.MaxManifestSize {
-		return false
-	}
-	succ, err := graph.Successors(ctx, c.Layout, d)
-	if err != nil {
-		return false
-	}
-	for _, s := range succ {
-		if ok, err := c.Layout.Exists(ctx, s); err != nil || !ok {
-			return false
-		}
-		if isManifest(s) && !c.complete(ctx, s, depth+1) {
-			return false
-		}
-	}
-	return true
-}
-
 // Copy copies the artifact srcRef of src, and everything it references
 // (and, with opts.Referrers, what refers to it), to dst, tagged dstRef.
 // Blobs dst has already are skipped. A copy that fails for a transient reason
 // (a reset connection, a 429 or 5xx answer, content cut short) is run again,
-// up to opts.Attempts times with a doubling wait; the blobs that arrived are
-// skipped then, so each retry sends only the rest.
+// up to opts.Retry.Attempts times with a doubling wait; the blobs that
+// arrived are skipped then, so each retry sends only the rest.
+//
+// A dst that is a registry.ReferencePusher is sent the root manifest with
+// its tag in one request. Copy neither resumes blobs nor checks what it
+// stored: Push and Pull do, knowing their destinations.
 func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst oras.Target, dstRef string, opts Options) (*Result, error) {
-	attempts := opts.Attempts
-	if attempts <= 0 {
-		attempts = 4
+	c := newCopier(src, sourceName(src), dst, opts)
+	if rp, ok := dst.(registry.ReferencePusher); ok {
+		c.refPusher = rp
 	}
-	wait := opts.RetryWait
-	if wait <= 0 {
-		wait = time.Second
-	}
-	st := &stats{copied: map[digest.Digest]bool{}, skipped: map[digest.Digest]bool{}, sent: map[digest.Digest]bool{}, onEvent: opts.OnEvent}
+	return c.run(ctx, srcRef, dstRef)
+}
+
+// copier is one copy: its source and destination, and what it does on
+// oras-go's hooks (oras.CopyGraphOptions) to count, report, resume and
+// tag. Its fields say what the destination is, as the caller knows it: no
+// target is asked what it is underneath.
+type copier struct {
+	src     oras.ReadOnlyGraphTarget
+	srcName string // for messages: "registry HOST", "layout PATH"
+	// fetch is src with a counting reader on the fetch path (see fetch).
+	fetch countingSource
+	// target is the destination.
+	target oras.Target
+	opts   Options
+	st     *stats
+
+	// refPusher, when set, is the destination's (a registry's): the root
+	// manifest is pushed with its tag in one request.
+	refPusher registry.ReferencePusher
+	// layout, when set, is the destination: blobs below a manifest it has
+	// must be there too for the manifest to count as there, and the graph
+	// is checked before it is tagged.
+	layout *layout.Layout
+	// down downloads large blobs resumably (a pull into a layout).
+	down *puller
+	// up pushes blobs to a registry, in chunks when asked or needed.
+	up *pusher
+	// claims shares blobs with the concurrent copies of other tags into
+	// the same destination (nil when there are none).
+	claims *tagClaims
+}
+
+func newCopier(src oras.ReadOnlyGraphTarget, name string, dst oras.Target, opts Options) *copier {
+	st := newStats(opts.OnEvent)
+	return &copier{src: src, srcName: name, fetch: countingSource{src, st}, target: dst, opts: opts, st: st}
+}
+
+// run resolves srcRef, walks its graph and copies it, trying again after
+// transient failures.
+func (c *copier) run(ctx context.Context, srcRef, dstRef string) (*Result, error) {
+	attempts := c.opts.Retry.attempts()
+	wait := c.opts.Retry.wait()
 	res := &Result{}
 	// The root is resolved and its graph walked within the attempts: from
 	// a registry, that reads manifests, which a fault can cut short too.
-	// The walk refuses descriptors of impossible sizes before any blob is
-	// fetched, and with opts.Referrers it lists the referrers to carry.
 	var (
 		root      ocispec.Descriptor
 		referrers []ocispec.Descriptor
 	)
 	resolve := func() error {
-		d, err := src.Resolve(ctx, srcRef)
+		d, err := c.src.Resolve(ctx, srcRef)
 		if err != nil {
 			return err
 		}
-		if err := checkDescriptor(d, sourceName(src)+" (for "+srcRef+")"); err != nil {
+		if err := checkDescriptor(d, c.srcName+" (for "+srcRef+")"); err != nil {
 			return err
 		}
-		// Every blob of the graph that is not transferred is one the destination
-		// had: oras.Copy reports only the top of a skipped sub-graph.
-		w := newGraphWalker(src, func(d ocispec.Descriptor) { st.node(d) })
-		if err := w.walk(ctx, d, "", 0); err != nil {
+		refs, err := c.plan(ctx, d)
+		if err != nil {
 			return err
-		}
-		var refs []ocispec.Descriptor
-		if opts.Referrers {
-			if refs, err = findReferrers(ctx, src, w); err != nil {
-				return err
-			}
 		}
 		root, referrers = d, refs
 		if dstRef == "" && srcRef != root.Digest.String() {
@@ -222,7 +248,6 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 		}
 		return nil
 	}
-	tgt, copySrc := newCountingTarget(src, dst, opts, st)
 	for {
 		res.Attempts++
 		var err error
@@ -230,13 +255,13 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 			err = resolve()
 		}
 		if err == nil {
-			if err = copyOnce(ctx, copySrc, root, referrers, tgt, dstRef, opts, st); err == nil {
+			if err = c.copyOnce(ctx, root, referrers, dstRef); err == nil {
 				res.Manifest = root
 				break
 			}
 		}
 		if ctx.Err() != nil || !transient(err) || res.Attempts >= attempts {
-			st.fill(res)
+			c.st.fill(res)
 			if res.Attempts > 1 {
 				err = fmt.Errorf("%w (gave up after %d attempts)", err, res.Attempts)
 			}
@@ -244,115 +269,364 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 		}
 		select {
 		case <-ctx.Done():
-			st.fill(res)
+			c.st.fill(res)
 			return res, ctx.Err()
 		case <-time.After(wait):
 		}
 		wait *= 2
 	}
-	st.reportUnseenSkips()
-	st.fill(res)
+	c.st.reportUnseenSkips()
+	c.st.fill(res)
 	return res, nil
 }
 
-// reportUnseenSkips reports as skipped the blobs below a sub-graph that
-// oras.Copy skipped whole.
-func (s *stats) reportUnseenSkips() {
-	s.mu.Lock()
-	var pending, sent []ocispec.Descriptor
-	for d, desc := range s.nodes {
-		switch {
-		case s.copied[d] || s.skipped[d] || isManifest(desc):
-		case s.sent[d]:
-			s.copied[d] = true
-			sent = append(sent, desc)
-		default:
-			s.skipped[d] = true
-			pending = append(pending, desc)
+// plan walks the graph of root in the source with graph's Walker, subjects
+// included (oras.CopyGraph copies a referrer with its subject), before
+// anything is transferred: it refuses descriptors of impossible sizes
+// before any blob is fetched, reports every blob planned (sizing the
+// copy), and, with Options.Referrers, lists the referrers of every manifest
+// met (the root, the child manifests of an index, their subjects, and the
+// referrers themselves: a signature of an SBOM), at most MaxReferrers in
+// all.
+//
+// oras.ExtendedCopy would carry only the referrers of the root (and
+// theirs): it looks for predecessors of the root alone, so the referrers of
+// the child manifests of an image index (an SBOM or a signature of one
+// platform's image) would stay behind.
+func (c *copier) plan(ctx context.Context, root ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	var refs []ocispec.Descriptor
+	w := &graph.Walker{
+		Fetcher:  c.src,
+		Subjects: true,
+		Visit: func(_ context.Context, n graph.Node) error {
+			c.st.node(n.Descriptor)
+			return nil
+		},
+	}
+	if c.opts.Referrers {
+		w.Referrers = func(ctx context.Context, m ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+			preds, err := c.listReferrers(ctx, m, MaxReferrers-len(refs))
+			if err != nil {
+				return nil, err
+			}
+			var fresh []ocispec.Descriptor
+			for _, p := range preds {
+				if w.Seen(p.Digest) || containsDigest(fresh, p) {
+					continue
+				}
+				if len(refs) >= MaxReferrers {
+					return nil, tooMany("%s lists more than %d referrers for the artifact and its manifests; refusing to list more: copy it without --referrers", c.srcName, MaxReferrers)
+				}
+				refs = append(refs, p)
+				fresh = append(fresh, p)
+			}
+			return fresh, nil
 		}
 	}
-	s.mu.Unlock()
-	for _, d := range sent {
-		s.event(BlobDone, d, d.Size)
+	if err := w.Walk(ctx, root); err != nil {
+		if errors.Is(err, graph.ErrInvalidDescriptor) && !errors.Is(err, ErrTooManyPages) {
+			return nil, fmt.Errorf("%w; refusing to download it", err)
+		}
+		return nil, err
 	}
-	for _, d := range pending {
-		s.event(BlobSkipped, d, 0)
-	}
+	return refs, nil
 }
 
-// copyOnce copies root, and the referrers, from src to dst, and tags root
-// dstRef there.
-//
-// oras.ExtendedCopy would carry only the referrers of the root (and theirs):
-// it looks for predecessors of the root alone, so the referrers of the
-// child manifests of an image index (an SBOM or a signature of one
-// platform's image) would stay behind. The referrers are therefore found
-// by the graph walk (findReferrers, on oras-go's Predecessors) and each is
-// copied with oras.CopyGraph, which copies its subject too.
+func containsDigest(ds []ocispec.Descriptor, d ocispec.Descriptor) bool {
+	for _, x := range ds {
+		if x.Digest == d.Digest {
+			return true
+		}
+	}
+	return false
+}
+
+// listReferrers returns the referrers of m in the source. A source that
+// lists them page by page (oras-go's registry.ReferrerLister: a registry)
+// is read a page at a time, failing with ErrTooManyPages when it lists more
+// than budget (or more pages than MaxReferrerPages, see NewRepository);
+// any other is asked for its Predecessors (index.json in a layout).
+func (c *copier) listReferrers(ctx context.Context, m ocispec.Descriptor, budget int) ([]ocispec.Descriptor, error) {
+	rl, ok := c.src.(registry.ReferrerLister)
+	if !ok {
+		return c.src.Predecessors(ctx, m)
+	}
+	// Not Predecessors: it collects every page before it returns.
+	var out []ocispec.Descriptor
+	err := rl.Referrers(ctx, m, "", func(page []ocispec.Descriptor) error {
+		if len(page) > budget-len(out) {
+			return tooMany("%s lists more than %d referrers for %s; refusing to list more: pull it without --referrers", c.srcName, MaxReferrers, m.Digest)
+		}
+		out = append(out, page...)
+		return nil
+	})
+	if errors.Is(err, errdef.ErrTooManyPages) {
+		return nil, tooMany("%s keeps returning more referrer pages for %s after %d pages; refusing to list more: pull it without --referrers",
+			c.srcName, m.Digest, MaxReferrerPages)
+	}
+	return out, err
+}
+
+// copyOnce copies root, and the referrers, from the source to the
+// destination, and tags root dstRef there. Each graph is copied by
+// oras.CopyGraph with the copier's hooks (see graphOptions); a referrer is
+// copied with its subject, which is there by then.
 //
 // Into a layout, the whole graph is copied first and checked as import
 // checks it (layout.Layout.Check with Roots) before root is tagged: a graph that verify
 // would report as damaged (a manifest of an unknown media type, say) is
-// refused and tags nothing. To a registry, oras.Copy tags root with the
-// push of its manifest, in one request.
-func copyOnce(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.Descriptor, referrers []ocispec.Descriptor, dst *countingTarget, dstRef string, opts Options, st *stats) error {
-	g := oras.DefaultCopyGraphOptions
-	g.Concurrency = opts.Concurrency
-	if g.Concurrency <= 0 {
-		g.Concurrency = 4
-	}
-	g.OnCopySkipped = func(_ context.Context, d ocispec.Descriptor) error {
-		st.skip(d)
-		return nil
-	}
-	copyReferrers := func() error {
-		for _, r := range referrers {
-			if err := oras.CopyGraph(ctx, src, dst, r, g); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if dst.layout == nil {
-		co := oras.DefaultCopyOptions
-		co.CopyGraphOptions = g
-		if _, err := oras.Copy(ctx, src, root.Digest.String(), dst, dstRef, co); err != nil {
-			return err
-		}
-		return copyReferrers()
-	}
-	listed, err := dst.listed(ctx, referrers)
-	if err != nil {
-		return err
-	}
-	if err := oras.CopyGraph(ctx, src, dst, root, g); err != nil {
-		return err
-	}
-	if err := copyReferrers(); err != nil {
-		return err
-	}
-	if err := dst.checkGraph(ctx, root, referrers, listed); err != nil {
-		return err
-	}
+// refused and tags nothing. To a registry, root is tagged with the push of
+// its manifest, in one request.
+func (c *copier) copyOnce(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor, dstRef string) error {
 	if dstRef == "" {
 		dstRef = root.Digest.String() // as oras.Copy would
 	}
-	return dst.Tag(ctx, root, dstRef)
+	dst := destination{c.target, c}
+	if err := oras.CopyGraph(ctx, c.fetch, dst, root, c.graphOptions(&root, dstRef)); err != nil {
+		return err
+	}
+	var listed map[string]bool
+	if c.layout != nil && len(referrers) > 0 {
+		var err error
+		if listed, err = c.listed(ctx); err != nil {
+			return err
+		}
+	}
+	g := c.graphOptions(nil, "")
+	for _, r := range referrers {
+		if err := oras.CopyGraph(ctx, c.fetch, dst, r, g); err != nil {
+			return err
+		}
+	}
+	if c.layout != nil {
+		if err := c.checkGraph(ctx, root, referrers, listed); err != nil {
+			return err
+		}
+	}
+	if c.refPusher != nil {
+		return nil // tagged by PushReference
+	}
+	if err := c.target.Tag(ctx, root, dstRef); err != nil {
+		return &oras.CopyError{Op: "Tag", Origin: oras.CopyErrorOriginDestination, Err: err}
+	}
+	return nil
 }
 
-// listed returns which of referrers the destination layout's index.json
-// lists already.
-func (t *countingTarget) listed(ctx context.Context, referrers []ocispec.Descriptor) (map[digest.Digest]bool, error) {
-	if len(referrers) == 0 {
-		return nil, nil
+// graphOptions are the hooks of one oras.CopyGraph. With root set and a
+// destination that pushes references, root is pushed with the tag dstRef,
+// whether the destination has it or not (as oras.Copy does; done here so
+// that the push is counted like every other).
+//
+//   - PreCopy reports BlobStarted, and transfers large blobs itself where
+//     oras-go has no seam for it: a resumable download into a layout
+//     (resume.go), a push in chunks, or one refused whole and then sent in
+//     chunks (chunk.go). It returns oras.SkipNode then, the blob being at
+//     the destination.
+//   - PostCopy reports BlobDone (and counts a manifest's bytes: manifests
+//     come from oras-go's cache, not through the counting reader).
+//   - OnCopySkipped reports BlobSkipped.
+//   - FindSuccessors is graph.Successors: the same children and subject
+//     the walk of plan found.
+//
+// Blob bytes are counted, and BlobProgress reported, by the counting
+// reader on the fetch path (countingSource).
+func (c *copier) graphOptions(root *ocispec.Descriptor, dstRef string) oras.CopyGraphOptions {
+	isRoot := func(d ocispec.Descriptor) bool {
+		return root != nil && c.refPusher != nil && content.Equal(d, *root)
 	}
-	idx, err := t.layout.Index(ctx)
+	return oras.CopyGraphOptions{
+		Concurrency:    c.opts.Concurrency.blobs(),
+		FindSuccessors: graph.Successors,
+		PreCopy: func(ctx context.Context, d ocispec.Descriptor) error {
+			c.st.event(BlobStarted, d, 0)
+			switch {
+			case isRoot(d):
+				return c.pushRoot(ctx, d, dstRef)
+			case isManifest(d):
+				return nil
+			case c.down != nil && d.Size >= resumeMin:
+				return c.download(ctx, d)
+			case c.up != nil:
+				return c.upload(ctx, d)
+			}
+			return nil
+		},
+		PostCopy: func(_ context.Context, d ocispec.Descriptor) error {
+			c.done(d)
+			return nil
+		},
+		OnCopySkipped: func(ctx context.Context, d ocispec.Descriptor) error {
+			if isRoot(d) {
+				c.st.event(BlobStarted, d, 0)
+				if err := c.pushRoot(ctx, d, dstRef); !errors.Is(err, oras.SkipNode) {
+					return err
+				}
+				return nil
+			}
+			c.st.skip(d)
+			return nil
+		},
+	}
+}
+
+// done records that d arrived.
+func (c *copier) done(d ocispec.Descriptor) {
+	if isManifest(d) {
+		c.st.bytes.Add(d.Size)
+		c.st.event(BlobProgress, d, d.Size)
+	}
+	c.st.done(d)
+	c.claims.settle(d, true)
+}
+
+// pushRoot pushes the root manifest d with the tag ref, and returns
+// oras.SkipNode: it is at the destination.
+func (c *copier) pushRoot(ctx context.Context, d ocispec.Descriptor, ref string) error {
+	rc, err := c.src.Fetch(ctx, d)
+	if err != nil {
+		return &oras.CopyError{Op: "Fetch", Origin: oras.CopyErrorOriginSource, Err: &descError{d, err}}
+	}
+	defer rc.Close()
+	if err := c.refPusher.PushReference(ctx, d, rc, ref); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+		return &oras.CopyError{Op: "PushReference", Origin: oras.CopyErrorOriginDestination, Err: &descError{d, err}}
+	}
+	c.done(d)
+	return oras.SkipNode
+}
+
+// download pulls the large blob d resumably (see puller), and returns
+// oras.SkipNode when it is stored.
+func (c *copier) download(ctx context.Context, d ocispec.Descriptor) error {
+	var have atomic.Int64 // bytes of d on disk so far
+	err := c.down.download(ctx, d, func(n int64) {
+		have.Store(n)
+		if n > 0 {
+			c.st.event(BlobProgress, d, n)
+		}
+	}, func(n int64) {
+		c.st.bytes.Add(n)
+		c.st.event(BlobProgress, d, have.Add(n))
+	})
+	switch {
+	case errors.Is(err, errdef.ErrAlreadyExists):
+		c.st.skip(d)
+		c.claims.settle(d, true)
+		return oras.SkipNode
+	case err != nil:
+		c.claims.settle(d, false)
+		return &oras.CopyError{Op: "Push", Origin: oras.CopyErrorOriginDestination, Err: &descError{d, err}}
+	}
+	c.done(d)
+	return oras.SkipNode
+}
+
+// upload pushes the blob d to the registry: in chunks when it is larger
+// than ResumeOptions.ChunkSize, else in one request, and in chunks after
+// all if the registry refuses that as too large. It returns oras.SkipNode
+// when the blob is there.
+func (c *copier) upload(ctx context.Context, d ocispec.Descriptor) error {
+	err := c.uploadBlob(ctx, d)
+	switch {
+	case errors.Is(err, errdef.ErrAlreadyExists):
+		c.st.skip(d)
+		c.claims.settle(d, true)
+		return oras.SkipNode
+	case err != nil:
+		c.claims.settle(d, false)
+		return &oras.CopyError{Op: "Push", Origin: oras.CopyErrorOriginDestination, Err: &descError{d, err}}
+	}
+	c.done(d)
+	return oras.SkipNode
+}
+
+func (c *copier) uploadBlob(ctx context.Context, d ocispec.Descriptor) error {
+	cr, err := c.fetch.open(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer cr.Close()
+	if c.up.chunk > 0 && d.Size > c.up.chunk {
+		return c.up.upload(ctx, d, cr, c.up.chunk)
+	}
+	err = c.up.raw.repo.Push(ctx, d, cr)
+	if !errTooLarge(err) {
+		return err
+	}
+	// Refused whole: once more, in chunks. The first try consumed cr.
+	size := int64(autoChunk)
+	if c.up.chunk > 0 {
+		size = c.up.chunk
+	}
+	size = min(size, max(d.Size/2, minChunk))
+	again, ferr := c.fetch.open(ctx, d)
+	if ferr != nil {
+		return err
+	}
+	defer again.Close()
+	if cerr := c.up.upload(ctx, d, again, size); cerr != nil {
+		return fmt.Errorf("%w (the registry refused it in one request too: %v)", cerr, err)
+	}
+	return nil
+}
+
+// destination is what oras.CopyGraph copies into: the copy's target, with
+// Exists answered by the copier (see exists).
+type destination struct {
+	oras.Target
+	c *copier
+}
+
+// Exists asks the destination whether it has d, naming d in the error.
+func (d destination) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	ok, err := d.c.claims.exists(ctx, desc, d.c.exists)
+	if err != nil {
+		return false, &descError{desc: desc, err: err}
+	}
+	return ok, nil
+}
+
+// exists reports whether the destination has d. oras.CopyGraph skips the
+// whole graph below a manifest the destination has, so in a layout a
+// manifest counts as there only when everything below it is stored too:
+// an import or a gc that was killed part way can leave a manifest whose
+// blobs are missing (an import stores manifests before their layers; gc
+// removes blobs in any order).
+func (c *copier) exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
+	ok, err := c.target.Exists(ctx, d)
+	if !ok || err != nil || c.layout == nil || !isManifest(d) {
+		return ok, err
+	}
+	return complete(ctx, c.layout, d), nil
+}
+
+// errMissing ends the walk of complete.
+var errMissing = errors.New("missing")
+
+// complete reports whether every node below the stored manifest d is stored
+// in l, within graph's bounds; a manifest that cannot be read counts as
+// incomplete, so that it is copied again.
+func complete(ctx context.Context, l *layout.Layout, d ocispec.Descriptor) bool {
+	w := graph.Walker{Fetcher: l, Subjects: true, Visit: func(ctx context.Context, n graph.Node) error {
+		if n.Parent == nil {
+			return nil
+		}
+		if ok, err := l.Exists(ctx, n.Descriptor); err != nil || !ok {
+			return errMissing
+		}
+		return nil
+	}}
+	return w.Walk(ctx, d) == nil
+}
+
+// listed returns the digests that the destination layout's index.json lists.
+func (c *copier) listed(ctx context.Context) (map[string]bool, error) {
+	idx, err := c.layout.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := map[digest.Digest]bool{}
+	out := map[string]bool{}
 	for _, d := range idx.Manifests {
-		out[d.Digest] = true
+		out[d.Digest.String()] = true
 	}
 	return out, nil
 }
@@ -363,8 +637,8 @@ func (t *countingTarget) listed(ctx context.Context, referrers []ocispec.Descrip
 // layout.Predecessors) out again, so that the layout stays as verify
 // accepts it; the blobs the pull stored are then unreferenced, and gc
 // removes them.
-func (t *countingTarget) checkGraph(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor, listed map[digest.Digest]bool) error {
-	rep, err := t.layout.Check(ctx, layout.CheckOptions{Roots: append([]ocispec.Descriptor{root}, referrers...)})
+func (c *copier) checkGraph(ctx context.Context, root ocispec.Descriptor, referrers []ocispec.Descriptor, listed map[string]bool) error {
+	rep, err := c.layout.Check(ctx, layout.CheckOptions{Roots: append([]ocispec.Descriptor{root}, referrers...)})
 	if err != nil {
 		return err
 	}
@@ -375,9 +649,9 @@ func (t *countingTarget) checkGraph(ctx context.Context, root ocispec.Descriptor
 	if len(referrers) > 0 {
 		var err error
 		for _, r := range referrers {
-			if !listed[r.Digest] {
+			if !listed[r.Digest.String()] {
 				// One at a time: one the pull did not list is no failure.
-				if uerr := t.layout.Untag(ctx, r.Digest.String()); uerr != nil && !errors.Is(uerr, layout.ErrNotFound) {
+				if uerr := c.layout.Untag(ctx, r.Digest.String()); uerr != nil && !errors.Is(uerr, layout.ErrNotFound) {
 					err = uerr
 				}
 			}
@@ -393,409 +667,13 @@ func (t *countingTarget) checkGraph(ctx context.Context, root ocispec.Descriptor
 	return fmt.Errorf("%w: %s%s; nothing was tagged, and 'ocipack gc' removes what the pull stored", ErrUnsupportedGraph, problems[0], more)
 }
 
-// stats counts what a copy did across its attempts.
-type stats struct {
-	bytes   atomic.Int64
-	onEvent func(Event)
-
-	mu      sync.Mutex
-	copied  map[digest.Digest]bool
-	skipped map[digest.Digest]bool
-	// sent are the blobs whose every byte was read for the destination,
-	// in an attempt that may have failed before their arrival was
-	// confirmed (a failure elsewhere cancels the requests in flight).
-	sent      map[digest.Digest]bool
-	nodes     map[digest.Digest]ocispec.Descriptor
-	manifests int
-}
-
-// node records a blob of the graph being copied, and reports it planned.
-func (s *stats) node(d ocispec.Descriptor) {
-	s.mu.Lock()
-	if s.nodes == nil {
-		s.nodes = map[digest.Digest]ocispec.Descriptor{}
-	}
-	_, seen := s.nodes[d.Digest]
-	s.nodes[d.Digest] = d
-	s.mu.Unlock()
-	if !seen && !isManifest(d) {
-		s.event(BlobPlanned, d, 0)
-	}
-}
-
-func (s *stats) event(kind EventKind, d ocispec.Descriptor, n int64) {
-	if s.onEvent != nil {
-		s.onEvent(Event{Kind: kind, Descriptor: d, Bytes: n})
-	}
-}
-
-func (s *stats) skip(d ocispec.Descriptor) {
-	if isManifest(d) {
-		return
-	}
-	s.mu.Lock()
-	if s.sent[d.Digest] && !s.copied[d.Digest] {
-		// An earlier attempt sent it all and failed before it heard the
-		// answer: the destination has it because this copy sent it.
-		s.copied[d.Digest] = true
-		s.mu.Unlock()
-		s.event(BlobDone, d, d.Size)
-		return
-	}
-	first := !s.skipped[d.Digest] && !s.copied[d.Digest]
-	s.skipped[d.Digest] = true
-	s.mu.Unlock()
-	if first {
-		s.event(BlobSkipped, d, 0)
-	}
-}
-
-func (s *stats) done(d ocispec.Descriptor) {
-	s.mu.Lock()
-	if isManifest(d) {
-		s.manifests++
-	} else {
-		s.copied[d.Digest] = true
-	}
-	s.mu.Unlock()
-	s.event(BlobDone, d, d.Size)
-}
-
-// fill writes the counts into r. A blob skipped in a retry because an
-// earlier attempt copied it counts as copied. After a failed copy, the
-// blobs neither copied nor found at the destination count as neither.
-func (s *stats) fill(r *Result) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r.Copied = len(s.copied)
-	r.Manifests = s.manifests
-	r.Skipped = 0
-	for d := range s.skipped {
-		if !s.copied[d] {
-			r.Skipped++
-		}
-	}
-	r.Bytes = s.bytes.Load()
-}
-
-// countingTarget wraps a copy's destination to count bytes, report progress
-// and name the blob in errors. It pushes tagged manifests with
-// PushReference where the destination can (one request to a registry), and
-// with Push and Tag otherwise.
-//
-// Between a registry and a layout it also makes blob transfers resumable:
-// a pull downloads large blobs itself (see resume.go) and a push sends
-// blobs in chunks when asked or when the registry refuses one whole (see
-// chunk.go).
-type countingTarget struct {
-	oras.Target
-	st   *stats
-	pull *puller // set for a pull from a registry into a layout
-	up   *pusher // set for a push to a registry
-	// layout is the destination when it is a layout: what a copy stores
-	// there is checked before it is tagged.
-	layout *layout.Layout
-}
-
-// newCountingTarget wraps dst, and returns the source for oras.Copy to
-// read: a pull's source hands large blobs over unfetched.
-func newCountingTarget(src oras.ReadOnlyGraphTarget, dst oras.Target, opts Options, st *stats) (*countingTarget, oras.ReadOnlyGraphTarget) {
-	t := &countingTarget{Target: dst, st: st}
-	// What dst is underneath the wrappers of PullTags and PushTags.
-	under := dst
-	for {
-		u, ok := under.(interface{ unwrapTarget() oras.Target })
-		if !ok {
-			break
-		}
-		under = u.unwrapTarget()
-	}
-	switch d := under.(type) {
-	case completeLayout:
-		t.layout = d.Layout
-	case *layout.Layout:
-		t.layout = d
-	}
-	if repo, ok := src.(*remote.Repository); ok {
-		if l := t.layout; l != nil {
-			t.pull = &puller{raw: rawRepo{repo}, l: l, ranges: opts.ParallelRanges}
-			src = resumableSource{src}
-		}
-	}
-	if repo, ok := under.(*remote.Repository); ok {
-		var state sessionStore
-		if opts.StateDir != "" {
-			state = dirState(opts.StateDir)
-		} else if l, ok := src.(interface{ State() *layout.State }); ok && l.State() != nil {
-			// A layout (or a source.Source opened on one) keeps the
-			// upload sessions in its State.
-			state = l.State()
-		}
-		t.up = &pusher{raw: rawRepo{repo}, src: src, chunk: opts.ChunkSize, state: state}
-	}
-	return t, src
-}
-
-func (t *countingTarget) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
-	if b, ok := r.(*lazyBlob); ok && t.pull != nil {
-		return t.download(ctx, d, b)
-	}
-	if t.up != nil && !isManifest(d) {
-		return t.upload(ctx, d, r)
-	}
-	return t.push(d, r, func(r io.Reader) error { return t.Target.Push(ctx, d, r) })
-}
-
-// download pulls a large blob resumably (see puller).
-func (t *countingTarget) download(ctx context.Context, d ocispec.Descriptor, _ *lazyBlob) (err error) {
-	defer func() { t.settle(d, err) }()
-	t.st.event(BlobStarted, d, 0)
-	var have atomic.Int64
-	err = t.pull.download(ctx, d, func(n int64) {
-		have.Store(n)
-		if n > 0 {
-			t.st.event(BlobProgress, d, n)
-		}
-	}, func(n int64) {
-		t.st.bytes.Add(n)
-		t.st.event(BlobProgress, d, have.Add(n))
-	})
-	if errors.Is(err, errdef.ErrAlreadyExists) {
-		t.st.skip(d)
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("blob %s (%d bytes, %s): %w", d.Digest, d.Size, d.MediaType, err)
-	}
-	t.st.done(d)
-	return nil
-}
-
-// upload pushes a blob: in chunks when it is larger than Options.ChunkSize,
-// else in one request, and in chunks after all if the registry refuses
-// that as too large.
-func (t *countingTarget) upload(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
-	chunked := func(size int64) func(io.Reader) error {
-		return func(cr io.Reader) error { return t.up.upload(ctx, d, cr.(*countingReader), size) }
-	}
-	if t.up.chunk > 0 && d.Size > t.up.chunk {
-		err := t.push(d, r, chunked(t.up.chunk))
-		t.settle(d, err)
-		return err
-	}
-	err := t.push(d, r, func(r io.Reader) error { return t.Target.Push(ctx, d, r) })
-	if !errTooLarge(err) {
-		return err
-	}
-	// Refused whole: once more, in chunks. The first try consumed r.
-	size := int64(autoChunk)
-	if t.up.chunk > 0 {
-		size = t.up.chunk
-	}
-	size = min(size, max(d.Size/2, minChunk))
-	rc, ferr := t.up.src.Fetch(ctx, d)
-	if ferr != nil {
-		return err
-	}
-	defer rc.Close()
-	cerr := t.push(d, rc, chunked(size))
-	t.settle(d, cerr)
-	if cerr != nil {
-		return fmt.Errorf("%w (the registry refused it in one request too: %v)", cerr, err)
-	}
-	return nil
-}
-
-// settle tells a destination shared by PullTags or PushTags the outcome of
-// a blob transfer that went around its Push (a resumable download or a
-// chunked upload), so that the copies of other tags waiting for that blob
-// go on.
-func (t *countingTarget) settle(d ocispec.Descriptor, err error) {
-	if s, ok := t.Target.(interface {
-		settle(ocispec.Descriptor, bool)
-	}); ok {
-		s.settle(d, err == nil || errors.Is(err, errdef.ErrAlreadyExists))
-	}
-}
-
-func (t *countingTarget) PushReference(ctx context.Context, d ocispec.Descriptor, r io.Reader, ref string) error {
-	if rp, ok := t.Target.(registry.ReferencePusher); ok {
-		return t.push(d, r, func(r io.Reader) error { return rp.PushReference(ctx, d, r, ref) })
-	}
-	if err := t.Push(ctx, d, r); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-		return err
-	}
-	return t.Target.Tag(ctx, d, ref)
-}
-
-func (t *countingTarget) push(d ocispec.Descriptor, r io.Reader, fn func(io.Reader) error) error {
-	t.st.event(BlobStarted, d, 0)
-	cr := &countingReader{r: r, d: d, st: t.st}
-	err := fn(cr)
-	if errors.Is(err, errdef.ErrAlreadyExists) {
-		t.st.skip(d)
-		return err
-	}
-	if err != nil {
-		return fmt.Errorf("blob %s (%d bytes, %s): %w", d.Digest, d.Size, d.MediaType, err)
-	}
-	t.st.done(d)
-	return nil
-}
-
-type countingReader struct {
-	r  io.Reader
-	d  ocispec.Descriptor
-	st *stats
-	n  int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.n += int64(n)
-		c.st.bytes.Add(int64(n))
-		if c.n == c.d.Size && !isManifest(c.d) {
-			c.st.mu.Lock()
-			c.st.sent[c.d.Digest] = true
-			c.st.mu.Unlock()
-		}
-		c.st.event(BlobProgress, c.d, c.n)
-	}
-	return n, err
-}
-
 // isManifest reports whether d is a manifest or an index (graph.IsManifest).
 func isManifest(d ocispec.Descriptor) bool { return graph.IsManifest(d.MediaType) }
 
-// graphWalker walks the graphs of a copy: the root's, and the referrers'.
-type graphWalker struct {
-	f    content.Fetcher
-	fn   func(ocispec.Descriptor)
-	seen map[digest.Digest]bool
-	// manifests are the manifests and image indexes met, in walk order.
-	manifests []ocispec.Descriptor
-}
-
-func newGraphWalker(f content.Fetcher, fn func(ocispec.Descriptor)) *graphWalker {
-	return &graphWalker{f: f, fn: fn, seen: map[digest.Digest]bool{}}
-}
-
-// walk calls w.fn for d and every descriptor below it not met before,
-// refusing descriptors no blob can have (see checkDescriptor); parent is
-// the manifest that lists d ("" for a root).
-func (w *graphWalker) walk(ctx context.Context, d ocispec.Descriptor, parent digest.Digest, depth int) error {
-	if parent != "" {
-		if err := checkDescriptor(d, "manifest "+parent.String()); err != nil {
-			return err
-		}
-	}
-	if w.seen[d.Digest] {
-		return nil
-	}
-	w.seen[d.Digest] = true
-	w.fn(d)
-	if !isManifest(d) {
-		return nil
-	}
-	w.manifests = append(w.manifests, d)
-	if depth > graph.MaxDepth {
-		return fmt.Errorf("manifest %s: %w: nested more than %d levels deep; refusing it", d.Digest, graph.ErrTooDeep, graph.MaxDepth)
-	}
-	if d.Size > graph.MaxManifestSize {
-		return fmt.Errorf("manifest %s: %d bytes is more than the %d allowed", d.Digest, d.Size, graph.MaxManifestSize)
-	}
-	// Successors, subjects included: a referrer is copied with its
-	// subject (oras.CopyGraph follows it), so it is planned and sized too.
-	succ, err := graph.Successors(ctx, w.f, d)
-	if err != nil {
-		return fmt.Errorf("read manifest %s: %w", d.Digest, err)
-	}
-	for _, s := range succ {
-		if err := w.walk(ctx, s, d.Digest, depth+1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// findReferrers lists the referrers of every manifest w met (the root, the
-// child manifests of an index, and their subjects), and the referrers of
-// those (a signature of an SBOM), walking the graph of each with w. It
-// uses oras-go's Predecessors: the referrers API or its tag-schema fallback
-// on a registry, index.json in a layout. At most MaxReferrers are listed in
-// all; a registry's listing of one manifest is bounded to MaxReferrerPages
-// pages (see NewRepository), and each page to oras-go's 4 MiB.
-func findReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, w *graphWalker) ([]ocispec.Descriptor, error) {
-	var out []ocispec.Descriptor
-	listed := map[digest.Digest]bool{}
-	for i := 0; i < len(w.manifests); i++ { // w.manifests grows as referrers are walked
-		m := w.manifests[i]
-		if listed[m.Digest] {
-			continue
-		}
-		listed[m.Digest] = true
-		preds, err := listReferrers(ctx, src, m, MaxReferrers-len(out))
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range preds {
-			if w.seen[p.Digest] {
-				continue
-			}
-			if len(out) >= MaxReferrers {
-				return nil, tooMany("%s lists more than %d referrers for the artifact and its manifests; refusing to list more: copy it without --referrers", sourceName(src), MaxReferrers)
-			}
-			if err := w.walk(ctx, p, "", 0); err != nil {
-				return nil, fmt.Errorf("referrer %s of %s: %w", p.Digest, m.Digest, err)
-			}
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
-// listReferrers returns the referrers of m in src, failing with
-// ErrTooManyPages when a registry lists more than budget (or more pages
-// than MaxReferrerPages).
-func listReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, m ocispec.Descriptor, budget int) ([]ocispec.Descriptor, error) {
-	repo, ok := src.(*remote.Repository)
-	if !ok {
-		preds, err := src.Predecessors(ctx, m)
-		if err != nil {
-			return nil, fmt.Errorf("list the referrers of %s: %w", m.Digest, err)
-		}
-		return preds, nil
-	}
-	// Not Predecessors: it collects every page before it returns.
-	var out []ocispec.Descriptor
-	err := repo.Referrers(ctx, m, "", func(page []ocispec.Descriptor) error {
-		if len(page) > budget-len(out) {
-			return tooMany("registry %s lists more than %d referrers for %s; refusing to list more: pull it without --referrers", repo.Reference.Registry, MaxReferrers, m.Digest)
-		}
-		out = append(out, page...)
-		return nil
-	})
-	switch {
-	case errors.Is(err, errdef.ErrTooManyPages):
-		return nil, tooMany("registry %s keeps returning more referrer pages for %s after %d pages; refusing to list more: pull it without --referrers",
-			repo.Reference.Registry, m.Digest, MaxReferrerPages)
-	case errors.Is(err, ErrTooManyPages):
-		return nil, err
-	case err != nil:
-		return nil, fmt.Errorf("list the referrers of %s: %w", m.Digest, err)
-	}
-	return out, nil
-}
-
-// sourceName names a copy's source for errors.
+// sourceName names a copy's source for errors: by its String method when
+// it has one (a source.Source says "layout PATH" or "archive PATH").
 func sourceName(src oras.ReadOnlyGraphTarget) string {
-	switch s := src.(type) {
-	case *remote.Repository:
-		return "registry " + s.Reference.Registry
-	case *layout.Layout:
-		return "layout " + s.Path()
-	case fmt.Stringer: // such as a source.Source: "layout PATH", "archive PATH"
+	if s, ok := src.(fmt.Stringer); ok {
 		return s.String()
 	}
 	return "the source"

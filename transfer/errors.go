@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -58,15 +57,6 @@ type descError struct {
 
 func (e *descError) Error() string { return describe(e.desc) + ": " + e.err.Error() }
 func (e *descError) Unwrap() error { return e.err }
-
-// Exists asks the destination whether it has d, naming d in the error.
-func (t *countingTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
-	ok, err := t.Target.Exists(ctx, d)
-	if err != nil {
-		return false, &descError{desc: d, err: err}
-	}
-	return ok, nil
-}
 
 // describe says "manifest sha256:…" or "blob sha256:… (N bytes)".
 func describe(d ocispec.Descriptor) string {
@@ -132,7 +122,8 @@ func reword(err error, host string) error {
 // which side, and what went wrong.
 func copyWords(ce *oras.CopyError, host string) string {
 	inner := ce.Err
-	// Only Exists errors name their descriptor (see countingTarget.Exists);
+	// The errors of Exists (see destination.Exists) and of the transfers
+	// the copier makes itself name their descriptor with a descError;
 	// the others carry it in their text already ("blob sha256:…: …").
 	what := ""
 	var de *descError

@@ -35,7 +35,7 @@ const (
 
 // flakyOpts are the options of a copy through the flaky proxy.
 func flakyOpts(attempts int) transfer.Options {
-	return transfer.Options{PlainHTTP: true, Attempts: attempts, RetryWait: 10 * time.Millisecond, IdleTimeout: flakyIdle}
+	return transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true, IdleTimeout: flakyIdle}, Retry: transfer.RetryOptions{Attempts: attempts, Wait: 10 * time.Millisecond}}
 }
 
 // flakyArtifact is what the flaky tests copy: two large incompressible
@@ -119,7 +119,7 @@ func (e *flakyEnv) direct(t *testing.T, repo string) registry.Reference {
 // seedOld pushes the old artifact to repo:v1, straight to the registry.
 func (e *flakyEnv) seedOld(t *testing.T, ctx context.Context, a *flakyArtifact, repo string) {
 	t.Helper()
-	if _, err := transfer.Push(ctx, a.src, "old", e.direct(t, repo), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, a.src, "old", e.direct(t, repo), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -329,7 +329,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 			assertRegistryTag(t, ctx, e, repo, a.old.manifest.Digest)
 		}
 		// Get the artifact there all the same, to test the pull.
-		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, repo), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, repo), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 			t.Fatal(err)
 		}
 	} else {
@@ -396,7 +396,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		// that only the manifest is left to fail.
 		e := startFlaky(t, testkit.Faults{Seed: 12, Rate: 1, Classes: testkit.ManifestPut,
 			Kinds: []testkit.Fault{testkit.FaultStatus429}})
-		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/fresh"), "v0", transfer.Options{PlainHTTP: true}); err != nil {
+		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/fresh"), "v0", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 			t.Fatal(err)
 		}
 		res, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/fresh"), "v1", flakyOpts(1))
@@ -413,7 +413,7 @@ func flakyAlwaysFails(t *testing.T, a *flakyArtifact) {
 		// attempt of the whole copy can overcome.
 		e := startFlaky(t, testkit.Faults{Seed: 13, Rate: 1, Classes: testkit.BlobGet,
 			Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultStall, testkit.FaultCut}})
-		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+		if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/down"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 			t.Fatal(err)
 		}
 		dst := testkit.NewLayout(t)
@@ -466,7 +466,7 @@ func flakyStallsEnd(t *testing.T, a *flakyArtifact) {
 		ctx := testCtx(t)
 		e := startFlaky(t, testkit.Faults{})
 		if !sc.push {
-			if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/stall"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+			if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/stall"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -137,7 +137,7 @@ func TestPullTagsEndlessPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			l := testkit.NewLayout(t)
-			err = transfer.PullTags(ctx, ref, l, nil, transfer.Options{PlainHTTP: true, Attempts: 1}, nil)
+			err = transfer.PullTags(ctx, ref, l, nil, transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}}, nil)
 			n := e.tagReqs.Load()
 			t.Logf("after %d requests: %v", n, err)
 			if !errors.Is(err, transfer.ErrTooManyPages) {
@@ -168,7 +168,7 @@ func TestPullReferrersEndlessPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := testkit.NewLayout(t)
-	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
+	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}, Referrers: true})
 	n := e.referReqs.Load()
 	t.Logf("after %d requests: %v", n, err)
 	if !errors.Is(err, transfer.ErrTooManyPages) {
@@ -196,7 +196,7 @@ func TestPullReferrersTagSchemaBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := testkit.NewLayout(t)
-	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1})
+	_, err = transfer.Pull(ctx, ref, l, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}, Referrers: true})
 	t.Logf("after %d referrers requests: %v", e.referReqs.Load(), err)
 	if !errors.Is(err, transfer.ErrTooManyPages) || !strings.Contains(err.Error(), "refusing") {
 		t.Fatalf("pull --referrers: err = %v, want ErrTooManyPages", err)
@@ -252,7 +252,7 @@ func TestPullRefusesNegativeSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = transfer.Pull(ctx, ref, l, tag, transfer.Options{PlainHTTP: true, Attempts: 1})
+		_, err = transfer.Pull(ctx, ref, l, tag, transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}})
 		down := proxy.Stats().Down - before
 		t.Logf("%d bytes received: %v", down, err)
 		if !errors.Is(err, transfer.ErrInvalidDescriptor) || !strings.Contains(err.Error(), layer.Digest.String()) {
@@ -276,7 +276,7 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
 	ref := regRef(t, reg, "apps/odd:v1")
-	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	// The manifest also as a plain blob, so that a client that takes it
@@ -292,7 +292,7 @@ func TestPullRefusesUnknownMediaType(t *testing.T) {
 
 	l := testkit.NewLayout(t)
 	packPaths(t, l, "keep", "../testdata/example/site")
-	_, err := transfer.Pull(ctx, regRef(t, reg, "apps/odd:odd"), l, "odd", transfer.Options{PlainHTTP: true, Attempts: 1})
+	_, err := transfer.Pull(ctx, regRef(t, reg, "apps/odd:odd"), l, "odd", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}})
 	t.Log(err)
 	if !errors.Is(err, transfer.ErrUnsupportedGraph) || !strings.Contains(err.Error(), "application/vnd.example.unknown+json") {
 		t.Errorf("pull: err = %v, want ErrUnsupportedGraph naming the media type", err)
@@ -369,7 +369,7 @@ func TestReferrersOfChildManifests(t *testing.T) {
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := testkit.NewLayout(t)
 	idx, child, childSBOM, idxSBOM := multiPlatform(t, src)
-	opts := transfer.Options{PlainHTTP: true, Referrers: true, Attempts: 1}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}, Referrers: true}
 
 	// Push.
 	if _, err := transfer.Push(ctx, src, "multi", regRef(t, reg, "apps/multi:v1"), "v1", opts); err != nil {

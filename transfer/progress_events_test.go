@@ -39,12 +39,12 @@ func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	}
 	ref := regRef(t, reg, "apps/bundle:v1")
 	var push events
-	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true, OnEvent: push.on}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: push.on}); err != nil {
 		t.Fatalf("push: %v", err)
 	}
 	check("push", &push)
 	var pull events
-	if _, err := transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", transfer.Options{PlainHTTP: true, OnEvent: pull.on}); err != nil {
+	if _, err := transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: pull.on}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	check("pull", &pull)

@@ -36,7 +36,7 @@ func TestPushPullAnonymous(t *testing.T) {
 
 	ref := regRef(t, reg, "apps/bundle:v1")
 	var ev events
-	res, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{PlainHTTP: true, OnEvent: ev.on})
+	res, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: ev.on})
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
@@ -70,7 +70,7 @@ func TestPushPullAnonymous(t *testing.T) {
 	}
 
 	dst := testkit.NewLayout(t)
-	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
+	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}})
 	if err != nil {
 		t.Fatalf("pull: %v", err)
 	}
@@ -94,7 +94,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 	packPaths(t, src, "v1", example...)
 	g := graphOf(t, src, "v1")
 	ref := regRef(t, reg, "apps/bundle:v1")
-	opts := transfer.Options{PlainHTTP: true}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", opts); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
+	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}})
 	if err != nil {
 		t.Fatalf("pull: %v", err)
 	}
@@ -159,7 +159,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 	}
 
 	// Pulling again moves no byte.
-	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{PlainHTTP: true})
+	res, err = transfer.Pull(ctx, ref, dst, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}})
 	if err != nil {
 		t.Fatalf("second pull: %v", err)
 	}
@@ -175,7 +175,7 @@ func TestPushRetag(t *testing.T) {
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := testkit.NewLayout(t)
 	packed := packPaths(t, src, "v1", "../testdata/example/hello-0.1.0.tgz")
-	opts := transfer.Options{PlainHTTP: true}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
 	direct := reg.Repository(t, "charts/hello")
 
 	if _, err := transfer.Push(ctx, src, "v1", regRef(t, reg, "charts/hello"), "stable", opts); err != nil {
@@ -239,7 +239,7 @@ func TestPullOrasPushed(t *testing.T) {
 	}
 
 	dst := testkit.NewLayout(t)
-	res, err := transfer.Pull(ctx, regRef(t, reg, "oras/pushed:1.0"), dst, "1.0", transfer.Options{PlainHTTP: true})
+	res, err := transfer.Pull(ctx, regRef(t, reg, "oras/pushed:1.0"), dst, "1.0", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}})
 	if err != nil {
 		t.Fatalf("pull: %v", err)
 	}
@@ -274,7 +274,7 @@ func TestConcurrentManyBlobs(t *testing.T) {
 	packPaths(t, src, "many", paths...)
 	g := graphOf(t, src, "many")
 	ref := regRef(t, reg, "apps/many:many")
-	opts := transfer.Options{PlainHTTP: true, Concurrency: 8}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Concurrency: transfer.ConcurrencyOptions{Blobs: 8, Tags: 8}}
 	var ev events
 	opts.OnEvent = ev.on
 	res, err := transfer.Push(ctx, src, "many", ref, "many", opts)
@@ -310,7 +310,7 @@ func TestPullMissing(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	dst := testkit.NewLayout(t)
-	res, err := transfer.Pull(ctx, regRef(t, reg, "apps/none:v9"), dst, "v9", transfer.Options{PlainHTTP: true, RetryWait: 1})
+	res, err := transfer.Pull(ctx, regRef(t, reg, "apps/none:v9"), dst, "v9", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Wait: 1}})
 	if !errors.Is(err, errdef.ErrNotFound) {
 		t.Fatalf("pull of a missing tag: %v, want ErrNotFound", err)
 	}

@@ -53,7 +53,7 @@ func TestReferrers(t *testing.T) {
 
 	// Without Referrers: only the artifact.
 	plain := regRef(t, reg, "apps/plain:v1")
-	if _, err := transfer.Push(ctx, src, "v1", plain, "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, src, "v1", plain, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if rs := registryReferrers(t, ctx, reg.Repository(t, "apps/plain"), a); len(rs) != 0 {
@@ -65,7 +65,7 @@ func TestReferrers(t *testing.T) {
 
 	// With Referrers.
 	ref := regRef(t, reg, "apps/signed:v1")
-	opts := transfer.Options{PlainHTTP: true, Referrers: true}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Referrers: true}
 	res, err := transfer.Push(ctx, src, "v1", ref, "v1", opts)
 	if err != nil {
 		t.Fatalf("push with referrers: %v", err)
@@ -84,7 +84,7 @@ func TestReferrers(t *testing.T) {
 
 	// Pull without Referrers: the SBOM stays in the registry.
 	bare := testkit.NewLayout(t)
-	if _, err := transfer.Pull(ctx, ref, bare, "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Pull(ctx, ref, bare, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	if preds, err := bare.Predecessors(ctx, a); err != nil || len(preds) != 0 {

@@ -158,7 +158,7 @@ func TestResume(t *testing.T) {
 func resumePullCut(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, at := range []float64{0.1, 0.5, 0.9} {
@@ -207,7 +207,7 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 func resumePullRetries(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultCut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
@@ -234,11 +234,11 @@ func resumePullRetries(t *testing.T, a *bigArtifact) {
 func resumePullParallel(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	opts := flakyOpts(1)
-	opts.ParallelRanges = 4
+	opts.Resume.ParallelRanges = 4
 
 	// Whole, with no faults: 4 ranged GETs of the blob.
 	var (
@@ -295,7 +295,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{PlainHTTP: true}); err != nil {
+	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
 		t.Fatal(err)
 	}
 	dst := testkit.NewLayout(t)
@@ -328,7 +328,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
 	e := startResumeEnv(t)
 	opts := flakyOpts(1)
-	opts.ChunkSize = 32 << 20
+	opts.Resume.ChunkSize = 32 << 20
 	for i, after := range []int{0, 3, 7} {
 		t.Run(fmt.Sprint(after), func(t *testing.T) {
 			repo := fmt.Sprintf("apps/big%d", i)
@@ -343,7 +343,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 				t.Fatal("no fault was injected")
 			}
 			first := mid.Up - before.Up
-			if want := int64(after) * opts.ChunkSize; first < want || first > want+64<<10 {
+			if want := int64(after) * opts.Resume.ChunkSize; first < want || first > want+64<<10 {
 				t.Errorf("first push forwarded %d bytes, want the %d chunks before the cut (%d)", first, after, want)
 			}
 			e.proxy.SetFaults(testkit.Faults{})
@@ -352,7 +352,7 @@ func resumePushCut(t *testing.T, a *bigArtifact) {
 				t.Fatal(err)
 			}
 			second := e.proxy.Stats().Up - mid.Up
-			rest := int64(resumeSize) - int64(after)*opts.ChunkSize
+			rest := int64(resumeSize) - int64(after)*opts.Resume.ChunkSize
 			if second < rest || second > rest+64<<10 {
 				t.Errorf("second push sent %d bytes; the rest is %d", second, rest)
 			}
@@ -371,7 +371,7 @@ func resumePushChunkLimit(t *testing.T, a *bigArtifact) {
 	e := startResumeEnv(t)
 	e.proxy.SetFaults(testkit.Faults{RefuseBodiesOver: 40 << 20})
 	opts := flakyOpts(1)
-	opts.ChunkSize = 32 << 20
+	opts.Resume.ChunkSize = 32 << 20
 	if _, err := transfer.Push(ctx, a.src, "v1", e.viaProxy(t, "apps/chunked"), "v1", opts); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +402,7 @@ func TestResumeAuth(t *testing.T) {
 	ctx := resumeCtx(t)
 	a := packFlakyArtifact(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{Users: map[string]string{"robot": "s3cret"}, Disk: true})
-	opts := transfer.Options{PlainHTTP: true, Username: "robot", Password: "s3cret", ChunkSize: 1 << 20, ParallelRanges: 3}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true, Username: "robot", Password: "s3cret"}, Resume: transfer.ResumeOptions{ChunkSize: 1 << 20, ParallelRanges: 3}}
 	ref := regRef(t, reg, "apps/auth:v1")
 	res, err := transfer.Push(ctx, a.src, "v1", ref, "v1", opts)
 	if err != nil {
@@ -418,7 +418,7 @@ func TestResumeAuth(t *testing.T) {
 	}
 	assertLayoutTag(t, ctx, dst, a, "", true)
 
-	opts.Password = "wrong"
+	opts.Connection.Password = "wrong"
 	_, err = transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", opts)
 	if !errors.Is(err, transfer.ErrUnauthorized) {
 		t.Errorf("pull with a wrong password: %v, want ErrUnauthorized", err)

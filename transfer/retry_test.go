@@ -195,7 +195,7 @@ func TestRetryTransientFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := transfer.Options{PlainHTTP: true, Attempts: 6, RetryWait: 10 * time.Millisecond}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 6, Wait: 10 * time.Millisecond}}
 
 	// An upload's body is a stream: oras-go cannot send it again, so each
 	// 503 fails an attempt of the whole copy.
@@ -278,7 +278,7 @@ func TestRetryTransientFaults(t *testing.T) {
 }
 
 // TestRetryGivesUp pushes and pulls through a proxy that always fails:
-// the error comes after Options.Attempts attempts and names the blob, and
+// the error comes after RetryOptions.Attempts attempts and names the blob, and
 // nothing is tagged at the destination.
 func TestRetryGivesUp(t *testing.T) {
 	ctx := testCtx(t)
@@ -291,7 +291,7 @@ func TestRetryGivesUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := transfer.Options{PlainHTTP: true, Attempts: 3, RetryWait: 10 * time.Millisecond}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 3, Wait: 10 * time.Millisecond}}
 
 	proxy.set(always, 0, 0)
 	start := time.Now()

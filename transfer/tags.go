@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -24,8 +23,8 @@ var tagListPageSize = 0
 // PushTags pushes the tags of l (a layout, or an archive read in place) to
 // the registry repository dst, each under its own name, through one
 // repository client: one connection pool, one token cache. Up to
-// opts.Concurrency tags are copied at once (each copying up to
-// opts.Concurrency blobs at once), and a blob that several tags share is
+// opts.Concurrency.Tags tags are copied at once (each copying up to
+// opts.Concurrency.Blobs blobs at once), and a blob that several tags share is
 // sent once; the other tags count it as skipped.
 //
 // each, when not nil, is called with each tag's result in the order of
@@ -38,14 +37,14 @@ func PushTags(ctx context.Context, l oras.ReadOnlyTarget, dst registry.Reference
 	if len(tags) == 0 {
 		return errors.New("no tags to push")
 	}
-	repo, err := NewRepository(dst, opts)
+	repo, err := NewRepository(dst, opts.Connection)
 	if err != nil {
 		return err
 	}
 	defer closeIdleConnections(repo.Client)
 	src := asGraph(l)
 	fl := newBlobFlights()
-	return forEachTag(ctx, tags, opts.Concurrency, each, func(ctx context.Context, tag string) (*Result, error) {
+	return forEachTag(ctx, tags, opts.Concurrency.tags(), each, func(ctx context.Context, tag string) (*Result, error) {
 		res, err := pushRepo(ctx, src, tag, repo, tag, opts, fl)
 		if err != nil {
 			err = fmt.Errorf("tag %s: %w", tag, err)
@@ -58,8 +57,8 @@ func PushTags(ctx context.Context, l oras.ReadOnlyTarget, dst registry.Reference
 // each under its own name, through one repository client: one connection
 // pool, one token cache. When tags is nil, every tag the registry lists
 // for the repository is pulled. Other tags of l are left alone. Up to
-// opts.Concurrency tags are copied at once (each copying up to
-// opts.Concurrency blobs at once), and a blob that several tags share is
+// opts.Concurrency.Tags tags are copied at once (each copying up to
+// opts.Concurrency.Blobs blobs at once), and a blob that several tags share is
 // fetched once; the other tags count it as skipped.
 //
 // each, when not nil, is called with each tag's result in the order of
@@ -73,7 +72,7 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 	if tags != nil && len(tags) == 0 {
 		return errors.New("no tags to pull")
 	}
-	repo, err := NewRepository(src, opts)
+	repo, err := NewRepository(src, opts.Connection)
 	if err != nil {
 		return err
 	}
@@ -94,7 +93,7 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 		return err
 	}
 	fl := newBlobFlights()
-	return forEachTag(ctx, tags, opts.Concurrency, each, func(ctx context.Context, tag string) (*Result, error) {
+	return forEachTag(ctx, tags, opts.Concurrency.tags(), each, func(ctx context.Context, tag string) (*Result, error) {
 		return pullRepo(ctx, repo, tag, l, tag, opts, fl)
 	})
 }
@@ -202,6 +201,10 @@ feed:
 // skipped), or the claimant failed or finished without it (the waiter then
 // looks again, and may claim it itself). Manifests are not shared: a copy
 // pushes its own, and tagging relies on it.
+//
+// A copy takes part through its tagClaims: the destination's Exists asks
+// it (see destination), and the copier's PostCopy, OnCopySkipped and
+// PreCopy transfers settle what it claimed.
 type blobFlights struct {
 	mu      sync.Mutex
 	stored  map[digest.Digest]bool
@@ -209,7 +212,7 @@ type blobFlights struct {
 }
 
 type flight struct {
-	owner *sharedTarget
+	owner *tagClaims
 	done  chan struct{}
 }
 
@@ -217,30 +220,25 @@ func newBlobFlights() *blobFlights {
 	return &blobFlights{stored: map[digest.Digest]bool{}, flights: map[digest.Digest]*flight{}}
 }
 
-// wrap returns the destination of one tag's copy, and the function to call
-// when that copy is over, which settles the claims it left open. A nil f
-// returns dst unchanged.
-func (f *blobFlights) wrap(dst oras.Target) (oras.Target, func()) {
+// claim returns the claims of one tag's copy; release them when the copy
+// is over. A nil f returns nil, whose methods pass through.
+func (f *blobFlights) claim() *tagClaims {
 	if f == nil {
-		return dst, func() {}
+		return nil
 	}
-	t := &sharedTarget{Target: dst, f: f}
-	if rp, ok := dst.(registry.ReferencePusher); ok {
-		return &sharedRefTarget{sharedTarget: t, rp: rp}, t.release
-	}
-	return t, t.release
+	return &tagClaims{f: f}
 }
 
-// sharedTarget is one copy's view of a destination shared through
-// blobFlights.
-type sharedTarget struct {
-	oras.Target
+// tagClaims are one copy's claims on the blobs of a blobFlights.
+type tagClaims struct {
 	f *blobFlights
 }
 
-func (t *sharedTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, error) {
-	if isManifest(d) {
-		return t.Target.Exists(ctx, d)
+// exists answers whether the destination has d, by asking has, unless
+// another copy has claimed d: then it waits for that claim to settle.
+func (t *tagClaims) exists(ctx context.Context, d ocispec.Descriptor, has func(context.Context, ocispec.Descriptor) (bool, error)) (bool, error) {
+	if t == nil || isManifest(d) {
+		return has(ctx, d)
 	}
 	for {
 		t.f.mu.Lock()
@@ -253,7 +251,7 @@ func (t *sharedTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, 
 		case fl == nil:
 			t.f.flights[d.Digest] = &flight{owner: t, done: make(chan struct{})}
 			t.f.mu.Unlock()
-			ok, err := t.Target.Exists(ctx, d)
+			ok, err := has(ctx, d)
 			if ok || err != nil {
 				t.settle(d, ok && err == nil)
 			}
@@ -261,7 +259,7 @@ func (t *sharedTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, 
 		case fl.owner == t:
 			// This copy tries again after a failure, still holding its claim.
 			t.f.mu.Unlock()
-			return t.Target.Exists(ctx, d)
+			return has(ctx, d)
 		}
 		t.f.mu.Unlock()
 		select {
@@ -272,16 +270,11 @@ func (t *sharedTarget) Exists(ctx context.Context, d ocispec.Descriptor) (bool, 
 	}
 }
 
-func (t *sharedTarget) Push(ctx context.Context, d ocispec.Descriptor, r io.Reader) error {
-	err := t.Target.Push(ctx, d, r)
-	if !isManifest(d) {
-		t.settle(d, err == nil || errors.Is(err, errdef.ErrAlreadyExists))
-	}
-	return err
-}
-
 // settle ends t's claim on d, recording whether the destination has it.
-func (t *sharedTarget) settle(d ocispec.Descriptor, stored bool) {
+func (t *tagClaims) settle(d ocispec.Descriptor, stored bool) {
+	if t == nil || isManifest(d) {
+		return
+	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
 	if stored {
@@ -294,7 +287,10 @@ func (t *sharedTarget) settle(d ocispec.Descriptor, stored bool) {
 }
 
 // release ends every claim t still holds: its copy is over.
-func (t *sharedTarget) release() {
+func (t *tagClaims) release() {
+	if t == nil {
+		return
+	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
 	for d, fl := range t.f.flights {
@@ -304,22 +300,3 @@ func (t *sharedTarget) release() {
 		}
 	}
 }
-
-// sharedRefTarget is a sharedTarget over a destination that pushes tagged
-// manifests in one request (a registry), which keeps that ability.
-type sharedRefTarget struct {
-	*sharedTarget
-	rp registry.ReferencePusher
-}
-
-func (t *sharedRefTarget) PushReference(ctx context.Context, d ocispec.Descriptor, r io.Reader, ref string) error {
-	err := t.rp.PushReference(ctx, d, r, ref)
-	if !isManifest(d) {
-		t.settle(d, err == nil)
-	}
-	return err
-}
-
-// unwrapTarget returns the destination t shares, for code that looks at
-// what the destination is (a layout, a registry).
-func (t *sharedTarget) unwrapTarget() oras.Target { return t.Target }

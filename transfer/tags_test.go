@@ -95,7 +95,7 @@ func TestPushPullTags(t *testing.T) {
 	src := testkit.NewLayout(t)
 	tags, want := packTags(t, src, 30)
 	ref := regRef(t, reg, "apps/many")
-	opts := transfer.Options{PlainHTTP: true, Concurrency: 8}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Concurrency: transfer.ConcurrencyOptions{Blobs: 8, Tags: 8}}
 
 	var pushEv events
 	opts.OnEvent = pushEv.on
@@ -205,7 +205,7 @@ func TestPullTagsIntoExistingLayout(t *testing.T) {
 	src := testkit.NewLayout(t)
 	tags, want := packTags(t, src, 12)
 	ref := regRef(t, reg, "apps/many")
-	opts := transfer.Options{PlainHTTP: true}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
 	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestPullTagsErrorNamesTag(t *testing.T) {
 	src := testkit.NewLayout(t)
 	tags, _ := packTags(t, src, 10)
 	ref := regRef(t, reg, "apps/many")
-	opts := transfer.Options{PlainHTTP: true, Attempts: 1}
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}}
 	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestPullTagsErrorNamesTag(t *testing.T) {
 		t.Run(fmt.Sprintf("concurrency%d", conc), func(t *testing.T) {
 			dst := testkit.NewLayout(t)
 			opts := opts
-			opts.Concurrency = conc
+			opts.Concurrency = transfer.ConcurrencyOptions{Blobs: conc, Tags: conc}
 			pulled := newTagResults(t)
 			err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each)
 			if err == nil {

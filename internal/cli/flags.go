@@ -50,18 +50,22 @@ func addRegistryFlags(fs *pflag.FlagSet, transferFlags bool) *registryFlags {
 // shows in the process list.
 func (f *registryFlags) options(e *env) (transfer.Options, error) {
 	o := transfer.Options{
-		PlainHTTP: f.plainHTTP, Insecure: f.insecure,
-		CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.key,
-		Concurrency: f.concurrency, Referrers: f.referrers,
-		UserAgent:      "ocipack/" + version,
-		ParallelRanges: f.parallelRanges,
+		Connection: transfer.ConnectionOptions{
+			PlainHTTP: f.plainHTTP, Insecure: f.insecure,
+			CAFile: f.caFile, CertFile: f.certFile, KeyFile: f.key,
+			UserAgent: "ocipack/" + version,
+		},
+		// --concurrency bounds both: blobs of one tag, and tags at once.
+		Concurrency: transfer.ConcurrencyOptions{Blobs: f.concurrency, Tags: f.concurrency},
+		Resume:      transfer.ResumeOptions{ParallelRanges: f.parallelRanges},
+		Referrers:   f.referrers,
 	}
 	if f.chunkSize != "" {
 		n, err := parseSize(f.chunkSize)
 		if err != nil || n < 1<<20 {
 			return o, usagef("--chunk-size %q: give a size of at least 1M, such as 16M or 1G", f.chunkSize)
 		}
-		o.ChunkSize = n
+		o.Resume.ChunkSize = n
 	}
 	if f.parallelRanges < 0 || f.parallelRanges > 64 {
 		return o, usagef("--parallel-ranges %d: give a number from 1 to 64", f.parallelRanges)
@@ -77,8 +81,8 @@ func (f *registryFlags) options(e *env) (transfer.Options, error) {
 		if err != nil {
 			return o, fmt.Errorf("read password from stdin: %w", err)
 		}
-		o.Username, o.Password = f.username, strings.TrimRight(string(b), "\r\n")
-		if o.Password == "" {
+		o.Connection.Username, o.Connection.Password = f.username, strings.TrimRight(string(b), "\r\n")
+		if o.Connection.Password == "" {
 			return o, usagef("--password-stdin: stdin was empty")
 		}
 		return o, nil
@@ -87,7 +91,7 @@ func (f *registryFlags) options(e *env) (transfer.Options, error) {
 	if err != nil {
 		return o, err
 	}
-	o.Credentials = store
+	o.Connection.Credentials = store
 	return o, nil
 }
 

@@ -62,7 +62,7 @@ The credential goes to docker's credential helper when config.json names one
 				if err != nil {
 					return err
 				}
-				if err := transfer.Login(ctx, opts.Credentials, host, auth.Credential{Username: user, Password: password}, opts); err != nil {
+				if err := transfer.Login(ctx, opts.Connection.Credentials, host, auth.Credential{Username: user, Password: password}, opts.Connection); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "login succeeded: %s\n", host)
