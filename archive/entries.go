@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +81,66 @@ func (t *tally) entry(h *tar.Header, pos int64) (entryKind, digest.Digest, error
 		t.blobs[d] = h.Size
 	}
 	return kind, d, nil
+}
+
+// read reads the entries of tr up to the tar's end, recording each (see
+// entry) and applying the layout files it meets (oci-layout, index.json,
+// the contents list); pos gives the offset in the tar stream that tr has
+// reached. It calls blob for each blob entry, to read its content from tr,
+// and contents, if not nil, once the contents list is applied.
+func (t *tally) read(ctx context.Context, tr *tar.Reader, pos func() int64, blob func(d digest.Digest, size int64) error, contents func() error) error {
+	for first := true; ; first = false {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return streamError(err, first)
+		}
+		kind, d, err := t.entry(h, pos())
+		if err != nil {
+			return err
+		}
+		if kind == kindBlob {
+			err = blob(d, h.Size)
+		} else {
+			err = t.layoutFile(tr, h, kind)
+		}
+		if err != nil {
+			return err
+		}
+		if kind == kindContents && contents != nil {
+			if err := contents(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// layoutFile reads and applies the layout file of kind (oci-layout,
+// index.json or the contents list) whose header h tr has just read; it
+// leaves other entries alone.
+func (t *tally) layoutFile(tr *tar.Reader, h *tar.Header, kind entryKind) error {
+	switch kind {
+	case kindLayoutFile, kindIndex, kindContents:
+	default:
+		return nil
+	}
+	b, err := readSmall(tr, h.Name, h.Size)
+	if err != nil {
+		return streamError(err, false)
+	}
+	switch kind {
+	case kindLayoutFile:
+		return checkLayoutFile(b)
+	case kindIndex:
+		return t.setIndex(b)
+	default:
+		return t.setContents(b)
+	}
 }
 
 // checkListed checks a blob entry against the contents list, if read.

@@ -261,56 +261,9 @@ func openTar(r io.Reader) (*tarStream, error) {
 
 // readAll reads every entry of the archive, up to the tar's end.
 func (im *importer) readAll(in *tarStream) error {
-	tr := in.tr
-	for first := true; ; first = false {
-		if err := im.ctx.Err(); err != nil {
-			return err
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return streamError(err, first)
-		}
-		kind, d, err := im.t.entry(h, in.pos.pos)
-		if err != nil {
-			return err
-		}
-		switch kind {
-		case kindLayoutFile:
-			b, err := readSmall(tr, h.Name, h.Size)
-			if err != nil {
-				return streamError(err, false)
-			}
-			if err := checkLayoutFile(b); err != nil {
-				return err
-			}
-		case kindContents:
-			b, err := readSmall(tr, h.Name, h.Size)
-			if err != nil {
-				return streamError(err, false)
-			}
-			if err := im.t.setContents(b); err != nil {
-				return err
-			}
-			if err := im.preflight(); err != nil {
-				return err
-			}
-		case kindIndex:
-			b, err := readSmall(tr, h.Name, h.Size)
-			if err != nil {
-				return streamError(err, false)
-			}
-			if err := im.t.setIndex(b); err != nil {
-				return err
-			}
-		case kindBlob:
-			if err := im.blob(tr, d, h.Size); err != nil {
-				return err
-			}
-		}
-	}
+	return im.t.read(im.ctx, in.tr, func() int64 { return in.pos.pos }, func(d digest.Digest, size int64) error {
+		return im.blob(in.tr, d, size)
+	}, im.preflight)
 }
 
 // streamError explains an error reading the archive's stream.

@@ -101,51 +101,13 @@ func Open(ctx context.Context, paths ...string) (_ *Reader, err error) {
 func (r *Reader) scan(ctx context.Context) error {
 	rs := &logicalSeeker{r: r}
 	defer rs.Close()
-	tr := tar.NewReader(rs)
 	t := newTally()
-	for first := true; ; first = false {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return streamError(err, first)
-		}
-		kind, d, err := t.entry(h, rs.pos)
-		if err != nil {
-			return err
-		}
-		switch kind {
-		case kindBlob:
-			r.entries[d] = span{off: rs.pos, size: h.Size}
-		case kindIndex:
-			b, err := readSmall(tr, h.Name, h.Size)
-			if err != nil {
-				return streamError(err, false)
-			}
-			if err := t.setIndex(b); err != nil {
-				return err
-			}
-		case kindContents:
-			b, err := readSmall(tr, h.Name, h.Size)
-			if err != nil {
-				return streamError(err, false)
-			}
-			if err := t.setContents(b); err != nil {
-				return err
-			}
-		case kindLayoutFile:
-			b, err := readSmall(tr, h.Name, h.Size)
-			if err != nil {
-				return streamError(err, false)
-			}
-			if err := checkLayoutFile(b); err != nil {
-				return err
-			}
-		}
+	err := t.read(ctx, tar.NewReader(rs), func() int64 { return rs.pos }, func(d digest.Digest, size int64) error {
+		r.entries[d] = span{off: rs.pos, size: size}
+		return nil
+	}, nil)
+	if err != nil {
+		return err
 	}
 	if err := t.end(rs.pos, zstdEnd{zstd: r.comp == Zstd, seekTable: r.seekTable}); err != nil {
 		return err

@@ -39,14 +39,7 @@ func Read(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*Man
 // manifests; its subject is not among them. A node whose media type is no
 // manifest's (a layer, a config) has none and is not fetched.
 func Children(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	if !IsManifest(desc.MediaType) {
-		return nil, nil
-	}
-	m, err := Read(ctx, f, desc)
-	if err != nil {
-		return nil, err
-	}
-	return m.Children(), nil
+	return readList(ctx, f, desc, (*Manifest).Children)
 }
 
 // Successors returns the subject of the node desc describes (if it has
@@ -56,6 +49,12 @@ func Children(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (
 // without checking its descriptors). Its signature fits
 // oras.CopyGraphOptions.FindSuccessors.
 func Successors(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+	return readList(ctx, f, desc, (*Manifest).Successors)
+}
+
+// readList reads the manifest desc describes and returns list of it; a
+// node whose media type is no manifest's lists nothing and is not fetched.
+func readList(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor, list func(*Manifest) []ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	if !IsManifest(desc.MediaType) {
 		return nil, nil
 	}
@@ -63,7 +62,7 @@ func Successors(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor)
 	if err != nil {
 		return nil, err
 	}
-	return m.Successors(), nil
+	return list(m), nil
 }
 
 // Node is a node a Walker meets.

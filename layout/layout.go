@@ -182,12 +182,9 @@ func (l *Layout) holdWriting(ctx context.Context) error {
 	if err := l.ensureDirs(); err != nil {
 		return err
 	}
-	fl, err := l.lock(ctx, path.Join(WorkDir, writersLockName), false, 20*time.Millisecond)
-	if errors.Is(err, ErrUnsafeLayout) {
-		return err
-	}
+	fl, err := l.lockWork(ctx, writersLockName, false, " for writing")
 	if err != nil {
-		return fmt.Errorf("lock layout %s for writing: %w", l.root, err)
+		return err
 	}
 	l.writing = fl
 	return nil
@@ -407,15 +404,23 @@ func (l *Layout) withLock(ctx context.Context, fn func() error) error {
 	if err := l.ensureDir(WorkDir); err != nil {
 		return err
 	}
-	fl, err := l.lock(ctx, path.Join(WorkDir, lockName), true, 20*time.Millisecond)
-	if errors.Is(err, ErrUnsafeLayout) {
-		return err
-	}
+	fl, err := l.lockWork(ctx, lockName, true, "")
 	if err != nil {
-		return fmt.Errorf("lock layout %s: %w", l.root, err)
+		return err
 	}
 	defer fl.unlock()
 	return fn()
+}
+
+// lockWork takes the lock file name in WorkDir (see lock), trying again
+// every 20ms. Its failure reads "lock layout ROOT<purpose>: …", except
+// ErrUnsafeLayout, returned as it is.
+func (l *Layout) lockWork(ctx context.Context, name string, exclusive bool, purpose string) (*fileLock, error) {
+	fl, err := l.lock(ctx, path.Join(WorkDir, name), exclusive, 20*time.Millisecond)
+	if err != nil && !errors.Is(err, ErrUnsafeLayout) {
+		return nil, fmt.Errorf("lock layout %s%s: %w", l.root, purpose, err)
+	}
+	return fl, err
 }
 
 // Index returns the layout's index.json as it is now.

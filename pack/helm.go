@@ -304,15 +304,8 @@ func PackHelm(ctx context.Context, l *layout.Layout, tag string, chartPath strin
 		Layers:      layers,
 		Annotations: annotations,
 	}
-	b, err := json.Marshal(m)
+	desc, err := storeManifest(ctx, l, m, tag)
 	if err != nil {
-		return nil, err
-	}
-	desc, err := l.Ingest(ctx, ocispec.MediaTypeImageManifest, bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("store manifest: %w", err)
-	}
-	if err := l.Tag(ctx, desc, tag); err != nil {
 		return nil, err
 	}
 	return &Result{Manifest: desc, Layers: layers}, nil

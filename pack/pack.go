@@ -251,20 +251,30 @@ func Pack(ctx context.Context, l *layout.Layout, tag string, inputs []Input, opt
 		Layers:       res.Layers,
 		Annotations:  annotations,
 	}
-	b, err := json.Marshal(m)
+	desc, err := storeManifest(ctx, l, m, tag)
 	if err != nil {
-		return nil, err
-	}
-	desc, err := l.Ingest(ctx, ocispec.MediaTypeImageManifest, bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("store manifest: %w", err)
-	}
-	desc.ArtifactType = artifactType
-	if err := l.Tag(ctx, desc, tag); err != nil {
 		return nil, err
 	}
 	res.Manifest = desc
 	return res, nil
+}
+
+// storeManifest stores the image manifest m in l and tags it tag; the
+// descriptor it returns (and tags) carries m's artifact type.
+func storeManifest(ctx context.Context, l *layout.Layout, m ocispec.Manifest, tag string) (ocispec.Descriptor, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc, err := l.Ingest(ctx, ocispec.MediaTypeImageManifest, bytes.NewReader(b))
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("store manifest: %w", err)
+	}
+	desc.ArtifactType = m.ArtifactType
+	if err := l.Tag(ctx, desc, tag); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return desc, nil
 }
 
 // plan is one input, looked at but not yet read.

@@ -507,17 +507,7 @@ func (c *copier) download(ctx context.Context, d ocispec.Descriptor) error {
 		c.st.bytes.Add(n)
 		c.st.event(BlobProgress, d, have.Add(n))
 	})
-	switch {
-	case errors.Is(err, errdef.ErrAlreadyExists):
-		c.st.skip(d)
-		c.claims.settle(d, true)
-		return oras.SkipNode
-	case err != nil:
-		c.claims.settle(d, false)
-		return &oras.CopyError{Op: "Push", Origin: oras.CopyErrorOriginDestination, Err: &descError{d, err}}
-	}
-	c.done(d)
-	return oras.SkipNode
+	return c.settle(d, err)
 }
 
 // upload pushes the blob d to the registry: in chunks when it is larger
@@ -525,7 +515,13 @@ func (c *copier) download(ctx context.Context, d ocispec.Descriptor) error {
 // all if the registry refuses that as too large. It returns oras.SkipNode
 // when the blob is there.
 func (c *copier) upload(ctx context.Context, d ocispec.Descriptor) error {
-	err := c.uploadBlob(ctx, d)
+	return c.settle(d, c.uploadBlob(ctx, d))
+}
+
+// settle records how storing the blob d at the destination ended (err:
+// nil when stored, errdef.ErrAlreadyExists when it was there already) and
+// returns oras.SkipNode, or the copy error.
+func (c *copier) settle(d ocispec.Descriptor, err error) error {
 	switch {
 	case errors.Is(err, errdef.ErrAlreadyExists):
 		c.st.skip(d)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,21 +176,17 @@ func (u *unpacker) removeCreatedDest() {
 // and that the existing parents of nested titles are directories.
 func (u *unpacker) checkDest() error {
 	for _, l := range u.layers {
-		if dir := path.Dir(l.title); dir != "." {
-			comps := strings.Split(dir, "/")
-			for i := range comps {
-				p := strings.Join(comps[:i+1], "/")
-				fi, err := u.destRoot.Stat(p)
-				if errors.Is(err, fs.ErrNotExist) {
-					break // created at commit
-				}
-				if err != nil {
-					return fmt.Errorf("check %s: %w", u.destPath(p), err)
-				}
-				if !fi.IsDir() {
-					return fmt.Errorf("%s %w and is not a directory, so %q cannot be restored under it; move it away (--overwrite replaces only the titles' own paths)",
-						u.destPath(p), ErrExists, l.title)
-				}
+		for _, p := range parentDirs(l.title) {
+			fi, err := u.destRoot.Stat(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				break // created at commit
+			}
+			if err != nil {
+				return fmt.Errorf("check %s: %w", u.destPath(p), err)
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("%s %w and is not a directory, so %q cannot be restored under it; move it away (--overwrite replaces only the titles' own paths)",
+					u.destPath(p), ErrExists, l.title)
 			}
 		}
 		_, err := u.destRoot.Lstat(l.title)
@@ -289,22 +284,18 @@ func (u *unpacker) commit() error {
 	}
 
 	for i, l := range u.layers {
-		if dir := path.Dir(l.title); dir != "." {
-			comps := strings.Split(dir, "/")
-			for j := range comps {
-				p := strings.Join(comps[:j+1], "/")
-				_, err := u.destRoot.Lstat(p)
-				if err == nil {
-					continue
-				}
-				if !errors.Is(err, fs.ErrNotExist) {
-					return rollback(fmt.Errorf("check %s: %w", u.destPath(p), err))
-				}
-				if err := u.destRoot.Mkdir(p, 0o755); err != nil {
-					return rollback(fmt.Errorf("create %s: %w", u.destPath(p), err))
-				}
-				created = append(created, p)
+		for _, p := range parentDirs(l.title) {
+			_, err := u.destRoot.Lstat(p)
+			if err == nil {
+				continue
 			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return rollback(fmt.Errorf("check %s: %w", u.destPath(p), err))
+			}
+			if err := u.destRoot.Mkdir(p, 0o755); err != nil {
+				return rollback(fmt.Errorf("create %s: %w", u.destPath(p), err))
+			}
+			created = append(created, p)
 		}
 		_, err := u.destRoot.Lstat(l.title)
 		switch {

@@ -42,19 +42,8 @@ func foldKey(p string) string {
 // data streams) and any ".." component, even one that cleans away
 // ("a/../b"): a name that needs it is not one a packer writes.
 func checkRelative(name string) error {
-	switch {
-	case name == "":
-		return errors.New("it is empty")
-	case strings.ContainsRune(name, 0):
-		return errors.New("it contains a NUL byte")
-	case strings.ContainsRune(name, '\\'):
-		return errors.New(`it contains a backslash`)
-	case strings.HasPrefix(name, "/"):
-		return errors.New("it is absolute")
-	case hasVolumeName(name):
-		return errors.New("it starts with a Windows volume name")
-	case runtime.GOOS == "windows" && strings.ContainsRune(name, ':'):
-		return errors.New("it contains ':'")
+	if fault := lexicalFault(name); fault != "" {
+		return errors.New("it " + fault)
 	}
 	for _, c := range strings.Split(name, "/") {
 		if c == ".." {
@@ -126,21 +115,31 @@ func relToPrefix(name, prefix string) (rel string, ok bool) {
 // unlike entry names it may contain "..", as long as it stays inside the
 // root (see resolveLink).
 func checkLinkTarget(target string) error {
-	switch {
-	case target == "":
-		return errors.New("the target is empty")
-	case strings.ContainsRune(target, 0):
-		return errors.New("the target contains a NUL byte")
-	case strings.ContainsRune(target, '\\'):
-		return errors.New("the target contains a backslash")
-	case strings.HasPrefix(target, "/"):
-		return errors.New("the target is absolute")
-	case hasVolumeName(target):
-		return errors.New("the target starts with a Windows volume name")
-	case runtime.GOOS == "windows" && strings.ContainsRune(target, ':'):
-		return errors.New("the target contains ':'")
+	if fault := lexicalFault(target); fault != "" {
+		return errors.New("the target " + fault)
 	}
 	return nil
+}
+
+// lexicalFault says why p, a slash path, is not a non-empty relative path
+// that means the same on every OS ("is empty", "contains a NUL byte", ...),
+// or returns "". checkRelative and checkLinkTarget name the path in front.
+func lexicalFault(p string) string {
+	switch {
+	case p == "":
+		return "is empty"
+	case strings.ContainsRune(p, 0):
+		return "contains a NUL byte"
+	case strings.ContainsRune(p, '\\'):
+		return "contains a backslash"
+	case strings.HasPrefix(p, "/"):
+		return "is absolute"
+	case hasVolumeName(p):
+		return "starts with a Windows volume name"
+	case runtime.GOOS == "windows" && strings.ContainsRune(p, ':'):
+		return "contains ':'"
+	}
+	return ""
 }
 
 // resolveLink resolves the target of the symlink at linkRel (a path relative
@@ -166,6 +165,17 @@ func parentComponents(rel string) []string {
 		return nil
 	}
 	return strings.Split(dir, "/")
+}
+
+// parentDirs returns the paths of rel's parent directories, from the top:
+// "a" and "a/b" for "a/b/c"; none for a name at the root.
+func parentDirs(rel string) []string {
+	comps := parentComponents(rel)
+	dirs := make([]string, len(comps))
+	for i := range comps {
+		dirs[i] = strings.Join(comps[:i+1], "/")
+	}
+	return dirs
 }
 
 // resolveFrom follows target from the directory whose components are dir,

@@ -196,13 +196,7 @@ func perm(hdr *tar.Header) fs.FileMode { return fs.FileMode(hdr.Mode) & fs.ModeP
 // archive made (or the root), creating missing ones. It refuses to go
 // through a symlink of the archive.
 func (x *extractor) mkParents(name, rel string) error {
-	dir := path.Dir(rel)
-	if dir == "." {
-		return nil
-	}
-	comps := strings.Split(dir, "/")
-	for i := range comps {
-		p := strings.Join(comps[:i+1], "/")
+	for _, p := range parentDirs(rel) {
 		k := foldKey(p)
 		switch x.kinds[k] {
 		case kindDir:

@@ -248,18 +248,12 @@ func cmdTree(args []string) error {
 		if ext == ".sh" {
 			mode = 0o755
 		}
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+		var size int
+		err := writeFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode, bw, func() {
+			size = fileSize(rng)
+			tw.write(size)
+		})
 		if err != nil {
-			return err
-		}
-		size := fileSize(rng)
-		bw.Reset(f)
-		tw.write(size)
-		if err := bw.Flush(); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
 			return err
 		}
 		if err := os.Chtimes(name, fixedTime, fixedTime); err != nil {
@@ -294,22 +288,31 @@ func cmdSmall(args []string) error {
 	tw := &textWriter{rng: rng, w: bw}
 	for i := range *n {
 		name := filepath.Join(*out, fmt.Sprintf("art-%03d.txt", i))
-		f, err := os.Create(name)
+		err := writeFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666, bw, func() {
+			fmt.Fprintf(bw, "artifact %d\n", i)
+			tw.write(2048 + rng.IntN(4096))
+		})
 		if err != nil {
-			return err
-		}
-		bw.Reset(f)
-		fmt.Fprintf(bw, "artifact %d\n", i)
-		tw.write(2048 + rng.IntN(4096))
-		if err := bw.Flush(); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFile opens name with flag and mode (as os.OpenFile does) and writes
+// there, through bw, what write writes to bw.
+func writeFile(name string, flag int, mode os.FileMode, bw *bufio.Writer, write func()) error {
+	f, err := os.OpenFile(name, flag, mode)
+	if err != nil {
+		return err
+	}
+	bw.Reset(f)
+	write()
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cmdTags rewrites a layout's index.json so that -n tags (t00000, t00001,

@@ -36,9 +36,31 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 type command struct {
 	name     string
 	args     string // the synopsis after the name
+	nargs    argCount
 	summary  string
 	examples string
 	setup    func(fs *pflag.FlagSet) func(ctx context.Context, env *env, args []string) error
+}
+
+// argCount is how many arguments a command takes, checked before it runs.
+// The zero value checks nothing: the command checks them itself.
+type argCount struct {
+	min, max int    // max < 0: no upper bound
+	need     string // the usage error for another number
+}
+
+// exactly is n arguments, else the usage error need.
+func exactly(n int, need string) argCount { return argCount{n, n, need} }
+
+// atLeast is n arguments or more, else the usage error need.
+func atLeast(n int, need string) argCount { return argCount{n, -1, need} }
+
+// check returns the usage error when args are too few or too many.
+func (a argCount) check(args []string) error {
+	if a.need != "" && (len(args) < a.min || a.max >= 0 && len(args) > a.max) {
+		return usageError{a.need}
+	}
+	return nil
 }
 
 // env is what a command writes to.
@@ -112,7 +134,10 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if f, ok := stderr.(*os.File); ok && !*quiet {
 		e.progress = isTerminal(f)
 	}
-	err := runFn(ctx, e, fs.Args())
+	err := cmd.nargs.check(fs.Args())
+	if err == nil {
+		err = runFn(ctx, e, fs.Args())
+	}
 	if err == nil {
 		return 0
 	}

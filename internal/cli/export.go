@@ -16,6 +16,7 @@ func exportCommand() command {
 	return command{
 		name:    "export",
 		args:    "LAYOUT[:TAG[,TAG...]] ARCHIVE [--split SIZE] [--since OLD]",
+		nargs:   exactly(2, "need a LAYOUT[:TAG[,TAG...]] and an ARCHIVE path (or - for stdout)"),
 		summary: "Write a layout (or some tags) into one verifiable archive file, or volumes",
 		examples: `  ocipack export ./bundle bundle.tar
   ocipack export ./bundle:v1.2.0,v1.2.1 bundle.tar.zst         # zstd, by extension
@@ -31,9 +32,6 @@ each carry the archive's ID, their number and their own digest.
 			split := fs.String("split", "", "write volumes of at most `SIZE` (e.g. 4G, 700M)")
 			since := fs.String("since", "", "leave out blobs that `OLD` (an earlier archive or layout) holds")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 2 {
-					return usagef("need a LAYOUT[:TAG[,TAG...]] and an ARCHIVE path (or - for stdout)")
-				}
 				path, tags, err := source.ParseTagList(args[0])
 				if err != nil {
 					return usagef("%v", err)

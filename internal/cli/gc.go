@@ -15,6 +15,7 @@ func gcCommand() command {
 	return command{
 		name:    "gc",
 		args:    "LAYOUT [--dry-run]",
+		nargs:   exactly(1, "need exactly one LAYOUT"),
 		summary: "Remove blobs and manifests no tag reaches, and stale temporary files",
 		examples: `  ocipack rm ./bundle:v1.0.0 && ocipack gc ./bundle
   ocipack gc ./bundle --dry-run
@@ -26,9 +27,6 @@ processes writing into the layout to finish first.
 			dryRun := fs.Bool("dry-run", false, "only report what would be removed")
 			asJSON := fs.Bool("json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one LAYOUT")
-				}
 				l, err := layout.Open(ctx, args[0])
 				if err != nil {
 					return err

@@ -17,6 +17,7 @@ func importCommand() command {
 	return command{
 		name:    "import",
 		args:    "ARCHIVE... LAYOUT",
+		nargs:   atLeast(2, "need at least one ARCHIVE (or - for stdin) and a LAYOUT"),
 		summary: "Verify an archive (or its volumes) and merge it into a layout",
 		examples: `  ocipack import bundle.tar ./bundle
   ocipack import bundle.tar.001 bundle.tar.002 bundle.tar.003 ./bundle
@@ -31,9 +32,6 @@ backup) import too.
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) < 2 {
-					return usagef("need at least one ARCHIVE (or - for stdin) and a LAYOUT")
-				}
 				dst := args[len(args)-1]
 				if ref, err := layout.ParseReference(dst); err != nil || ref.Ref() != "" {
 					return usagef("the last argument is the LAYOUT directory, without a tag")

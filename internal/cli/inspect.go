@@ -16,6 +16,7 @@ func inspectCommand() command {
 	return command{
 		name:    "inspect",
 		args:    "LAYOUT:TAG|LAYOUT@DIGEST [--json]",
+		nargs:   exactly(1, "need exactly one LAYOUT:TAG"),
 		summary: "Show an artifact: type, created, annotations and every file",
 		examples: `  ocipack inspect ./bundle:v1.2.0
   ocipack inspect ./bundle@sha256:0123…cdef --json
@@ -24,9 +25,6 @@ func inspectCommand() command {
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one LAYOUT:TAG")
-				}
 				l, ref, err := openSource(ctx, args[0])
 				if err != nil {
 					return err

@@ -17,6 +17,7 @@ func loginCommand() command {
 	return command{
 		name:    "login",
 		args:    "REGISTRY [-u USER] [--password-stdin]",
+		nargs:   exactly(1, "need exactly one REGISTRY (HOST[:PORT])"),
 		summary: "Log in to a registry and store the credential as docker does",
 		examples: `  echo "$TOKEN" | ocipack login registry.internal:5000 -u robot --password-stdin
   ocipack login harbor.example -u admin      # asks for the password on the terminal
@@ -28,9 +29,6 @@ The credential goes to docker's credential helper when config.json names one
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			rf := addRegistryFlags(fs, false)
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one REGISTRY (HOST[:PORT])")
-				}
 				host := args[0]
 				if rf.username == "" {
 					return usagef("give -u/--username")

@@ -13,13 +13,11 @@ func logoutCommand() command {
 	return command{
 		name:     "logout",
 		args:     "REGISTRY",
+		nargs:    exactly(1, "need exactly one REGISTRY (HOST[:PORT])"),
 		summary:  "Remove a registry's stored credential",
 		examples: "  ocipack logout registry.internal:5000\n",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one REGISTRY (HOST[:PORT])")
-				}
 				store, err := transfer.DockerCredentials()
 				if err != nil {
 					return err

@@ -17,6 +17,7 @@ func lsCommand() command {
 	return command{
 		name:    "ls",
 		args:    "LAYOUT|ARCHIVE [--json]",
+		nargs:   exactly(1, "need exactly one LAYOUT"),
 		summary: "List a layout's tags with digest, artifact type and size",
 		examples: `  ocipack ls ./bundle
   ocipack ls bundle.tar.zst            # an archive, read in place
@@ -29,9 +30,6 @@ them as LAYOUT@DIGEST. Referrers (signatures, SBOMs) are not listed.
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON for scripts")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one LAYOUT")
-				}
 				l, _, err := openSource(ctx, args[0])
 				if err != nil {
 					return err

@@ -13,6 +13,7 @@ func pushCommand() command {
 	return command{
 		name:    "push",
 		args:    "LAYOUT[:TAG|@DIGEST] REGISTRY/REPO[:TAG] [flags]\n  ocipack push --all-tags LAYOUT REGISTRY/REPO [flags]",
+		nargs:   exactly(2, "need a LAYOUT[:TAG|@DIGEST] and a REGISTRY/REPO[:TAG]"),
 		summary: "Push an artifact (or every tag) of a layout to a registry",
 		examples: `  ocipack push ./bundle:v1.2.0 registry.internal:5000/apps/bundle
   ocipack push ./bundle:v1.2.0 registry.internal:5000/apps/bundle:stable
@@ -27,9 +28,6 @@ again sends only what is missing.
 			rf := addRegistryFlags(fs, true)
 			allTags := fs.Bool("all-tags", false, "push every tag of the layout")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 2 {
-					return usagef("need a LAYOUT[:TAG|@DIGEST] and a REGISTRY/REPO[:TAG]")
-				}
 				l, src, err := openSource(ctx, args[0])
 				if err != nil {
 					return err

@@ -11,15 +11,13 @@ func rmCommand() command {
 	return command{
 		name:    "rm",
 		args:    "LAYOUT:TAG...",
+		nargs:   atLeast(1, "need at least one LAYOUT:TAG"),
 		summary: "Remove tags from a layout (blobs go at the next 'ocipack gc')",
 		examples: `  ocipack rm ./bundle:v1.0.0
   ocipack rm ./bundle:v1.0.0 && ocipack gc ./bundle
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) < 1 {
-					return usagef("need at least one LAYOUT:TAG")
-				}
 				// Check every tag first, so that a typo removes nothing.
 				for _, a := range args {
 					l, ref, err := openLayoutRef(ctx, a)

@@ -13,13 +13,11 @@ func tagCommand() command {
 	return command{
 		name:     "tag",
 		args:     "LAYOUT:TAG|LAYOUT@DIGEST NEWTAG...",
+		nargs:    atLeast(2, "need a LAYOUT:TAG (or LAYOUT@DIGEST) and at least one NEWTAG"),
 		summary:  "Give an artifact of a layout more tags",
 		examples: "  ocipack tag ./bundle:v1.2.0 stable latest\n",
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) < 2 {
-					return usagef("need a LAYOUT:TAG (or LAYOUT@DIGEST) and at least one NEWTAG")
-				}
 				l, ref, err := openLayoutRef(ctx, args[0])
 				if err != nil {
 					return err

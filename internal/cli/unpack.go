@@ -15,6 +15,7 @@ func unpackCommand() command {
 	return command{
 		name:    "unpack",
 		args:    "LAYOUT[:TAG|@DIGEST] [-o DIR] [--overwrite]",
+		nargs:   exactly(1, "need exactly one LAYOUT[:TAG|@DIGEST]"),
 		summary: "Unpack an artifact's files into a directory, verified",
 		examples: `  ocipack unpack ./bundle:v1.2.0 -o /srv/deploy
   ocipack unpack ./bundle@sha256:0123…cdef -o out --overwrite
@@ -28,9 +29,6 @@ needs no tag.
 			overwrite := fs.Bool("overwrite", false, "replace files and directories that already exist in DIR")
 			maxSize := fs.Int64("max-size", 0, "refuse to write more than this many `BYTES` in all (0: the default limit)")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one LAYOUT[:TAG|@DIGEST]")
-				}
 				src, ref, err := openSource(ctx, args[0])
 				if err != nil {
 					return err

@@ -20,6 +20,7 @@ func verifyCommand() command {
 	return command{
 		name:    "verify",
 		args:    "LAYOUT [--fast] [--json]",
+		nargs:   exactly(1, "need exactly one LAYOUT"),
 		summary: "Check a layout: index, every manifest, every blob's size and digest",
 		examples: `  ocipack verify ./bundle
   ocipack verify ./bundle --json | jq '.problems[]'
@@ -33,9 +34,6 @@ missing or damaged, with every problem listed.
 			fast := fs.Bool("fast", false, "check sizes but do not hash blobs (manifests are always hashed)")
 			asJSON := fs.Bool("json", false, "print the report as JSON")
 			return func(ctx context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usagef("need exactly one LAYOUT")
-				}
 				bar := progress.New(e.stderr, "verifying", e.progress, progress.Final("verified"))
 				vr, err := source.Verify(ctx, args[0], source.VerifyOptions{SkipHash: *fast, Progress: bar.Update})
 				bar.Finish()
