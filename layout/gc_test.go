@@ -329,9 +329,7 @@ func TestGCWaitsForWriters(t *testing.T) {
 	}
 	ckRequirePresent(t, gcer, art.manifest.Digest, art.layer.Digest, art.config.Digest)
 
-	if err := writer.Tag(ctx, art.manifest, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, writer, art.manifest, "v1")
 	if err := writer.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -393,9 +391,7 @@ func TestGCIndexOfIndexes(t *testing.T) {
 	art := ckStoreArtifact(t, l, "", "inside an index")
 	inner := ckStoreIndex(t, l, art.manifest)
 	outer := ckStoreIndex(t, l, inner)
-	if err := l.Tag(context.Background(), outer, "multi"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, outer, "multi")
 	rep := ckGC(t, l, false)
 	if len(rep.Removed) != 0 {
 		t.Errorf("removed %+v", rep.Removed)

@@ -516,10 +516,7 @@ func FuzzManifest(f *testing.F) {
 func TestCheckGraph(t *testing.T) {
 	ctx := context.Background()
 	x := newFzFixture(t, []byte(`{"schemaVersion":2,"manifests":[]}`))
-	l, err := layout.Open(ctx, x.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := testkit.OpenLayout(t, x.dir)
 	unknown := x.config
 	unknown.MediaType = "application/octet-stream"
 	wrongSize := x.manifest

@@ -64,9 +64,7 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Tag(ctx, manifest, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, fs, manifest, "v1")
 
 	l := testkit.NewLayout(t)
 	copied, err := oras.Copy(ctx, fs, "v1", l, "v1", oras.DefaultCopyOptions)
@@ -95,10 +93,7 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 	}
 
 	// Reopen from disk, as another process would, and unpack.
-	l2, err := layout.Open(ctx, l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l2 := testkit.OpenLayout(t, l.Path())
 	dest := filepath.Join(t.TempDir(), "out")
 	res, err := unpack.Unpack(ctx, l2, "v1", dest, unpack.Options{})
 	if err != nil {
@@ -127,9 +122,7 @@ func TestOrasOCIStoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	m := testkit.StoreManifest(t, l, "application/x.roundtrip", "round and round")
-	if err := l.Tag(ctx, m, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, m, "v1")
 
 	ociDir := filepath.Join(t.TempDir(), "oci")
 	store, err := oci.New(ociDir)

@@ -132,11 +132,7 @@ func TestPartialBusy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l2, err := layout.Open(ctx, l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
+	l2 := testkit.OpenLayout(t, l.Path())
 	if _, err := l2.OpenWriter(ctx, d); !errors.Is(err, layout.ErrWriterBusy) {
 		t.Errorf("second OpenWriter: %v, want ErrWriterBusy", err)
 	}

@@ -8,6 +8,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"oras.land/oras-go/v2/content"
+
 	"github.com/ocipack/ocipack/layout"
 )
 
@@ -40,4 +42,15 @@ func TagBlobAsManifest(t testing.TB, l *layout.Layout, tag string, b []byte) oci
 		t.Fatal(err)
 	}
 	return d
+}
+
+// Tag tags desc in l (a layout, a registry repository, a file store) with
+// each of tags, failing the test if one cannot be set.
+func Tag(t testing.TB, l content.Tagger, desc ocispec.Descriptor, tags ...string) {
+	t.Helper()
+	for _, tag := range tags {
+		if err := l.Tag(context.Background(), desc, tag); err != nil {
+			t.Fatalf("tag %s: %v", tag, err)
+		}
+	}
 }
