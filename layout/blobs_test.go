@@ -272,14 +272,8 @@ func TestFetchAndExists(t *testing.T) {
 	l := testkit.NewLayout(t)
 	content := []byte("fetch me")
 	desc := testkit.Ingest(t, l, "x/y", content)
-	rc, err := l.Fetch(ctx, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || !bytes.Equal(got, content) {
-		t.Fatalf("Fetch read %q, %v", got, err)
+	if got := testkit.FetchBytes(t, l, desc); !bytes.Equal(got, content) {
+		t.Fatalf("Fetch read %q", got)
 	}
 
 	missing := ocispec.Descriptor{Digest: sha([]byte("absent")), Size: 6}

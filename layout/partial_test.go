@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -26,13 +25,7 @@ func partialBlob(n int) ([]byte, ocispec.Descriptor) {
 
 func assertStored(t *testing.T, ctx context.Context, l *layout.Layout, want []byte, d ocispec.Descriptor) {
 	t.Helper()
-	rc, err := l.Fetch(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	got, _ := io.ReadAll(rc)
-	if !bytes.Equal(got, want) {
+	if got := testkit.FetchBytes(t, l, d); !bytes.Equal(got, want) {
 		t.Fatalf("stored blob differs from what was downloaded")
 	}
 	if entries, _ := os.ReadDir(l.TempDir()); len(entries) != 0 {

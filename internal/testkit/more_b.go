@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-
+	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 
 	"github.com/ocipack/ocipack/layout"
@@ -53,4 +54,33 @@ func Tag(t testing.TB, l content.Tagger, desc ocispec.Descriptor, tags ...string
 			t.Fatalf("tag %s: %v", tag, err)
 		}
 	}
+}
+
+// CopyExpect copies srcRef of src to dst as dstRef with oras.Copy and
+// fails the test (naming what) unless it copies want's digest.
+func CopyExpect(t testing.TB, what string, src oras.ReadOnlyTarget, srcRef string, dst oras.Target, dstRef string, want ocispec.Descriptor) {
+	t.Helper()
+	got, err := oras.Copy(context.Background(), src, srcRef, dst, dstRef, oras.DefaultCopyOptions)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if got.Digest != want.Digest {
+		t.Fatalf("%s: copied %s, want %s", what, got.Digest, want.Digest)
+	}
+}
+
+// FetchBytes fetches the blob d from f and reads it whole (without
+// verifying it: callers that test verification check it themselves).
+func FetchBytes(t testing.TB, f content.Fetcher, d ocispec.Descriptor) []byte {
+	t.Helper()
+	rc, err := f.Fetch(context.Background(), d)
+	if err != nil {
+		t.Fatalf("fetch %s: %v", d.Digest, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", d.Digest, err)
+	}
+	return b
 }
