@@ -13,10 +13,15 @@ import (
 	"github.com/ocipack/ocipack/pack"
 )
 
-// exampleBundle creates the layout tmp/bundle and packs a file in it as
-// tag v1 (with a fixed SourceDateEpoch, so that its digests are stable).
-func exampleBundle(ctx context.Context, tmp string) *layout.Layout {
-	l, err := layout.OpenOrCreate(ctx, filepath.Join(tmp, "bundle"))
+// exampleBundle creates, in a new temporary directory tmp, the layout
+// tmp/bundle and packs a file in it as tag v1 (with a fixed
+// SourceDateEpoch, so that its digests are stable).
+func exampleBundle(ctx context.Context) (l *layout.Layout, tmp string) {
+	tmp, err := os.MkdirTemp("", "ocipack-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err = layout.OpenOrCreate(ctx, filepath.Join(tmp, "bundle"))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,17 +33,13 @@ func exampleBundle(ctx context.Context, tmp string) *layout.Layout {
 	if _, err := pack.Pack(ctx, l, "v1", []pack.Input{{Path: f}}, pack.Options{SourceDateEpoch: &epoch}); err != nil {
 		log.Fatal(err)
 	}
-	return l
+	return l, tmp
 }
 
 func ExampleExportFile() {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "ocipack-example-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	l, tmp := exampleBundle(ctx)
 	defer os.RemoveAll(tmp)
-	l := exampleBundle(ctx, tmp)
 	defer l.Close()
 
 	// Every tag (nil) into one seekable .tar.zst; Split would cut it into
@@ -55,12 +56,8 @@ func ExampleExportFile() {
 
 func ExampleImportDir() {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "ocipack-example-")
-	if err != nil {
-		log.Fatal(err)
-	}
+	l, tmp := exampleBundle(ctx)
 	defer os.RemoveAll(tmp)
-	l := exampleBundle(ctx, tmp)
 	p := filepath.Join(tmp, "bundle.tar")
 	if _, err := archive.ExportFile(ctx, l, []string{"v1"}, p, archive.ExportOptions{}); err != nil {
 		log.Fatal(err)
