@@ -18,9 +18,7 @@ import (
 // new tag in one update of index.json; when anything is wrong it sets none.
 func TestTagReference(t *testing.T) {
 	ctx := context.Background()
-	l := testkit.NewLayout(t)
-	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
-	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
+	l, m1, m2 := twoManifests(t)
 	testkit.Tag(t, l, m1, "v1")
 	testkit.Tag(t, l, m2, "b")
 

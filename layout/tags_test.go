@@ -19,9 +19,7 @@ import (
 
 func TestTagResolveUntag(t *testing.T) {
 	ctx := context.Background()
-	l := testkit.NewLayout(t)
-	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
-	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
+	l, m1, m2 := twoManifests(t)
 
 	testkit.Tag(t, l, m1, "v1")
 	got, err := l.Resolve(ctx, "v1")
