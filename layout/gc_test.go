@@ -314,7 +314,7 @@ func TestGCRefuses(t *testing.T) {
 func TestGCWaitsForWriters(t *testing.T) {
 	ctx := context.Background()
 	gcer := testkit.NewLayout(t) // never writes
-	writer := testkit.OpenOrCreateLayout(t, gcer.Path())
+	writer := testkit.OpenLayout(t, gcer.Path())
 	art := ckStoreArtifact(t, writer, "", "stored, not yet tagged")
 
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -343,7 +343,7 @@ func TestGCWaitsForWriters(t *testing.T) {
 func TestGCWaitsThenRuns(t *testing.T) {
 	ctx := context.Background()
 	gcer := testkit.NewLayout(t)
-	writer := testkit.OpenOrCreateLayout(t, gcer.Path())
+	writer := testkit.OpenLayout(t, gcer.Path())
 	art := ckStoreArtifact(t, writer, "", "stored, not yet tagged")
 	done := make(chan error, 1)
 	go func() {

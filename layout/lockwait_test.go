@@ -19,7 +19,7 @@ import (
 func TestLockWaitsAreInterruptible(t *testing.T) {
 	ctx := t.Context()
 	a := testkit.NewLayout(t)
-	b := testkit.OpenOrCreateLayout(t, a.Path())
+	b := testkit.OpenLayout(t, a.Path())
 	err := a.Exclusive(ctx, func() error {
 		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()

@@ -84,16 +84,3 @@ func FetchBytes(t testing.TB, f content.Fetcher, d ocispec.Descriptor) []byte {
 	}
 	return b
 }
-
-// OpenOrCreateLayout opens the layout at dir with layout.OpenOrCreate (a
-// second Layout on a directory another one holds, as another process would
-// open it) and closes it when the test ends (closing it before is fine).
-func OpenOrCreateLayout(t testing.TB, dir string) *layout.Layout {
-	t.Helper()
-	l, err := layout.OpenOrCreate(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
