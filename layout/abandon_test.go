@@ -1,7 +1,6 @@
 package layout_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -28,10 +27,7 @@ func TestAbandon(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte("mine")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		d := testkit.Ingest(t, l, "application/octet-stream", []byte("mine"))
 		if err := l.Abandon(ctx, layout.AbandonOptions{Blobs: []digest.Digest{d.Digest}, Layout: true, Dir: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -42,20 +38,12 @@ func TestAbandon(t *testing.T) {
 
 	t.Run("another writer tagged meanwhile", func(t *testing.T) {
 		l := testkit.NewLayout(t)
-		mine, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte("mine")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		mine := testkit.Ingest(t, l, "application/octet-stream", []byte("mine"))
 		// Another writer stores a manifest whose layer is a blob the
 		// failed writer stored too, and tags it.
-		other, err := layout.Open(ctx, l.Path())
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := testkit.OpenLayout(t, l.Path())
 		shared := testkit.StoreManifest(t, other, "", "shared")
-		if err := other.Tag(ctx, shared, "other"); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Tag(t, other, shared, "other")
 		other.Close()
 		before := testkit.BlobFiles(t, l.Path())
 		layer := digest.FromString("shared")
@@ -73,15 +61,8 @@ func TestAbandon(t *testing.T) {
 
 	t.Run("another writer at work", func(t *testing.T) {
 		l := testkit.NewLayout(t)
-		mine, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte("mine")))
-		if err != nil {
-			t.Fatal(err)
-		}
-		other, err := layout.Open(ctx, l.Path())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer other.Close()
+		mine := testkit.Ingest(t, l, "application/octet-stream", []byte("mine"))
+		other := testkit.OpenLayout(t, l.Path())
 		if err := other.HoldForWriting(ctx); err != nil {
 			t.Fatal(err)
 		}

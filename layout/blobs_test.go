@@ -29,10 +29,7 @@ func TestIngest(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	content := []byte("hello, layout\n")
-	desc, err := l.Ingest(ctx, "text/plain", bytes.NewReader(content))
-	if err != nil {
-		t.Fatal(err)
-	}
+	desc := testkit.Ingest(t, l, "text/plain", content)
 	want := ocispec.Descriptor{MediaType: "text/plain", Digest: sha(content), Size: int64(len(content))}
 	if desc.MediaType != want.MediaType || desc.Digest != want.Digest || desc.Size != want.Size {
 		t.Fatalf("Ingest = %+v, want %+v", desc, want)
@@ -274,18 +271,9 @@ func TestFetchAndExists(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	content := []byte("fetch me")
-	desc, err := l.Ingest(ctx, "x/y", bytes.NewReader(content))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := l.Fetch(ctx, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil || !bytes.Equal(got, content) {
-		t.Fatalf("Fetch read %q, %v", got, err)
+	desc := testkit.Ingest(t, l, "x/y", content)
+	if got := testkit.FetchBytes(t, l, desc); !bytes.Equal(got, content) {
+		t.Fatalf("Fetch read %q", got)
 	}
 
 	missing := ocispec.Descriptor{Digest: sha([]byte("absent")), Size: 6}
@@ -373,10 +361,7 @@ func TestStoreRepairsDamagedBlob(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := testkit.NewLayout(t)
-			desc, err := l.Ingest(ctx, "x/y", bytes.NewReader(content))
-			if err != nil {
-				t.Fatal(err)
-			}
+			desc := testkit.Ingest(t, l, "x/y", content)
 			testkit.WriteFile(t, l.BlobPath(desc.Digest), content[:5])
 			if ok, _ := l.Exists(ctx, desc); ok {
 				t.Fatal("Exists is true for a truncated blob")

@@ -58,16 +58,6 @@ func ckStoreArtifact(t testing.TB, l *layout.Layout, tag, body string) ckArtifac
 	return ckArtifact{manifest: desc, config: m.Config, layer: m.Layers[0]}
 }
 
-// ckIngest stores b as a blob.
-func ckIngest(t testing.TB, l *layout.Layout, mediaType string, b []byte) ocispec.Descriptor {
-	t.Helper()
-	d, err := l.Ingest(context.Background(), mediaType, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
-
 func ckCheck(t *testing.T, l *layout.Layout, opts layout.CheckOptions) *layout.CheckReport {
 	t.Helper()
 	rep, err := l.Check(context.Background(), opts)
@@ -184,13 +174,13 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return c.a.layer.Digest, layout.ProblemNotRegular
 		}, false},
 		{"unreferenced blob", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			return ckIngest(t, c.l, "application/octet-stream", []byte("nobody's")).Digest, layout.ProblemUnreferenced
+			return testkit.Ingest(t, c.l, "application/octet-stream", []byte("nobody's")).Digest, layout.ProblemUnreferenced
 		}, true},
 		{"unparseable manifest", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			return ckTagBlobAsManifest(t, c.l, "broken", []byte(`{"schemaVersion": 2, "config": `)), layout.ProblemCorruptManifest
+			return testkit.TagBlobAsManifest(t, c.l, "broken", []byte(`{"schemaVersion": 2, "config": `)).Digest, layout.ProblemCorruptManifest
 		}, false},
 		{"manifest without config", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			return ckTagBlobAsManifest(t, c.l, "broken", []byte(`{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}`)), layout.ProblemCorruptManifest
+			return testkit.TagBlobAsManifest(t, c.l, "broken", []byte(`{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "layers": []}`)).Digest, layout.ProblemCorruptManifest
 		}, false},
 		{"broken index.json", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
 			testkit.WriteFile(t, filepath.Join(c.l.Path(), "index.json"), `{"schemaVersion": 2, "manifests": [`)
@@ -207,7 +197,7 @@ func TestCheckFindsEachCorruption(t *testing.T) {
 			return "", layout.ProblemCorruptIndex
 		}, false},
 		{"index.json unknown media type", func(t *testing.T, c *ckLayout) (digest.Digest, layout.ProblemKind) {
-			d := ckIngest(t, c.l, "application/x.weird", []byte("weird"))
+			d := testkit.Ingest(t, c.l, "application/x.weird", []byte("weird"))
 			ckEditIndex(t, c.l, func(idx *ocispec.Index) {
 				d.Annotations = map[string]string{ocispec.AnnotationRefName: "weird"}
 				idx.Manifests = append(idx.Manifests, d)
@@ -276,8 +266,8 @@ func TestCheckListsEveryProblem(t *testing.T) {
 	if err := os.Truncate(c.l.BlobPath(third.layer.Digest), 1); err != nil {
 		t.Fatal(err)
 	}
-	extra := ckIngest(t, c.l, "application/octet-stream", []byte("dangling"))
-	broken := ckTagBlobAsManifest(t, c.l, "broken", []byte("not json"))
+	extra := testkit.Ingest(t, c.l, "application/octet-stream", []byte("dangling"))
+	broken := testkit.TagBlobAsManifest(t, c.l, "broken", []byte("not json")).Digest
 	testkit.WriteFile(t, filepath.Join(c.l.Path(), "blobs", "sha256", "not-a-digest"), "x")
 	ckRm(t, filepath.Join(c.l.Path(), "oci-layout"))
 
@@ -376,9 +366,7 @@ func TestCheckMissingSubjectIsAWarning(t *testing.T) {
 	l := testkit.NewLayout(t)
 	ghost := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("never stored"), Size: 12}
 	ref := ckPushReferrer(t, l, ghost, "a signature of something not here")
-	if err := l.Tag(context.Background(), ref, "sig"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, ref, "sig")
 	rep := ckCheck(t, l, layout.CheckOptions{})
 	if !rep.OK() {
 		t.Fatalf("problems:\n%s", ckLines(rep.Problems))
@@ -421,8 +409,8 @@ func TestCheckCanceled(t *testing.T) {
 // lists it in index.json, untagged.
 func ckPushReferrer(t testing.TB, l *layout.Layout, subject ocispec.Descriptor, body string) ocispec.Descriptor {
 	t.Helper()
-	cfg := ckIngest(t, l, ocispec.MediaTypeEmptyJSON, ocispec.DescriptorEmptyJSON.Data)
-	layer := ckIngest(t, l, "application/x.sbom", []byte(body))
+	cfg := testkit.Ingest(t, l, ocispec.MediaTypeEmptyJSON, ocispec.DescriptorEmptyJSON.Data)
+	layer := testkit.Ingest(t, l, "application/x.sbom", []byte(body))
 	s := subject
 	s.Annotations = nil
 	m := ocispec.Manifest{
@@ -442,16 +430,6 @@ func ckPushReferrer(t testing.TB, l *layout.Layout, subject ocispec.Descriptor, 
 		t.Fatal(err)
 	}
 	return desc
-}
-
-// ckTagBlobAsManifest stores b and tags it as an image manifest.
-func ckTagBlobAsManifest(t testing.TB, l *layout.Layout, tag string, b []byte) digest.Digest {
-	t.Helper()
-	d := ckIngest(t, l, ocispec.MediaTypeImageManifest, b)
-	if err := l.Tag(context.Background(), d, tag); err != nil {
-		t.Fatal(err)
-	}
-	return d.Digest
 }
 
 // ckEditIndex rewrites index.json behind the layout's back.

@@ -41,17 +41,28 @@ func ExampleOpenOrCreate() {
 	// tags: 0
 }
 
-func ExampleLayout_Ingest() {
-	ctx := context.Background()
+// newExampleLayout creates a layout in a new temporary directory and
+// returns it with the function that closes and removes it.
+func newExampleLayout(ctx context.Context) (*layout.Layout, func()) {
 	tmp, err := os.MkdirTemp("", "ocipack-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(tmp)
 	l, err := layout.OpenOrCreate(ctx, tmp)
 	if err != nil {
+		os.RemoveAll(tmp)
 		log.Fatal(err)
 	}
+	return l, func() {
+		l.Close()
+		os.RemoveAll(tmp)
+	}
+}
+
+func ExampleLayout_Ingest() {
+	ctx := context.Background()
+	l, remove := newExampleLayout(ctx)
+	defer remove()
 
 	desc, err := l.Ingest(ctx, "text/plain", strings.NewReader("hello\n"))
 	if err != nil {
@@ -91,15 +102,8 @@ func ExampleParseReference() {
 
 func ExampleLayout_Tag() {
 	ctx := context.Background()
-	tmp, err := os.MkdirTemp("", "ocipack-example-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	l, err := layout.OpenOrCreate(ctx, tmp)
-	if err != nil {
-		log.Fatal(err)
-	}
+	l, remove := newExampleLayout(ctx)
+	defer remove()
 
 	// A minimal image manifest: the empty config, no layers.
 	if _, err := l.Ingest(ctx, ocispec.MediaTypeEmptyJSON, strings.NewReader("{}")); err != nil {

@@ -24,10 +24,7 @@ func TestFifosDoNotBlock(t *testing.T) {
 	t.Run("index.json", func(t *testing.T) {
 		x := newFzFixture(t, []byte(`{"schemaVersion":2}`))
 		testkit.ReplaceWithFifo(t, filepath.Join(x.dir, ocispec.ImageIndexFile))
-		l, err := layout.Open(ctx, x.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := testkit.OpenLayout(t, x.dir)
 		testkit.Within(t, "Index", 10*time.Second, func() {
 			if _, err := l.Index(ctx); !errors.Is(err, layout.ErrCorrupt) {
 				t.Errorf("Index: %v, want ErrCorrupt", err)
@@ -53,10 +50,7 @@ func TestFifosDoNotBlock(t *testing.T) {
 		man.Annotations = map[string]string{ocispec.AnnotationRefName: "v1"}
 		x := newFzFixture(t, fzJSON(map[string]any{"schemaVersion": 2, "manifests": []any{man}}))
 		testkit.ReplaceWithFifo(t, filepath.Join(x.dir, "blobs", "sha256", man.Digest.Encoded()))
-		l, err := layout.Open(ctx, x.dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := testkit.OpenLayout(t, x.dir)
 		testkit.Within(t, "Inspect, Summaries, Check", 10*time.Second, func() {
 			if _, err := inspect.Describe(ctx, l, "v1"); err == nil {
 				t.Error("Inspect succeeded")

@@ -2,7 +2,6 @@ package layout_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -139,7 +138,7 @@ func TestGCKeepsReferrersOfTagged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loose := ckIngest(t, c.l, "application/octet-stream", []byte("loose"))
+	loose := testkit.Ingest(t, c.l, "application/octet-stream", []byte("loose"))
 
 	rep := ckGC(t, c.l, false)
 	if got := ckRemoved(rep); !reflect.DeepEqual(got, []digest.Digest{loose.Digest}) {
@@ -268,10 +267,10 @@ func TestGCRefuses(t *testing.T) {
 			testkit.FlipByteMiddle(t, c.l.BlobPath(c.a.manifest.Digest))
 		}, "sha256:"},
 		{"unparseable manifest", func(t *testing.T, c *ckLayout) {
-			ckTagBlobAsManifest(t, c.l, "broken", []byte("{not json"))
+			testkit.TagBlobAsManifest(t, c.l, "broken", []byte("{not json"))
 		}, `tag "broken"`},
 		{"unknown media type", func(t *testing.T, c *ckLayout) {
-			d := ckIngest(t, c.l, "application/x.weird", []byte("weird"))
+			d := testkit.Ingest(t, c.l, "application/x.weird", []byte("weird"))
 			ckEditIndex(t, c.l, func(idx *ocispec.Index) { idx.Manifests = append(idx.Manifests, d) })
 		}, "application/x.weird"},
 	}
@@ -281,7 +280,7 @@ func TestGCRefuses(t *testing.T) {
 			if err := c.l.Untag(context.Background(), "b"); err != nil {
 				t.Fatal(err)
 			}
-			loose := ckIngest(t, c.l, "application/octet-stream", []byte("loose"))
+			loose := testkit.Ingest(t, c.l, "application/octet-stream", []byte("loose"))
 			testkit.WriteFile(t, filepath.Join(c.l.Path(), layout.WorkDir, "tmp", "blob-1"), "partial")
 			tc.corrupt(t, c)
 			before := testkit.BlobFiles(t, c.l.Path())
@@ -315,11 +314,7 @@ func TestGCRefuses(t *testing.T) {
 func TestGCWaitsForWriters(t *testing.T) {
 	ctx := context.Background()
 	gcer := testkit.NewLayout(t) // never writes
-	writer, err := layout.OpenOrCreate(ctx, gcer.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer writer.Close()
+	writer := testkit.OpenLayout(t, gcer.Path())
 	art := ckStoreArtifact(t, writer, "", "stored, not yet tagged")
 
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
@@ -330,9 +325,7 @@ func TestGCWaitsForWriters(t *testing.T) {
 	}
 	ckRequirePresent(t, gcer, art.manifest.Digest, art.layer.Digest, art.config.Digest)
 
-	if err := writer.Tag(ctx, art.manifest, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, writer, art.manifest, "v1")
 	if err := writer.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -350,10 +343,7 @@ func TestGCWaitsForWriters(t *testing.T) {
 func TestGCWaitsThenRuns(t *testing.T) {
 	ctx := context.Background()
 	gcer := testkit.NewLayout(t)
-	writer, err := layout.OpenOrCreate(ctx, gcer.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	writer := testkit.OpenLayout(t, gcer.Path())
 	art := ckStoreArtifact(t, writer, "", "stored, not yet tagged")
 	done := make(chan error, 1)
 	go func() {
@@ -394,9 +384,7 @@ func TestGCIndexOfIndexes(t *testing.T) {
 	art := ckStoreArtifact(t, l, "", "inside an index")
 	inner := ckStoreIndex(t, l, art.manifest)
 	outer := ckStoreIndex(t, l, inner)
-	if err := l.Tag(context.Background(), outer, "multi"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, outer, "multi")
 	rep := ckGC(t, l, false)
 	if len(rep.Removed) != 0 {
 		t.Errorf("removed %+v", rep.Removed)
@@ -421,15 +409,6 @@ func ckStoreIndex(t testing.TB, l *layout.Layout, ms ...ocispec.Descriptor) ocis
 	t.Helper()
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: ms}
 	idx.SchemaVersion = 2
-	b := ckJSON(t, idx)
-	return ckIngest(t, l, ocispec.MediaTypeImageIndex, b)
-}
-
-func ckJSON(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	b := testkit.MustJSON(t, idx)
+	return testkit.Ingest(t, l, ocispec.MediaTypeImageIndex, b)
 }

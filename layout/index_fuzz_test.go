@@ -108,6 +108,17 @@ func newFzFixture(t testing.TB, indexJSON []byte, extra ...[]byte) *fzFixture {
 
 // fzIndexSeeds are index.json files: well-formed ones using the fixture's
 // blobs, and broken ones.
+// fzFuzz adds seeds to f and fuzzes fn, given a context and the time the
+// input started.
+func fzFuzz(f *testing.F, seeds [][]byte, fn func(t *testing.T, ctx context.Context, start time.Time, data []byte)) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fn(t, context.Background(), time.Now(), data)
+	})
+}
+
 func fzIndexSeeds() [][]byte {
 	cfg, layer, man, idx, ref, _ := fzBlobs()
 	tagged := func(d ocispec.Descriptor, tag string) ocispec.Descriptor {
@@ -190,12 +201,7 @@ func problemKey(p layout.Problem) string {
 // and makes Check report a problem; GC never removes what Check saw
 // reachable.
 func FuzzIndex(f *testing.F) {
-	for _, s := range fzIndexSeeds() {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
-		ctx := context.Background()
+	fzFuzz(f, fzIndexSeeds(), func(t *testing.T, ctx context.Context, start time.Time, data []byte) {
 		x := newFzFixture(t, data)
 		l, err := layout.Open(ctx, x.dir)
 		if err != nil {
@@ -429,12 +435,7 @@ func fzManifestSeeds() [][]byte {
 // layout's sentinels (ErrCorrupt for content that does not parse), and
 // agree: ReadManifest refuses exactly what Check reports as a problem.
 func FuzzManifest(f *testing.F) {
-	for _, s := range fzManifestSeeds() {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		start := time.Now()
-		ctx := context.Background()
+	fzFuzz(f, fzManifestSeeds(), func(t *testing.T, ctx context.Context, start time.Time, data []byte) {
 		desc := fzDesc(ocispec.MediaTypeImageManifest, data)
 		indexes := map[string][]byte{
 			"tagged":   fzJSON(map[string]any{"schemaVersion": 2, "manifests": []any{map[string]any{"mediaType": desc.MediaType, "digest": desc.Digest, "size": desc.Size, "annotations": map[string]string{ocispec.AnnotationRefName: "v1"}}}}),
@@ -516,10 +517,7 @@ func FuzzManifest(f *testing.F) {
 func TestCheckGraph(t *testing.T) {
 	ctx := context.Background()
 	x := newFzFixture(t, []byte(`{"schemaVersion":2,"manifests":[]}`))
-	l, err := layout.Open(ctx, x.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := testkit.OpenLayout(t, x.dir)
 	unknown := x.config
 	unknown.MediaType = "application/octet-stream"
 	wrongSize := x.manifest

@@ -83,9 +83,7 @@ func TestOpenOrCreateKeepsExistingLayout(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	desc := testkit.StoreManifest(t, l, "application/x.test", "hello")
-	if err := l.Tag(ctx, desc, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, desc, "v1")
 	before := testkit.ReadFile(t, filepath.Join(l.Path(), "index.json"))
 	l2, err := layout.OpenOrCreate(ctx, l.Path())
 	if err != nil {
@@ -201,10 +199,7 @@ func TestOpenWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	testkit.WriteFile(t, filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	l, err := layout.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := testkit.OpenLayout(t, dir)
 	tags, err := l.Tags(ctx)
 	if err != nil || len(tags) != 0 {
 		t.Fatalf("Tags() = %v, %v", tags, err)

@@ -260,13 +260,9 @@ func TestFifoLockFiles(t *testing.T) {
 // replaced by a link to a file outside: TruncateSegment and OpenSegment
 // refuse it; the old TruncateSegment truncated the file it points to.
 func TestPartialSegmentLinkNotFollowed(t *testing.T) {
-	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, desc := partialBlob(1 << 16)
-	p, err := l.OpenWriter(ctx, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := openWriter(t, l, desc)
 	defer p.Close()
 	f, err := p.OpenSegment(4096)
 	if err != nil {

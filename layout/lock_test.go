@@ -105,10 +105,7 @@ func TestCrossProcessTagging(t *testing.T) {
 	if idx.SchemaVersion != 2 || idx.MediaType != ocispec.MediaTypeImageIndex {
 		t.Errorf("index.json header: %+v", idx)
 	}
-	l, err := layout.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := testkit.OpenLayout(t, dir)
 	tags, err := l.Tags(ctx)
 	if err != nil {
 		t.Fatal(err)

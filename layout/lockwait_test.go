@@ -10,7 +10,6 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/internal/testkit"
-	"github.com/ocipack/ocipack/layout"
 )
 
 // TestLockWaitsAreInterruptible: a writer waiting for GC's exclusive lock,
@@ -20,12 +19,8 @@ import (
 func TestLockWaitsAreInterruptible(t *testing.T) {
 	ctx := t.Context()
 	a := testkit.NewLayout(t)
-	b, err := layout.OpenOrCreate(ctx, a.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	err = a.Exclusive(ctx, func() error {
+	b := testkit.OpenLayout(t, a.Path())
+	err := a.Exclusive(ctx, func() error {
 		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, err := b.Ingest(short, "application/octet-stream", strings.NewReader("waits"))

@@ -64,18 +64,10 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Tag(ctx, manifest, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, fs, manifest, "v1")
 
 	l := testkit.NewLayout(t)
-	copied, err := oras.Copy(ctx, fs, "v1", l, "v1", oras.DefaultCopyOptions)
-	if err != nil {
-		t.Fatalf("oras.Copy into the layout: %v", err)
-	}
-	if copied.Digest != manifest.Digest {
-		t.Fatalf("copied %s, want %s", copied.Digest, manifest.Digest)
-	}
+	testkit.CopyExpect(t, "oras.Copy into the layout", fs, "v1", l, "v1", manifest)
 	got, err := l.Resolve(ctx, "v1")
 	if err != nil || got.Digest != manifest.Digest {
 		t.Fatalf("Resolve(v1) = %+v, %v", got, err)
@@ -95,10 +87,7 @@ func TestOrasFileStoreToLayout(t *testing.T) {
 	}
 
 	// Reopen from disk, as another process would, and unpack.
-	l2, err := layout.Open(ctx, l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	l2 := testkit.OpenLayout(t, l.Path())
 	dest := filepath.Join(t.TempDir(), "out")
 	res, err := unpack.Unpack(ctx, l2, "v1", dest, unpack.Options{})
 	if err != nil {
@@ -127,22 +116,14 @@ func TestOrasOCIStoreRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	m := testkit.StoreManifest(t, l, "application/x.roundtrip", "round and round")
-	if err := l.Tag(ctx, m, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, m, "v1")
 
 	ociDir := filepath.Join(t.TempDir(), "oci")
 	store, err := oci.New(ociDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d1, err := oras.Copy(ctx, l, "v1", store, "v1", oras.DefaultCopyOptions)
-	if err != nil {
-		t.Fatalf("oras.Copy layout -> oci store: %v", err)
-	}
-	if d1.Digest != m.Digest {
-		t.Fatalf("oci store got %s, want %s", d1.Digest, m.Digest)
-	}
+	testkit.CopyExpect(t, "oras.Copy layout -> oci store", l, "v1", store, "v1", m)
 
 	// oras-go's store wrote an ordinary layout: our Open reads it as is.
 	theirs, err := layout.Open(ctx, ociDir)
@@ -159,13 +140,7 @@ func TestOrasOCIStoreRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := testkit.NewLayout(t)
-	d2, err := oras.Copy(ctx, store2, "v1", back, "v2", oras.DefaultCopyOptions)
-	if err != nil {
-		t.Fatalf("oras.Copy oci store -> layout: %v", err)
-	}
-	if d2.Digest != m.Digest {
-		t.Fatalf("round trip changed the digest: %s, want %s", d2.Digest, m.Digest)
-	}
+	testkit.CopyExpect(t, "oras.Copy oci store -> layout (round trip)", store2, "v1", back, "v2", m)
 	got, err := back.Resolve(ctx, "v2")
 	if err != nil || got.Digest != m.Digest || got.Size != m.Size {
 		t.Fatalf("Resolve(v2) = %+v, %v", got, err)

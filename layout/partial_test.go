@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -24,15 +23,19 @@ func partialBlob(n int) ([]byte, ocispec.Descriptor) {
 	return b, ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(b), Size: int64(n)}
 }
 
-func assertStored(t *testing.T, ctx context.Context, l *layout.Layout, want []byte, d ocispec.Descriptor) {
+// openWriter opens a Writer on d in l, failing the test if it cannot.
+func openWriter(t *testing.T, l *layout.Layout, d ocispec.Descriptor) *layout.Writer {
 	t.Helper()
-	rc, err := l.Fetch(ctx, d)
+	w, err := l.OpenWriter(t.Context(), d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rc.Close()
-	got, _ := io.ReadAll(rc)
-	if !bytes.Equal(got, want) {
+	return w
+}
+
+func assertStored(t *testing.T, ctx context.Context, l *layout.Layout, want []byte, d ocispec.Descriptor) {
+	t.Helper()
+	if got := testkit.FetchBytes(t, l, d); !bytes.Equal(got, want) {
 		t.Fatalf("stored blob differs from what was downloaded")
 	}
 	if entries, _ := os.ReadDir(l.TempDir()); len(entries) != 0 {
@@ -46,20 +49,14 @@ func TestPartialResume(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(3<<20 + 17)
-	p, err := l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := openWriter(t, l, d)
 	if _, err := p.Write(data[:1<<20]); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	p, err = l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = openWriter(t, l, d)
 	if p.Offset() != 1<<20 {
 		t.Fatalf("reopened at %d, want %d", p.Offset(), 1<<20)
 	}
@@ -85,10 +82,7 @@ func TestPartialDamaged(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(1 << 20)
-	p, err := l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := openWriter(t, l, d)
 	p.Write(data[:1000])
 	p.Close()
 	path := filepath.Join(l.TempDir(), "partial-sha256-"+d.Digest.Encoded())
@@ -98,10 +92,7 @@ func TestPartialDamaged(t *testing.T) {
 	}
 	f.WriteAt([]byte{data[500] ^ 1}, 500)
 	f.Close()
-	p, err = l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = openWriter(t, l, d)
 	p.Write(data[p.Offset():])
 	if err := p.Commit(ctx); !errors.Is(err, layout.ErrDigestMismatch) || !bytes.Contains([]byte(err.Error()), []byte(d.Digest.String())) {
 		t.Fatalf("commit of damaged bytes: %v, want ErrDigestMismatch naming %s", err, d.Digest)
@@ -109,10 +100,7 @@ func TestPartialDamaged(t *testing.T) {
 	if ok, _ := l.Exists(ctx, d); ok {
 		t.Fatal("a blob that does not match its digest was stored")
 	}
-	p, err = l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = openWriter(t, l, d)
 	if p.Offset() != 0 {
 		t.Fatalf("after a mismatch the download continues at %d, want 0", p.Offset())
 	}
@@ -128,15 +116,8 @@ func TestPartialBusy(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	_, d := partialBlob(4096)
-	p, err := l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l2, err := layout.Open(ctx, l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
+	p := openWriter(t, l, d)
+	l2 := testkit.OpenLayout(t, l.Path())
 	if _, err := l2.OpenWriter(ctx, d); !errors.Is(err, layout.ErrWriterBusy) {
 		t.Errorf("second OpenWriter: %v, want ErrWriterBusy", err)
 	}
@@ -155,10 +136,7 @@ func TestPartialSegments(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(10 << 20)
-	p, err := l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := openWriter(t, l, d)
 	starts := []int64{7 << 20, 3 << 20}
 	for i, s := range starts {
 		end := int64(len(data))
@@ -200,10 +178,7 @@ func TestWriterSections(t *testing.T) {
 	ctx := t.Context()
 	l := testkit.NewLayout(t)
 	data, d := partialBlob(10 << 20)
-	w, err := l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openWriter(t, l, d)
 	secs, err := w.Sections(4, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -221,10 +196,7 @@ func TestWriterSections(t *testing.T) {
 		}
 	}
 	w.Close()
-	w, err = l.OpenWriter(ctx, d)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w = openWriter(t, l, d)
 	defer w.Close()
 	rest, err := w.Sections(4, 1<<20)
 	if err != nil {

@@ -34,10 +34,7 @@ func robustDuringExclusive(t *testing.T, dir string, remove func(), writer func(
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	gcer, err := layout.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gcer := testkit.OpenLayout(t, dir)
 	entered, release := make(chan struct{}), make(chan struct{})
 	exDone := make(chan error, 1)
 	go func() {
@@ -97,14 +94,11 @@ func TestRobustTagWaitsForGC(t *testing.T) {
 func TestRobustPushWaitsForGC(t *testing.T) {
 	l := testkit.NewLayout(t)
 	content := []byte("a blob gc removes while a copy decides to skip it")
-	desc, err := l.Ingest(context.Background(), "application/octet-stream", bytes.NewReader(content))
-	if err != nil {
-		t.Fatal(err)
-	}
+	desc := testkit.Ingest(t, l, "application/octet-stream", content)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	err = robustDuringExclusive(t, l.Path(),
+	err := robustDuringExclusive(t, l.Path(),
 		func() { os.Remove(l.BlobPath(desc.Digest)) },
 		func(ctx context.Context) error {
 			w, err := layout.Open(ctx, l.Path())
@@ -128,10 +122,7 @@ func TestRobustHoldForWriting(t *testing.T) {
 	if err := l.HoldForWriting(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	other, err := layout.Open(context.Background(), l.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := testkit.OpenLayout(t, l.Path())
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	if _, err := other.GC(ctx, layout.GCOptions{}); !errors.Is(err, layout.ErrBusy) {
@@ -249,9 +240,7 @@ func TestRobustPackCheckSpace(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	keep := testkit.StoreManifest(t, l, "application/x.robust", "kept")
-	if err := l.Tag(ctx, keep, "keep"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, keep, "keep")
 	blobs := testkit.BlobFiles(t, l.Path())
 	in := filepath.Join(t.TempDir(), "in.bin")
 	testkit.WriteFile(t, in, bytes.Repeat([]byte("x"), 123456))

@@ -18,15 +18,9 @@ import (
 // new tag in one update of index.json; when anything is wrong it sets none.
 func TestTagReference(t *testing.T) {
 	ctx := context.Background()
-	l := testkit.NewLayout(t)
-	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
-	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
-	if err := l.Tag(ctx, m1, "v1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Tag(ctx, m2, "b"); err != nil {
-		t.Fatal(err)
-	}
+	l, m1, m2 := twoManifests(t)
+	testkit.Tag(t, l, m1, "v1")
+	testkit.Tag(t, l, m2, "b")
 
 	// By tag, several tags at once, one of them moved from m2.
 	got, err := tagReference(ctx, l, "v1", "a", "b", "c")

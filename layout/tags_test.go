@@ -19,13 +19,9 @@ import (
 
 func TestTagResolveUntag(t *testing.T) {
 	ctx := context.Background()
-	l := testkit.NewLayout(t)
-	m1 := testkit.StoreManifest(t, l, "application/x.one", "one")
-	m2 := testkit.StoreManifest(t, l, "application/x.two", "two")
+	l, m1, m2 := twoManifests(t)
 
-	if err := l.Tag(ctx, m1, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, m1, "v1")
 	got, err := l.Resolve(ctx, "v1")
 	if err != nil {
 		t.Fatal(err)
@@ -41,9 +37,7 @@ func TestTagResolveUntag(t *testing.T) {
 	}
 
 	// The tag moves; there is never more than one entry for it.
-	if err := l.Tag(ctx, m2, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, m2, "v1")
 	if got, _ := l.Resolve(ctx, "v1"); got.Digest != m2.Digest {
 		t.Errorf("after moving, Resolve(v1) = %s, want %s", got.Digest, m2.Digest)
 	}
@@ -53,9 +47,7 @@ func TestTagResolveUntag(t *testing.T) {
 	}
 
 	// Two tags on one manifest.
-	if err := l.Tag(ctx, m2, "latest"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, m2, "latest")
 	if got := testkit.Tags(t, l); !slices.Equal(got, []string{"latest", "v1"}) {
 		t.Errorf("Tags = %v", got)
 	}
@@ -161,9 +153,7 @@ func TestIndexOrderStable(t *testing.T) {
 		}
 		b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 		// Re-tagging a tag where it already points rewrites the same bytes.
-		if err := l.Tag(ctx, ms["c"], "c"); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Tag(t, l, ms["c"], "c")
 		b2, _ := os.ReadFile(filepath.Join(dir, "index.json"))
 		if !bytes.Equal(b, b2) {
 			t.Errorf("re-tagging changed index.json:\n%s\n%s", b, b2)
@@ -204,9 +194,7 @@ func TestForeignEntriesPreserved(t *testing.T) {
 	b, _ := json.Marshal(idx)
 	testkit.WriteFile(t, filepath.Join(l.Path(), "index.json"), b)
 
-	if err := l.Tag(ctx, mine, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, mine, "v1")
 	check := func(when string, wantTags []string) {
 		t.Helper()
 		got := testkit.ReadIndex(t, l.Path())
@@ -279,10 +267,7 @@ func TestResolveStoredUntaggedManifest(t *testing.T) {
 	// manifests.
 	child := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: m.Digest, Size: m.Size}
 	ib, _ := json.Marshal(map[string]any{"schemaVersion": 2, "manifests": []ocispec.Descriptor{child}})
-	idxDesc, err := l.Ingest(ctx, "", bytes.NewReader(ib))
-	if err != nil {
-		t.Fatal(err)
-	}
+	idxDesc := testkit.Ingest(t, l, "", ib)
 	d, err = l.Resolve(ctx, idxDesc.Digest.String())
 	if err != nil || d.MediaType != ocispec.MediaTypeImageIndex {
 		t.Errorf("Resolve(index) = %+v, %v; want media type %s", d, err, ocispec.MediaTypeImageIndex)
@@ -297,9 +282,7 @@ func TestResolveStoredUntaggedManifest(t *testing.T) {
 		t.Errorf("Resolve(junk blob): %v, want ErrCorrupt", err)
 	}
 	// A stored manifest can be tagged by a descriptor from Resolve.
-	if err := l.Tag(ctx, d, "idx"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, d, "idx")
 	if got, err := l.Resolve(ctx, "idx"); err != nil || got.Digest != idxDesc.Digest || got.MediaType != ocispec.MediaTypeImageIndex {
 		t.Errorf("Resolve(idx) = %+v, %v", got, err)
 	}
@@ -311,9 +294,7 @@ func TestUpdateIndexError(t *testing.T) {
 	ctx := context.Background()
 	l := testkit.NewLayout(t)
 	m := testkit.StoreManifest(t, l, "application/x.test", "x")
-	if err := l.Tag(ctx, m, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, m, "v1")
 	before, _ := os.ReadFile(filepath.Join(l.Path(), "index.json"))
 	boom := errors.New("boom")
 	err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error {

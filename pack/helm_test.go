@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -59,15 +58,7 @@ var epoch2024 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func blob(t *testing.T, l *layout.Layout, d ocispec.Descriptor) []byte {
 	t.Helper()
-	rc, err := l.Fetch(context.Background(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testkit.FetchBytes(t, l, d)
 	if got := digest.FromBytes(b); got != d.Digest {
 		t.Fatalf("blob %s hashes to %s", d.Digest, got)
 	}

@@ -410,46 +410,27 @@ func TestPackBlobSharing(t *testing.T) {
 // stored, with an error that errors.Is recognises and that names the path.
 func TestPackRefusals(t *testing.T) {
 	ctx := context.Background()
-	cases := []struct {
-		name  string
-		setup func(t *testing.T, src string) (inputs []pack.Input, culprit string)
-		want  error
-	}{
+	cases := []ptRefusal{
 		{
 			name: "symlink outside the tree",
 			setup: func(t *testing.T, src string) ([]pack.Input, string) {
-				tree := ptTree(t, src, "tree")
 				ptWrite(t, src, "secret.txt", "secret", 0o644)
-				link := filepath.Join(tree, "a", "escape")
-				if err := os.Symlink("../../secret.txt", link); err != nil {
-					t.Fatal(err)
-				}
-				return []pack.Input{{Path: tree}}, link
+				return ptTreeWithLink(t, src, "a/escape", func(string) string { return "../../secret.txt" })
 			},
 			want: pack.ErrUnsupportedFile,
 		},
 		{
 			name: "symlink to the tree's parent",
 			setup: func(t *testing.T, src string) ([]pack.Input, string) {
-				tree := ptTree(t, src, "tree")
-				link := filepath.Join(tree, "up")
-				if err := os.Symlink("..", link); err != nil {
-					t.Fatal(err)
-				}
-				return []pack.Input{{Path: tree}}, link
+				return ptTreeWithLink(t, src, "up", func(string) string { return ".." })
 			},
 			want: pack.ErrUnsupportedFile,
 		},
 		{
 			name: "absolute symlink",
 			setup: func(t *testing.T, src string) ([]pack.Input, string) {
-				tree := ptTree(t, src, "tree")
 				// Absolute even when it points inside the tree.
-				link := filepath.Join(tree, "abs")
-				if err := os.Symlink(filepath.Join(tree, "data.txt"), link); err != nil {
-					t.Fatal(err)
-				}
-				return []pack.Input{{Path: tree}}, link
+				return ptTreeWithLink(t, src, "abs", func(tree string) string { return filepath.Join(tree, "data.txt") })
 			},
 			want: pack.ErrUnsupportedFile,
 		},
@@ -498,6 +479,27 @@ func TestPackRefusals(t *testing.T) {
 			ptAssertNothingStored(t, l)
 		})
 	}
+}
+
+// ptRefusal is an input Pack refuses: setup makes it in src and returns the
+// inputs and the path the error must name.
+type ptRefusal struct {
+	name  string
+	setup func(t *testing.T, src string) (inputs []pack.Input, culprit string)
+	want  error
+}
+
+// ptTreeWithLink makes ptTree's tree in src with a symlink at rel (slash
+// separated) to target(tree), and returns the tree as the input and the
+// link as the culprit.
+func ptTreeWithLink(t *testing.T, src, rel string, target func(tree string) string) ([]pack.Input, string) {
+	t.Helper()
+	tree := ptTree(t, src, "tree")
+	link := filepath.Join(tree, filepath.FromSlash(rel))
+	if err := os.Symlink(target(tree), link); err != nil {
+		t.Fatal(err)
+	}
+	return []pack.Input{{Path: tree}}, link
 }
 
 // ptAssertNothingStored fails unless l has no tag, no blob and no

@@ -14,11 +14,7 @@ import (
 // hard link, and unpack links it again.
 const hardLinksKept = true
 
-var platformRefusals = []struct {
-	name  string
-	setup func(t *testing.T, src string) (inputs []pack.Input, culprit string)
-	want  error
-}{
+var platformRefusals = []ptRefusal{
 	{
 		name: "fifo in a directory",
 		setup: func(t *testing.T, src string) ([]pack.Input, string) {

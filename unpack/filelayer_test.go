@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,20 +43,6 @@ func (t *lyingTarget) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadC
 
 var _ oras.ReadOnlyTarget = (*lyingTarget)(nil)
 
-// errReader returns the bytes of r, then err.
-type errReader struct {
-	r   io.Reader
-	err error
-}
-
-func (e *errReader) Read(p []byte) (int, error) {
-	n, err := e.r.Read(p)
-	if err == io.EOF {
-		err = e.err
-	}
-	return n, err
-}
-
 func TestFileLayerVerification(t *testing.T) {
 	const size = 5<<20 + 123 // several hashcopy pieces
 	data := testkit.RandomBytes(7, size)
@@ -76,10 +63,10 @@ func TestFileLayerVerification(t *testing.T) {
 			err: layout.ErrSizeMismatch, msg: "truncated at"},
 		{name: "other content", content: func() io.Reader { return bytes.NewReader(other) },
 			err: layout.ErrDigestMismatch, msg: "content hashes to"},
-		{name: "read error", content: func() io.Reader { return &errReader{r: bytes.NewReader(data[:3<<20]), err: errDisk} },
+		{name: "read error", content: func() io.Reader { return io.MultiReader(bytes.NewReader(data[:3<<20]), iotest.ErrReader(errDisk)) },
 			err: errDisk},
 		{name: "unexpected EOF", content: func() io.Reader {
-			return &errReader{r: bytes.NewReader(data[:3<<20]), err: io.ErrUnexpectedEOF}
+			return io.MultiReader(bytes.NewReader(data[:3<<20]), iotest.ErrReader(io.ErrUnexpectedEOF))
 		}, err: io.ErrUnexpectedEOF},
 		// The directory layer before takes 1 MiB of the budget, so the
 		// file runs out of it while it is written.

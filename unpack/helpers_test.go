@@ -35,10 +35,7 @@ const (
 // ingest stores b as a blob.
 func ingest(t *testing.T, l *layout.Layout, mediaType string, b []byte) ocispec.Descriptor {
 	t.Helper()
-	d, err := l.Ingest(context.Background(), mediaType, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := testkit.Ingest(t, l, mediaType, b)
 	return d
 }
 
@@ -61,9 +58,7 @@ func pushManifest(t *testing.T, l *layout.Layout, layers ...ocispec.Descriptor) 
 		t.Fatal(err)
 	}
 	d := ingest(t, l, ocispec.MediaTypeImageManifest, b)
-	if err := l.Tag(context.Background(), d, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, l, d, "v1")
 	return d
 }
 

@@ -52,9 +52,7 @@ func TestOrasPushedContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fs.Tag(ctx, m, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	testkit.Tag(t, fs, m, "v1")
 
 	l := testkit.NewLayout(t)
 	if _, err := oras.Copy(ctx, fs, "v1", l, "v1", oras.DefaultCopyOptions); err != nil {

@@ -480,10 +480,7 @@ func FuzzUnpackTar(f *testing.F) {
 			ld := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(blob), Size: int64(len(blob)), Annotations: ann}
 			dir := filepath.Join(t.TempDir(), "layout")
 			fzWriteLayout(t, dir, [][]byte{blob}, []ocispec.Descriptor{ld})
-			l, err := layout.Open(context.Background(), dir)
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := testkit.OpenLayout(t, dir)
 			j := newFzJail(t, existing)
 			res, err := unpack.Unpack(context.Background(), l, "v1", j.dest, unpack.Options{Overwrite: existing, MaxSize: fzTarMaxSize})
 			if err != nil {
@@ -601,10 +598,7 @@ func FuzzUnpackManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := filepath.Join(t.TempDir(), "layout")
 		fzWriteLayoutManifest(t, dir, data, list)
-		l, err := layout.Open(context.Background(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := testkit.OpenLayout(t, dir)
 		j := newFzJail(t, false)
 		res, err := unpack.Unpack(context.Background(), l, "v1", j.dest, unpack.Options{MaxSize: fzTarMaxSize})
 		if err != nil {
@@ -633,11 +627,8 @@ func TestFuzzUnpackSeeds(t *testing.T) {
 	for i, m := range fzManifestSeeds() {
 		dir := filepath.Join(t.TempDir(), "layout")
 		fzWriteLayoutManifest(t, dir, m, list)
-		l, err := layout.Open(context.Background(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = unpack.Unpack(context.Background(), l, "v1", filepath.Join(tempDir(t), "dest"), unpack.Options{})
+		l := testkit.OpenLayout(t, dir)
+		_, err := unpack.Unpack(context.Background(), l, "v1", filepath.Join(tempDir(t), "dest"), unpack.Options{})
 		if (err == nil) != good[i] {
 			t.Errorf("manifest seed %d: %v\n%s", i, err, m)
 		}
@@ -648,11 +639,8 @@ func TestFuzzUnpackSeeds(t *testing.T) {
 			Annotations: map[string]string{ocispec.AnnotationTitle: "d", layout.AnnotationUnpack: "true"}}
 		dir := filepath.Join(t.TempDir(), "layout")
 		fzWriteLayout(t, dir, [][]byte{tb}, []ocispec.Descriptor{ld})
-		l, err := layout.Open(context.Background(), dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = unpack.Unpack(context.Background(), l, "v1", filepath.Join(tempDir(t), "dest"), unpack.Options{MaxSize: fzTarMaxSize})
+		l := testkit.OpenLayout(t, dir)
+		_, err := unpack.Unpack(context.Background(), l, "v1", filepath.Join(tempDir(t), "dest"), unpack.Options{MaxSize: fzTarMaxSize})
 		if (err == nil) != good[i] {
 			t.Errorf("tar seed %d: %v", i, err)
 		}

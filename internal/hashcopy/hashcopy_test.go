@@ -154,17 +154,8 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 }
 
 // failingReader returns data, then err instead of io.EOF.
-type failingReader struct {
-	r   io.Reader
-	err error
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	n, err := f.r.Read(p)
-	if err == io.EOF {
-		err = f.err
-	}
-	return n, err
+func failingReader(data []byte, err error) io.Reader {
+	return io.MultiReader(bytes.NewReader(data), iotest.ErrReader(err))
 }
 
 // TestCopyReadError: an error from the source other than io.EOF (here
@@ -178,9 +169,9 @@ func TestCopyReadError(t *testing.T) {
 				data := random(size)
 				before := runtime.NumGoroutine()
 				var got, want bytes.Buffer
-				n, err := Copy(context.Background(), &got, sha256.New(), &failingReader{r: bytes.NewReader(data), err: rerr})
+				n, err := Copy(context.Background(), &got, sha256.New(), failingReader(data, rerr))
 				checkNoLeak(t, before)
-				wn, werr := serialCopy(context.Background(), &want, sha256.New(), &failingReader{r: bytes.NewReader(data), err: rerr})
+				wn, werr := serialCopy(context.Background(), &want, sha256.New(), failingReader(data, rerr))
 				if err != rerr || werr != rerr {
 					t.Fatalf("Copy error %v (serial %v), want %v", err, werr, rerr)
 				}
@@ -262,7 +253,7 @@ func TestCopyWriteErrorWinsOverReadError(t *testing.T) {
 	data := random(2*BufferSize + 5)
 	errFull := errors.New("no space left")
 	w := &limitedWriter{limit: 2 * BufferSize, errToGive: errFull}
-	_, err := Copy(context.Background(), w, sha256.New(), &failingReader{r: bytes.NewReader(data), err: io.ErrUnexpectedEOF})
+	_, err := Copy(context.Background(), w, sha256.New(), failingReader(data, io.ErrUnexpectedEOF))
 	if !errors.Is(err, errFull) {
 		t.Fatalf("error %v, want %v", err, errFull)
 	}

@@ -52,6 +52,23 @@ func pushImage(ctx context.Context, r *remote.Repository, data []byte, tag strin
 	return layer, mdesc, nil
 }
 
+// pushResolved pushes an image of data tagged v1 to r (what names the push
+// in failures), checks that v1 resolves to its manifest, and returns its
+// layer.
+func pushResolved(t *testing.T, r *remote.Repository, data []byte, what string) ocispec.Descriptor {
+	t.Helper()
+	ctx := context.Background()
+	layer, mdesc, err := pushImage(ctx, r, data, "v1")
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	got, err := r.Resolve(ctx, "v1")
+	if err != nil || got.Digest != mdesc.Digest {
+		t.Fatalf("resolve = %v, %v; want %s", got.Digest, err, mdesc.Digest)
+	}
+	return layer
+}
+
 func TestAnonymousPushPull(t *testing.T) {
 	ctx := context.Background()
 	reg := StartRegistry(t, RegistryOptions{})
@@ -187,14 +204,7 @@ func TestBasicAuth(t *testing.T) {
 		Client:     reg.Client(),
 		Credential: auth.StaticCredential(reg.Host, auth.Credential{Username: "alice", Password: "s3cret"}),
 	})
-	_, mdesc, err := pushImage(ctx, good, []byte("secret data"), "v1")
-	if err != nil {
-		t.Fatalf("authenticated push: %v", err)
-	}
-	got, err := good.Resolve(ctx, "v1")
-	if err != nil || got.Digest != mdesc.Digest {
-		t.Fatalf("resolve = %v, %v; want %s", got.Digest, err, mdesc.Digest)
-	}
+	pushResolved(t, good, []byte("secret data"), "authenticated push")
 	// Anonymous reads are refused as well.
 	_, err = anon.Resolve(ctx, "v1")
 	assertStatus(t, err, http.StatusUnauthorized)
@@ -243,14 +253,7 @@ func TestTLS(t *testing.T) {
 
 	// A client trusting CAPool succeeds.
 	r := repo(t, reg, "test/tls", reg.Client())
-	layer, mdesc, err := pushImage(ctx, r, []byte("tls"), "v1")
-	if err != nil {
-		t.Fatalf("push with CA: %v", err)
-	}
-	got, err := r.Resolve(ctx, "v1")
-	if err != nil || got.Digest != mdesc.Digest {
-		t.Fatalf("resolve = %v, %v; want %s", got.Digest, err, mdesc.Digest)
-	}
+	layer := pushResolved(t, r, []byte("tls"), "push with CA")
 	blob, err := content.FetchAll(ctx, r, layer)
 	if err != nil || string(blob) != "tls" {
 		t.Fatalf("fetch blob = %q, %v", blob, err)

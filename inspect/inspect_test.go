@@ -1,4 +1,4 @@
-package layout_test
+package inspect_test
 
 import (
 	"context"
@@ -130,7 +130,7 @@ func TestInspectReferrer(t *testing.T) {
 	l := testkit.NewLayout(t)
 	ctx := context.Background()
 	res := inPack(t, l, "v1")
-	ref := ckPushReferrer(t, l, res.Manifest, "sbom")
+	ref := testkit.PushReferrer(t, l, res.Manifest, "application/x.referrer", "application/x.sbom", []byte("sbom"))
 	in, err := inspect.Describe(ctx, l, ref.Digest.String())
 	if err != nil {
 		t.Fatal(err)
@@ -146,17 +146,15 @@ func TestInspectReferrer(t *testing.T) {
 func TestInspectIndex(t *testing.T) {
 	l := testkit.NewLayout(t)
 	ctx := context.Background()
-	art := ckStoreArtifact(t, l, "", "in an index")
-	idx := ckStoreIndex(t, l, art.manifest)
-	if err := l.Tag(ctx, idx, "multi"); err != nil {
-		t.Fatal(err)
-	}
+	art := testkit.StoreManifest(t, l, "application/x.test", "in an index")
+	idx := testkit.PushJSON(t, l, ocispec.MediaTypeImageIndex,
+		ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{art}}, "multi")
 	in, err := inspect.Describe(ctx, l, "multi")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.MediaType != ocispec.MediaTypeImageIndex || len(in.Manifests) != 1 || in.Manifests[0].Digest != art.manifest.Digest ||
-		len(in.Files) != 0 || in.Size != idx.Size+art.manifest.Size {
+	if in.MediaType != ocispec.MediaTypeImageIndex || len(in.Manifests) != 1 || in.Manifests[0].Digest != art.Digest ||
+		len(in.Files) != 0 || in.Size != idx.Size+art.Size {
 		t.Errorf("inspection %+v", in)
 	}
 }
@@ -170,12 +168,12 @@ func TestInspectErrors(t *testing.T) {
 	if _, err := inspect.Describe(ctx, l, digest.FromString("nope").String()); !errors.Is(err, layout.ErrNotFound) {
 		t.Errorf("missing digest: %v", err)
 	}
-	ckTagBlobAsManifest(t, l, "broken", []byte("{not json"))
+	testkit.TagBlobAsManifest(t, l, "broken", []byte("{not json"))
 	if _, err := inspect.Describe(ctx, l, "broken"); !errors.Is(err, layout.ErrCorrupt) {
 		t.Errorf("unparseable manifest: %v", err)
 	}
 	res := inPack(t, l, "v1")
-	testkit.FlipByteMiddle(t, l.BlobPath(res.Manifest.Digest))
+	testkit.FlipByteMiddle(t, testkit.BlobPath(l.Path(), res.Manifest.Digest.String()))
 	if _, err := inspect.Describe(ctx, l, "v1"); !errors.Is(err, layout.ErrDigestMismatch) {
 		t.Errorf("damaged manifest: %v", err)
 	}
@@ -188,8 +186,12 @@ func TestSummaries(t *testing.T) {
 	if err := l.Tag(ctx, res.Manifest, "latest"); err != nil {
 		t.Fatal(err)
 	}
-	other := ckStoreArtifact(t, l, "other", "other")
-	broken := ckTagBlobAsManifest(t, l, "broken", []byte("{not json"))
+	other := testkit.StoreManifest(t, l, "application/x.test", "other")
+	if err := l.Tag(ctx, other, "other"); err != nil {
+		t.Fatal(err)
+	}
+	_, om := testkit.Manifest(t, l, "other")
+	broken := testkit.TagBlobAsManifest(t, l, "broken", []byte("{not json")).Digest
 
 	sums, err := inspect.Summaries(ctx, l)
 	if err != nil {
@@ -215,8 +217,8 @@ func TestSummaries(t *testing.T) {
 	if sums[1] != want {
 		t.Errorf("latest:\n%+v, want\n%+v", sums[1], want)
 	}
-	if s := sums[2]; s.Digest != other.manifest.Digest || s.Files != 1 || s.Created != "" ||
-		s.ArtifactType != "application/x.test" || s.Size != other.manifest.Size+other.config.Size+other.layer.Size || s.Error != "" {
+	if s := sums[2]; s.Digest != other.Digest || s.Files != 1 || s.Created != "" ||
+		s.ArtifactType != "application/x.test" || s.Size != other.Size+om.Config.Size+om.Layers[0].Size || s.Error != "" {
 		t.Errorf("other: %+v", s)
 	}
 	if s := sums[0]; s.Digest != broken || s.Error == "" || s.Files != 0 {
@@ -240,7 +242,7 @@ func BenchmarkSummaries10k(b *testing.B) {
 	ctx := context.Background()
 	write := func(data []byte) ocispec.Descriptor {
 		d := digest.FromBytes(data)
-		if err := os.WriteFile(l.BlobPath(d), data, 0o644); err != nil {
+		if err := os.WriteFile(testkit.BlobPath(l.Path(), d.String()), data, 0o644); err != nil {
 			b.Fatal(err)
 		}
 		return ocispec.Descriptor{Digest: d, Size: int64(len(data))}
@@ -260,13 +262,13 @@ func BenchmarkSummaries10k(b *testing.B) {
 			Layers:       []ocispec.Descriptor{layer},
 			Annotations:  map[string]string{ocispec.AnnotationCreated: "2024-02-03T04:05:06Z"},
 		}
-		md := write(ckJSON(b, m))
+		md := write(testkit.MustJSON(b, m))
 		md.MediaType = ocispec.MediaTypeImageManifest
 		md.ArtifactType = pack.DefaultArtifactType
 		md.Annotations = map[string]string{ocispec.AnnotationRefName: fmt.Sprintf("tag-%05d", i)}
 		idx.Manifests = append(idx.Manifests, md)
 	}
-	testkit.WriteFile(b, filepath.Join(l.Path(), "index.json"), string(ckJSON(b, idx)))
+	testkit.WriteFile(b, filepath.Join(l.Path(), "index.json"), string(testkit.MustJSON(b, idx)))
 	for b.Loop() {
 		sums, err := inspect.Summaries(ctx, l)
 		if err != nil {
