@@ -32,21 +32,17 @@ func allTagsLayout(t *testing.T, dir string, n int) ([]string, map[string]digest
 		t.Fatal(err)
 	}
 	defer l.Close()
-	files := t.TempDir()
-	var tags []string
-	want := map[string]digest.Digest{}
-	for i := range n {
-		p := filepath.Join(files, fmt.Sprintf("part-%02d.txt", i))
-		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
-		tag := fmt.Sprintf("t%02d", i)
-		res, err := pack.Pack(ctx, l, tag, []pack.Input{{Path: p}, {Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{})
+	return testkit.PackTagged(t, n, "testdata/example/hello-0.1.0.tgz", func(tag string, paths ...string) digest.Digest {
+		var in []pack.Input
+		for _, p := range paths {
+			in = append(in, pack.Input{Path: p})
+		}
+		res, err := pack.Pack(ctx, l, tag, in, pack.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tags = append(tags, tag)
-		want[tag] = res.Manifest.Digest
-	}
-	return tags, want
+		return res.Manifest.Digest
+	})
 }
 
 // allTagsSummary matches one tag's summary line.
@@ -149,7 +145,7 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 		registryMustRun(t, nil, "", "unpack", dst+":"+tag, "-o", out)
 		snap := registrySnapshot(t, out)
 		part := fmt.Sprintf("part-%02d.txt", i)
-		if snap[part] != fmt.Sprintf("file exec=false %s", digest.FromString(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i))) {
+		if snap[part] != fmt.Sprintf("file exec=false %s", digest.FromBytes(testkit.PartContent(i))) {
 			t.Errorf("%s: %s = %q", tag, part, snap[part])
 		}
 		if snap["hello-0.1.0.tgz"] != registrySnapshot(t, "testdata/example")["hello-0.1.0.tgz"] {

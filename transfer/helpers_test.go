@@ -105,6 +105,19 @@ func (e *events) on(ev transfer.Event) {
 	e.all = append(e.all, ev)
 }
 
+// count returns how many events of kind d had.
+func (e *events) count(kind transfer.EventKind, d digest.Digest) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Kind == kind && ev.Descriptor.Digest == d {
+			n++
+		}
+	}
+	return n
+}
+
 // digests returns the sorted, distinct digests that had an event of kind.
 func (e *events) digests(kind transfer.EventKind) []digest.Digest {
 	e.mu.Lock()
