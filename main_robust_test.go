@@ -1083,14 +1083,7 @@ func TestRobustLimits(t *testing.T) {
 			kk := k.with(t)
 			lay := filepath.Join(work, fmt.Sprintf("absurd%d", i))
 			kk.must("pack", lay+":leaf", leafIn, "-q")
-			l, err := layout.Open(ctx, lay)
-			if err != nil {
-				t.Fatal(err)
-			}
-			leaf, err := l.Resolve(ctx, "leaf")
-			if err != nil {
-				t.Fatal(err)
-			}
+			l, leaf := openTagged(t, lay, "leaf")
 			robustTagDesc(t, l, absurd[name](l, leaf), "absurd")
 			junk, err := l.Ingest(ctx, "application/octet-stream", strings.NewReader("unreferenced"))
 			if err != nil {

@@ -61,9 +61,7 @@ func allReadersRefuse(t *testing.T, p string, target error, subs ...string) {
 func exportLastEntry(t *testing.T, f *fixture) ([]byte, testkit.TarSpan) {
 	t.Helper()
 	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
-	b := testkit.ReadFile(t, p)
-	spans := testkit.TarSpans(t, b)
-	return b, spans[len(spans)-1]
+	return testkit.ReadTarLast(t, p)
 }
 
 // A tar cut exactly at an entry boundary reads as a shorter tar: every

@@ -35,3 +35,15 @@ func PackTagged(t testing.TB, n int, shared string, packOne func(tag string, pat
 	}
 	return tags, want
 }
+
+// ReadTarLast reads the uncompressed tar at path and returns its bytes and
+// its last entry, failing the test if it is not a tar with an entry.
+func ReadTarLast(t testing.TB, path string) ([]byte, TarSpan) {
+	t.Helper()
+	b := ReadFile(t, path)
+	spans := TarSpans(t, b)
+	if len(spans) == 0 {
+		t.Fatalf("%s: a tar without entries", path)
+	}
+	return b, spans[len(spans)-1]
+}
