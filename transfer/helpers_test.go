@@ -82,6 +82,15 @@ func graphOf(t *testing.T, l *layout.Layout, ref string) graph {
 	return graph{manifest: desc, blobs: append([]ocispec.Descriptor{m.Config}, m.Layers...)}
 }
 
+// packExample packs the example files into a new layout as v1 and returns
+// the layout, v1's graph and what Pack reported.
+func packExample(t *testing.T) (*layout.Layout, graph, *pack.Result) {
+	t.Helper()
+	src := testkit.NewLayout(t)
+	res := packPaths(t, src, "v1", example...)
+	return src, graphOf(t, src, "v1"), res
+}
+
 // regRef parses HOST/REPO[:TAG] for reg.
 func regRef(t *testing.T, reg *testkit.Registry, repoAndTag string) registry.Reference {
 	t.Helper()

@@ -13,9 +13,7 @@ import (
 func TestBlobPlannedBeforeFirstStart(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
+	src, g, _ := packExample(t)
 
 	check := func(what string, ev *events) {
 		t.Helper()

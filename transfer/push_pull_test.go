@@ -27,9 +27,7 @@ import (
 func TestPushPullAnonymous(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	packed := packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
+	src, g, packed := packExample(t)
 	if len(g.blobs) != len(example)+1 {
 		t.Fatalf("packed %d blobs, want %d layers and a config", len(g.blobs), len(example))
 	}
@@ -90,9 +88,7 @@ func TestPushPullAnonymous(t *testing.T) {
 func TestPushAgainSkipsEverything(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
+	src, g, _ := packExample(t)
 	ref := regRef(t, reg, "apps/bundle:v1")
 	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", opts); err != nil {

@@ -354,10 +354,9 @@ type retryEnv struct {
 // proxy and whose Options make up to attempts attempts.
 func startRetryEnv(t *testing.T, repoAndTag string, attempts int) *retryEnv {
 	t.Helper()
-	e := &retryEnv{reg: testkit.StartRegistry(t, testkit.RegistryOptions{}), src: testkit.NewLayout(t)}
+	e := &retryEnv{reg: testkit.StartRegistry(t, testkit.RegistryOptions{})}
 	e.proxy = startFaultyProxy(t, e.reg)
-	packPaths(t, e.src, "v1", example...)
-	e.g = graphOf(t, e.src, "v1")
+	e.src, e.g, _ = packExample(t)
 	e.ref = e.viaProxy(t, repoAndTag)
 	e.opts = transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: attempts, Wait: 10 * time.Millisecond}}
 	return e
