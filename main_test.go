@@ -560,11 +560,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 		t.FailNow()
 	}
 
-	b := testkit.ReadFile(t, filepath.Join(lay, "index.json"))
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		t.Fatalf("index.json: %v", err)
-	}
+	testkit.ReadIndex(t, lay) // index.json parses
 	r := mustRun(t, "ls", lay, "--json")
 	var entries []struct {
 		Tag string `json:"tag"`

@@ -52,15 +52,7 @@ func fzImportSeeds(tb testing.TB) map[string][]byte {
 		"notes/a.md":        "# a\n",
 		"notes/b/deeper.md": "# b\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(in, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	testkit.WriteFiles(tb, in, files)
 	src := filepath.Join(root, "src")
 	l, err := layout.OpenOrCreate(ctx, src)
 	if err != nil {

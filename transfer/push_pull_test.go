@@ -134,15 +134,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 	if after.Digest != before.Digest || after.Size != before.Size || after.MediaType != before.MediaType {
 		t.Errorf("the other tag changed: %+v, was %+v", after, before)
 	}
-	tags, err := dst.Tags(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tg := range tags {
-		names = append(names, tg.Tag)
-	}
-	if !slices.Equal(names, []string{"other", "v1"}) {
+	if names := testkit.Tags(t, dst); !slices.Equal(names, []string{"other", "v1"}) {
 		t.Errorf("tags after pull = %v, want [other v1]", names)
 	}
 	if d, _ := dst.Resolve(ctx, "v1"); d.Digest != g.manifest.Digest {

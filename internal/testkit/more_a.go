@@ -47,3 +47,12 @@ func ReadTarLast(t testing.TB, path string) ([]byte, TarSpan) {
 	}
 	return b, spans[len(spans)-1]
 }
+
+// WriteFiles writes files (slash-separated path below dir -> content) as
+// WriteFile does.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		WriteFile(t, filepath.Join(dir, filepath.FromSlash(name)), body)
+	}
+}
