@@ -289,13 +289,9 @@ func TestRegistryLoginLogout(t *testing.T) {
 // TestRegistryPushAllTags pushes 30 artifacts with --all-tags, several blobs
 // at once.
 func TestRegistryPushAllTags(t *testing.T) {
-	registryIsolateDocker(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
-	work := t.TempDir()
-	src := filepath.Join(work, "src")
-	_, want := allTagsLayout(t, src, 30)
-	target := reg.Host + "/apps/many"
+	e := startAllTags(t, 30)
+	reg, src, target, want := e.reg, e.src, e.repo, e.want
 	r := registryMustRun(t, nil, "", "push", "--all-tags", src, target, "--plain-http", "--concurrency", "8", "--quiet")
 	if n := strings.Count(r.stdout, "\n"); n != 30 {
 		t.Errorf("push --all-tags printed %d lines, want 30:\n%s", n, r.stdout)

@@ -235,6 +235,17 @@ func robustWaitFor(p *robustProc, timeout time.Duration, cond func() bool) bool 
 	return false
 }
 
+// packExportImp packs inputs as imp into the layout work/src and exports
+// that to work/imp.tar. It returns the manifest digest and the archive.
+func (k *robustKit) packExportImp(work string, inputs ...string) (string, string) {
+	k.t.Helper()
+	src := filepath.Join(work, "src")
+	want := robustPackDigest(k.t, k.must(append(append([]string{"pack", src + ":imp"}, inputs...), "-q")...))
+	arc := filepath.Join(work, "imp.tar")
+	k.must("export", src+":imp", arc)
+	return want, arc
+}
+
 // with is k for the (sub)test t.
 func (k *robustKit) with(t *testing.T) *robustKit {
 	return &robustKit{t: t, exe: k.exe, env: k.env}
@@ -456,10 +467,7 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	t.Parallel()
 	k, _, work := robustSetup(t, false)
 	in := testkit.WriteRandomFile(t, filepath.Join(work, "in", "data.bin"), 256<<10, 3)
-	src := filepath.Join(work, "src")
-	want := robustPackDigest(t, k.must("pack", src+":imp", in, "-q"))
-	arc := filepath.Join(work, "imp.tar")
-	k.must("export", src+":imp", arc)
+	want, arc := k.packExportImp(work, in)
 	b := testkit.ReadFile(t, arc)
 
 	lay := filepath.Join(work, "lay")
@@ -651,10 +659,7 @@ func TestRobustInterrupt(t *testing.T) {
 	k, _, work := robustSetup(t, false)
 	bigIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "big.bin"), 64<<20, 30)
 	impIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "imp.bin"), 64<<20, 31)
-	src := filepath.Join(work, "src")
-	k.must("pack", src+":imp", impIn, "-q")
-	arc := filepath.Join(work, "imp.tar")
-	k.must("export", src+":imp", arc)
+	_, arc := k.packExportImp(work, impIn)
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), "-q")
 	k.must("pack", lay+":big", bigIn, "-q") // what unpack reads
@@ -1160,10 +1165,7 @@ func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	k, _, work := robustSetup(t, false)
 	sharedIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "shared.bin"), 1<<20, 50)
 	rest := testkit.WriteRandomFile(t, filepath.Join(work, "in", "rest.bin"), 2<<20, 51)
-	src := filepath.Join(work, "src")
-	k.must("pack", src+":imp", sharedIn, rest, "-q")
-	arc := filepath.Join(work, "imp.tar")
-	k.must("export", src+":imp", arc)
+	_, arc := k.packExportImp(work, sharedIn, rest)
 	b := testkit.ReadFile(t, arc)
 	// Up to the middle of rest.bin: shared.bin, smaller, is stored by then.
 	cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, rest).String(), "sha256:"))

@@ -84,13 +84,32 @@ func (r *tagResults) inOrder(want []string) {
 	}
 }
 
-// sums returns the blobs copied and skipped over every result.
-func (r *tagResults) sums() (copied, skipped int) {
+// wantSums checks the blobs copied and skipped over every result of what.
+func (r *tagResults) wantSums(what string, copied, skipped int) {
+	r.t.Helper()
+	c, s := 0, 0
 	for _, res := range r.results {
-		copied += res.Copied
-		skipped += res.Skipped
+		c += res.Copied
+		s += res.Skipped
 	}
-	return copied, skipped
+	if c != copied || s != skipped {
+		r.t.Errorf("%s copied %d and skipped %d blobs, want %d and %d", what, c, s, copied, skipped)
+	}
+}
+
+// copyTags runs run (PushTags or PullTags, given opts and each) with
+// opts, collecting the events and the results; it checks that the copy
+// succeeds and that each is called for want, in that order.
+func copyTags(t *testing.T, what string, want []string, opts transfer.Options, run func(transfer.Options, func(string, *transfer.Result)) error) (*tagResults, *events) {
+	t.Helper()
+	ev := &events{}
+	opts.OnEvent = ev.on
+	res := newTagResults(t)
+	if err := run(opts, res.each); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	res.inOrder(want)
+	return res, ev
 }
 
 // registryTags lists the tags of repo as the registry has them.
@@ -113,22 +132,16 @@ func TestPushPullTags(t *testing.T) {
 	reg, src, ref, tags, want := startTags(t, 30)
 	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Concurrency: transfer.ConcurrencyOptions{Blobs: 8, Tags: 8}}
 
-	var pushEv events
-	opts.OnEvent = pushEv.on
-	pushed := newTagResults(t)
-	if err := transfer.PushTags(ctx, src, ref, tags, opts, pushed.each); err != nil {
-		t.Fatalf("push tags: %v", err)
-	}
-	pushed.inOrder(tags)
+	pushed, pushEv := copyTags(t, "push tags", tags, opts, func(opts transfer.Options, each func(string, *transfer.Result)) error {
+		return transfer.PushTags(ctx, src, ref, tags, opts, each)
+	})
 	for _, tag := range tags {
 		if res := pushed.results[tag]; res == nil || res.Manifest.Digest != want[tag] || res.Manifests != 1 {
 			t.Errorf("push %s: result %+v, want manifest %s", tag, res, want[tag])
 		}
 	}
 	// 30 files of their own, the shared file and the config: sent once.
-	if c, s := pushed.sums(); c != 32 || s != 30*3-32 {
-		t.Errorf("push tags copied %d and skipped %d blobs, want 32 and %d", c, s, 30*3-32)
-	}
+	pushed.wantSums("push tags", 32, 30*3-32)
 	hello := graphOf(t, src, "t00").blobs
 	for _, b := range hello {
 		if n := pushEv.count(transfer.BlobDone, b.Digest); n > 1 {
@@ -146,16 +159,10 @@ func TestPushPullTags(t *testing.T) {
 	}
 
 	dst := testkit.NewLayout(t)
-	var pullEv events
-	opts.OnEvent = pullEv.on
-	pulled := newTagResults(t)
-	if err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each); err != nil {
-		t.Fatalf("pull tags: %v", err)
-	}
-	pulled.inOrder(tags)
-	if c, s := pulled.sums(); c != 32 || s != 30*3-32 {
-		t.Errorf("pull tags copied %d and skipped %d blobs, want 32 and %d", c, s, 30*3-32)
-	}
+	pulled, pullEv := copyTags(t, "pull tags", tags, opts, func(opts transfer.Options, each func(string, *transfer.Result)) error {
+		return transfer.PullTags(ctx, ref, dst, nil, opts, each)
+	})
+	pulled.wantSums("pull tags", 32, 30*3-32)
 	for _, b := range hello[:2] {
 		if n := pullEv.count(transfer.BlobDone, b.Digest); n != 1 {
 			t.Errorf("shared blob %s fetched %d times, want once", b.Digest, n)
