@@ -64,9 +64,7 @@ func hostileFails(t *testing.T, args []string, wants ...string) result {
 func TestCLIArchiveCutAtEntryBoundary(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b := testkit.ReadFile(t, arch)
-	spans := testkit.TarSpans(t, b)
-	last := spans[len(spans)-1]
+	b, last := testkit.ReadTarLast(t, arch)
 	missing := "sha256:" + path.Base(last.Name)
 	if digest.Digest(missing).Validate() != nil {
 		t.Fatalf("the last entry %q is not a blob", last.Name)
@@ -188,9 +186,7 @@ func (p *packingReader) Read(b []byte) (int, error) {
 func TestCLIArchiveFailedImportKeepsConcurrentPack(t *testing.T) {
 	dir := t.TempDir()
 	_, arch := hostileExport(t, dir, "x.tar")
-	b := testkit.ReadFile(t, arch)
-	spans := testkit.TarSpans(t, b)
-	last := spans[len(spans)-1]
+	b, last := testkit.ReadTarLast(t, arch)
 	cut := b[:last.Data+last.Size/2]
 	other := filepath.Join(dir, "other.txt")
 	testkit.WriteFile(t, other, []byte("packed meanwhile\n"))

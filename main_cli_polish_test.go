@@ -142,14 +142,7 @@ func TestPolishLsUntagged(t *testing.T) {
 	polishRun(t, "pack", lay+":gone", in, "--annotation", "x=y", "-q")
 
 	// Drop the tag of "gone": its manifest stays listed, untagged.
-	l, err := layout.Open(ctx, lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	untagged, err := l.Resolve(ctx, "gone")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, untagged := openTagged(t, lay, "gone")
 	untagged.Annotations = nil
 	if err := l.Put(ctx, untagged); err != nil {
 		t.Fatal(err)

@@ -16,13 +16,13 @@ import (
 	"github.com/ocipack/ocipack/internal/testkit"
 )
 
-// errmsgPacked packs the small example file into a new layout and returns
-// its path.
-func errmsgPacked(t *testing.T) string {
+// helloLayout packs the small example file as tag into a new layout (with
+// `ocipack pack`) and returns its path.
+func helloLayout(t *testing.T, tag string) string {
 	t.Helper()
-	src := filepath.Join(t.TempDir(), "src")
-	registryMustRun(t, nil, "", "pack", src+":v1", "testdata/example/hello-0.1.0.tgz", "-q")
-	return src
+	dir := filepath.Join(t.TempDir(), "layout")
+	registryMustRun(t, nil, "", "pack", dir+":"+tag, "testdata/example/hello-0.1.0.tgz", "-q")
+	return dir
 }
 
 // errmsgLacks checks that stderr has none of the words.
@@ -38,7 +38,7 @@ func errmsgLacks(t *testing.T, r registryRunResult, words ...string) {
 // TestErrmsgOverwrite: unpacking over an existing file names the flag to
 // type, not the library's option.
 func TestErrmsgOverwrite(t *testing.T) {
-	src := errmsgPacked(t)
+	src := helloLayout(t, "v1")
 	out := filepath.Join(t.TempDir(), "out")
 	registryMustRun(t, nil, "", "unpack", src+":v1", "-o", out, "-q")
 	r := registryRun(t, nil, "", "unpack", src+":v1", "-o", out, "-q")
@@ -50,7 +50,7 @@ func TestErrmsgOverwrite(t *testing.T) {
 // names the manifest it was checking, the registry, and what to check,
 // instead of oras-go's `failed to perform "Exists" on destination`.
 func TestErrmsgConnectionRefused(t *testing.T) {
-	src := errmsgPacked(t)
+	src := helloLayout(t, "v1")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func TestErrmsgConnectionRefused(t *testing.T) {
 func TestErrmsgPlainHTTPToTLS(t *testing.T) {
 	registryIsolateDocker(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{TLS: true})
-	src := errmsgPacked(t)
+	src := helloLayout(t, "v1")
 	want := "registry " + reg.Host + " speaks HTTPS; drop --plain-http (and use --ca-file or --insecure for a private CA)"
 	r := registryRun(t, nil, "", "push", src+":v1", reg.Host+"/apps/hello:v1", "--plain-http")
 	registryWantFailure(t, r, 1, want)
@@ -87,7 +87,7 @@ func TestErrmsgUnknownFreeSpace(t *testing.T) {
 	if _, err := os.Stat("/proc/self"); runtime.GOOS != "linux" || err != nil {
 		t.Skip("no proc file system here")
 	}
-	src := errmsgPacked(t)
+	src := helloLayout(t, "v1")
 	r := registryRun(t, nil, "", "export", src+":v1", "/proc/ocipack-test.tar")
 	registryWantFailure(t, r, 1, "/proc/")
 	errmsgLacks(t, r, "0 B free", "not enough free space")

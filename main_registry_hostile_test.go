@@ -29,22 +29,6 @@ import (
 	"github.com/ocipack/ocipack/transfer"
 )
 
-// hostileRegLayout creates a layout in a fresh directory with the tag keep
-// packed, and returns its directory (the layout closed).
-func hostileRegLayout(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "layout")
-	l, err := layout.OpenOrCreate(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if _, err := pack.Pack(t.Context(), l, "keep", []pack.Input{{Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // hostileRegRead reads a file or fails the test.
 func hostileRegRead(t *testing.T, p string) []byte {
 	t.Helper()
@@ -103,7 +87,7 @@ func TestHostileRegNegativeSize(t *testing.T) {
 	testkit.PushJSON(t, repo, ocispec.MediaTypeImageManifest, ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest, Config: ocispec.DescriptorEmptyJSON, Layers: []ocispec.Descriptor{bad}}, "v1")
 
-	dir := hostileRegLayout(t)
+	dir := helloLayout(t, "keep")
 	before := hostileRegRead(t, filepath.Join(dir, "index.json"))
 	r := registryRun(t, nil, "", "pull", "--plain-http", reg.Ref("apps/neg:v1"), dir+":v1")
 	registryWantFailure(t, r, 1, layer.Digest.String(), "negative size")
@@ -122,7 +106,7 @@ func TestHostileRegNegativeSize(t *testing.T) {
 func TestHostileRegUnknownMediaType(t *testing.T) {
 	ctx := t.Context()
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := hostileRegLayout(t)
+	src := helloLayout(t, "keep")
 	registryMustRun(t, nil, "", "push", "--plain-http", src+":keep", reg.Ref("apps/odd:base"))
 	repo := registryRepo(t, reg, "apps/odd")
 	base, mb, err := oras.FetchBytes(ctx, repo, "base", oras.DefaultFetchBytesOptions)

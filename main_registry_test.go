@@ -20,7 +20,6 @@ import (
 
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
-	"github.com/ocipack/ocipack/pack"
 	"github.com/ocipack/ocipack/progress"
 )
 
@@ -290,27 +289,9 @@ func TestRegistryLoginLogout(t *testing.T) {
 // TestRegistryPushAllTags pushes 30 artifacts with --all-tags, several blobs
 // at once.
 func TestRegistryPushAllTags(t *testing.T) {
-	registryIsolateDocker(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
-	work := t.TempDir()
-	src := filepath.Join(work, "src")
-	l, err := layout.OpenOrCreate(ctx, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]digest.Digest{}
-	for i := range 30 {
-		p := filepath.Join(work, fmt.Sprintf("part-%02d.txt", i))
-		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
-		tag := fmt.Sprintf("t%02d", i)
-		res, err := pack.Pack(ctx, l, tag, []pack.Input{{Path: p}, {Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		want[tag] = res.Manifest.Digest
-	}
-	target := reg.Host + "/apps/many"
+	e := startAllTags(t, 30)
+	reg, src, target, want := e.reg, e.src, e.repo, e.want
 	r := registryMustRun(t, nil, "", "push", "--all-tags", src, target, "--plain-http", "--concurrency", "8", "--quiet")
 	if n := strings.Count(r.stdout, "\n"); n != 30 {
 		t.Errorf("push --all-tags printed %d lines, want 30:\n%s", n, r.stdout)

@@ -66,6 +66,17 @@ func newRobustKit(t *testing.T) *robustKit {
 	return &robustKit{t: t, exe: exe, env: env}
 }
 
+// robustSetup gives a test its kit, a work directory and, if registry, a
+// registry of its own (nil otherwise).
+func robustSetup(t *testing.T, registry bool) (k *robustKit, reg *testkit.Registry, work string) {
+	t.Helper()
+	k = newRobustKit(t)
+	if registry {
+		reg = testkit.StartRegistry(t, testkit.RegistryOptions{})
+	}
+	return k, reg, t.TempDir()
+}
+
 // robustRes is what one process gave.
 type robustRes struct {
 	args           []string
@@ -224,6 +235,67 @@ func robustWaitFor(p *robustProc, timeout time.Duration, cond func() bool) bool 
 	return false
 }
 
+// packExportImp packs inputs as imp into the layout work/src and exports
+// that to work/imp.tar. It returns the manifest digest and the archive.
+func (k *robustKit) packExportImp(work string, inputs ...string) (string, string) {
+	k.t.Helper()
+	src := filepath.Join(work, "src")
+	want := robustPackDigest(k.t, k.must(append(append([]string{"pack", src + ":imp"}, inputs...), "-q")...))
+	arc := filepath.Join(work, "imp.tar")
+	k.must("export", src+":imp", arc)
+	return want, arc
+}
+
+// with is k for the (sub)test t.
+func (k *robustKit) with(t *testing.T) *robustKit {
+	return &robustKit{t: t, exe: k.exe, env: k.env}
+}
+
+// startImportStdin starts `ocipack import - lay`, its standard input a
+// pipe the caller writes the archive to and closes, its output going to
+// stdout and stderr (nil discards). The process is killed after a minute
+// at the latest.
+func (k *robustKit) startImportStdin(lay string, stdout, stderr io.Writer) (*exec.Cmd, io.WriteCloser) {
+	t := k.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, k.exe, "import", "-", lay)
+	cmd.Env = k.env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin
+}
+
+// heldAgainstGC checks the gc that ran while writer (e.g. "a pull") held
+// the layout: it succeeded, and did not reach its end while held.
+func (k *robustKit) heldAgainstGC(gr robustRes, gcEndedWhileHeld bool, writer string) {
+	k.t.Helper()
+	if gr.code != 0 {
+		k.t.Fatalf("%v", gr)
+	}
+	if gcEndedWhileHeld {
+		k.t.Errorf("gc ran to its end while %s into the layout was under way (gc: %q)", writer, gr.stdout)
+	}
+}
+
+// checkTagged checks that lay tags tag at the manifest want, verifies,
+// and that tag unpacks to files (title -> digest; see robustUnpackCheck).
+func (k *robustKit) checkTagged(lay, tag, want string, files map[string]string) {
+	k.t.Helper()
+	if got := testkit.IndexTags(k.t, lay)[tag]; got != want {
+		k.t.Errorf("%s = %s, want %s", tag, got, want)
+	}
+	k.verify(lay)
+	k.robustUnpackCheck(lay, tag, files)
+}
+
 // robustUnpackCheck unpacks lay:tag into a new directory and checks that
 // every file of want (title -> sha256 digest of the file) came out.
 func (k *robustKit) robustUnpackCheck(lay, tag string, want map[string]string) {
@@ -354,9 +426,7 @@ func robustNewProxy(t *testing.T, reg *testkit.Registry, gateBlob string, rate i
 // registry holds the pull on its one missing blob while gc runs.
 func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 	t.Parallel()
-	k := newRobustKit(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	work := t.TempDir()
+	k, reg, work := robustSetup(t, true)
 	shared := testkit.WriteRandomFile(t, filepath.Join(work, "in", "shared.bin"), 64<<10, 1)
 	other := testkit.WriteRandomFile(t, filepath.Join(work, "in", "other.bin"), 64<<10, 2)
 	src := filepath.Join(work, "src")
@@ -385,17 +455,8 @@ func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 	if pr.code != 0 {
 		t.Fatalf("%v", pr)
 	}
-	if gr.code != 0 {
-		t.Fatalf("%v", gr)
-	}
-	if gcEndedWhileHeld {
-		t.Errorf("gc ran to its end while a pull into the layout was under way (gc: %q)", gr.stdout)
-	}
-	if got := testkit.IndexTags(t, lay)["pulled"]; got != want {
-		t.Errorf("pulled = %s, want %s", got, want)
-	}
-	k.verify(lay)
-	k.robustUnpackCheck(lay, "pulled", map[string]string{"shared.bin": testkit.FileDigest(t, shared).String(), "other.bin": testkit.FileDigest(t, other).String()})
+	k.heldAgainstGC(gr, gcEndedWhileHeld, "a pull")
+	k.checkTagged(lay, "pulled", want, map[string]string{"shared.bin": testkit.FileDigest(t, shared).String(), "other.bin": testkit.FileDigest(t, other).String()})
 }
 
 // TestRobustImportHoldsLayoutAgainstGC: an import (from standard input)
@@ -404,13 +465,9 @@ func TestRobustPullHoldsLayoutAgainstGC(t *testing.T) {
 // runs.
 func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	t.Parallel()
-	k := newRobustKit(t)
-	work := t.TempDir()
+	k, _, work := robustSetup(t, false)
 	in := testkit.WriteRandomFile(t, filepath.Join(work, "in", "data.bin"), 256<<10, 3)
-	src := filepath.Join(work, "src")
-	want := robustPackDigest(t, k.must("pack", src+":imp", in, "-q"))
-	arc := filepath.Join(work, "imp.tar")
-	k.must("export", src+":imp", arc)
+	want, arc := k.packExportImp(work, in)
 	b := testkit.ReadFile(t, arc)
 
 	lay := filepath.Join(work, "lay")
@@ -418,19 +475,8 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	k.must("pack", lay+":imp", in, "-q") // every blob of the archive, then unreferenced
 	k.must("rm", lay+":imp")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, k.exe, "import", "-", lay)
-	cmd.Env = k.env
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin := k.startImportStdin(lay, &so, &se)
 	// Everything but the tar's end: the import has read every blob entry
 	// (all of which the layout has) and waits for the rest.
 	if _, err := stdin.Write(b[:len(b)-1024]); err != nil {
@@ -448,17 +494,8 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 	if ierr != nil {
 		t.Fatalf("import - %s: %v\nstdout: %s\nstderr: %s", lay, ierr, so.String(), se.String())
 	}
-	if gr.code != 0 {
-		t.Fatalf("%v", gr)
-	}
-	if gcEndedWhileHeld {
-		t.Errorf("gc ran to its end while an import into the layout was under way (gc: %q)", gr.stdout)
-	}
-	if got := testkit.IndexTags(t, lay)["imp"]; got != want {
-		t.Errorf("imp = %s, want %s", got, want)
-	}
-	k.verify(lay)
-	k.robustUnpackCheck(lay, "imp", map[string]string{"data.bin": testkit.FileDigest(t, in).String()})
+	k.heldAgainstGC(gr, gcEndedWhileHeld, "an import")
+	k.checkTagged(lay, "imp", want, map[string]string{"data.bin": testkit.FileDigest(t, in).String()})
 }
 
 // TestRobustConcurrentProcesses runs, for three rounds, eight ocipack
@@ -471,9 +508,7 @@ func TestRobustImportHoldsLayoutAgainstGC(t *testing.T) {
 func TestRobustConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	const rounds = 3
-	k := newRobustKit(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	work := t.TempDir()
+	k, reg, work := robustSetup(t, true)
 	in := filepath.Join(work, "in")
 	shared := testkit.WriteRandomFile(t, filepath.Join(in, "shared.bin"), 256<<10, 20)
 	ref := filepath.Join(work, "ref") // the expected digests
@@ -621,14 +656,10 @@ func TestRobustConcurrentProcesses(t *testing.T) {
 // destination, and the layout verifies with its tags as they were.
 func TestRobustInterrupt(t *testing.T) {
 	t.Parallel()
-	k := newRobustKit(t)
-	work := t.TempDir()
+	k, _, work := robustSetup(t, false)
 	bigIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "big.bin"), 64<<20, 30)
 	impIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "imp.bin"), 64<<20, 31)
-	src := filepath.Join(work, "src")
-	k.must("pack", src+":imp", impIn, "-q")
-	arc := filepath.Join(work, "imp.tar")
-	k.must("export", src+":imp", arc)
+	_, arc := k.packExportImp(work, impIn)
 	lay := filepath.Join(work, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), "-q")
 	k.must("pack", lay+":big", bigIn, "-q") // what unpack reads
@@ -654,7 +685,7 @@ func TestRobustInterrupt(t *testing.T) {
 		{"import", []string{"import", arc, lay}, tmpAppeared},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			k := &robustKit{t: t, exe: k.exe, env: k.env}
+			k := k.with(t)
 			var r robustRes
 			var latency time.Duration
 			for attempt := 1; ; attempt++ {
@@ -784,9 +815,7 @@ func robustFill(t *testing.T, path string, leave int64) {
 func TestRobustDiskFull(t *testing.T) {
 	t.Parallel()
 	mnt := robustTmpfs(t, "32m")
-	k := newRobustKit(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	work := t.TempDir()
+	k, reg, work := robustSetup(t, true)
 	lay := filepath.Join(mnt, "lay")
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), filepath.Join(example, "site"), "-q")
 	before := testkit.IndexTags(t, lay)
@@ -815,7 +844,7 @@ func TestRobustDiskFull(t *testing.T) {
 	robustFill(t, filler, 1<<20)
 	intact := func(t *testing.T, what string) {
 		t.Helper()
-		kk := &robustKit{t: t, exe: k.exe, env: k.env}
+		kk := k.with(t)
 		rep := kk.verify(lay)
 		robustOnlyLeftovers(t, what, rep, layout.ProblemUnreferenced)
 		if tmp := testkit.TmpFiles(t, lay); len(tmp) > 0 {
@@ -836,7 +865,7 @@ func TestRobustDiskFull(t *testing.T) {
 		{"import refused up front", []string{"import", arc, lay}, []string{"not enough free space", "need 2.0 MiB", lay}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			kk := &robustKit{t: t, exe: k.exe, env: k.env}
+			kk := k.with(t)
 			r := kk.run(c.args...)
 			if r.code != 1 {
 				t.Fatalf("on a full disk: exit %d, want 1: %v", r.code, r)
@@ -872,7 +901,7 @@ func TestRobustDiskFull(t *testing.T) {
 
 	// No space at all: index.json cannot be rewritten, and stays as it was.
 	t.Run("tag and rm on a full disk", func(t *testing.T) {
-		kk := &robustKit{t: t, exe: k.exe, env: k.env}
+		kk := k.with(t)
 		robustFill(t, filepath.Join(mnt, "filler2"), 0)
 		defer os.Remove(filepath.Join(mnt, "filler2"))
 		for _, args := range [][]string{{"tag", lay + ":keep", "more"}, {"rm", lay + ":keep"}} {
@@ -965,10 +994,8 @@ func robustSparse(t *testing.T, l *layout.Layout, mt, seed string) ocispec.Descr
 // gc.
 func TestRobustLimits(t *testing.T) {
 	t.Parallel()
-	k := newRobustKit(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	k, reg, work := robustSetup(t, true)
 	ctx := context.Background()
-	work := t.TempDir()
 	const maxRSS = 200 << 20
 	light := func(t *testing.T, r robustRes) {
 		t.Helper()
@@ -981,7 +1008,7 @@ func TestRobustLimits(t *testing.T) {
 	}
 
 	t.Run("decompression bomb", func(t *testing.T) {
-		kk := &robustKit{t: t, exe: k.exe, env: k.env}
+		kk := k.with(t)
 		lay := filepath.Join(work, "bomb")
 		l, err := layout.OpenOrCreate(ctx, lay)
 		if err != nil {
@@ -1064,17 +1091,10 @@ func TestRobustLimits(t *testing.T) {
 	names := slices.Sorted(maps.Keys(absurd))
 	for i, name := range names {
 		t.Run(name, func(t *testing.T) {
-			kk := &robustKit{t: t, exe: k.exe, env: k.env}
+			kk := k.with(t)
 			lay := filepath.Join(work, fmt.Sprintf("absurd%d", i))
 			kk.must("pack", lay+":leaf", leafIn, "-q")
-			l, err := layout.Open(ctx, lay)
-			if err != nil {
-				t.Fatal(err)
-			}
-			leaf, err := l.Resolve(ctx, "leaf")
-			if err != nil {
-				t.Fatal(err)
-			}
+			l, leaf := openTagged(t, lay, "leaf")
 			robustTagDesc(t, l, absurd[name](l, leaf), "absurd")
 			junk, err := l.Ingest(ctx, "application/octet-stream", strings.NewReader("unreferenced"))
 			if err != nil {
@@ -1113,7 +1133,7 @@ func TestRobustLimits(t *testing.T) {
 
 	// index.json itself of 1 GiB (sparse): refused by its size, not read.
 	t.Run("index.json of 1 GiB", func(t *testing.T) {
-		kk := &robustKit{t: t, exe: k.exe, env: k.env}
+		kk := k.with(t)
 		lay := filepath.Join(work, "hugeindex")
 		kk.must("pack", lay+":leaf", leafIn, "-q")
 		if err := os.Truncate(filepath.Join(lay, "index.json"), 1<<30); err != nil {
@@ -1148,14 +1168,10 @@ func TestRobustLimits(t *testing.T) {
 // fails: its archive ends early.
 func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	t.Parallel()
-	k := newRobustKit(t)
-	work := t.TempDir()
+	k, _, work := robustSetup(t, false)
 	sharedIn := testkit.WriteRandomFile(t, filepath.Join(work, "in", "shared.bin"), 1<<20, 50)
 	rest := testkit.WriteRandomFile(t, filepath.Join(work, "in", "rest.bin"), 2<<20, 51)
-	src := filepath.Join(work, "src")
-	k.must("pack", src+":imp", sharedIn, rest, "-q")
-	arc := filepath.Join(work, "imp.tar")
-	k.must("export", src+":imp", arc)
+	_, arc := k.packExportImp(work, sharedIn, rest)
 	b := testkit.ReadFile(t, arc)
 	// Up to the middle of rest.bin: shared.bin, smaller, is stored by then.
 	cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, rest).String(), "sha256:"))
@@ -1163,19 +1179,8 @@ func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	k.must("pack", lay+":keep", filepath.Join(example, "app-1.0.tar"), "-q")
 	sharedBlob := filepath.Join(lay, "blobs", "sha256", strings.TrimPrefix(testkit.FileDigest(t, sharedIn).String(), "sha256:"))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, k.exe, "import", "-", lay)
-	cmd.Env = k.env
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var se bytes.Buffer
-	cmd.Stderr = &se
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stdin := k.startImportStdin(lay, nil, &se)
 	if _, err := stdin.Write(b[:cut]); err != nil {
 		t.Fatal(err)
 	}
@@ -1190,11 +1195,7 @@ func TestRobustFailedImportKeepsSharedBlobs(t *testing.T) {
 	if !strings.Contains(se.String(), "truncated") && !strings.Contains(se.String(), "ends") {
 		t.Errorf("the import failed, but not for the archive's end: %s", se.String())
 	}
-	if got := testkit.IndexTags(t, lay)["packed"]; got != want {
-		t.Errorf("packed = %s, want %s", got, want)
-	}
-	k.verify(lay)
-	k.robustUnpackCheck(lay, "packed", map[string]string{"shared.bin": testkit.FileDigest(t, sharedIn).String()})
+	k.checkTagged(lay, "packed", want, map[string]string{"shared.bin": testkit.FileDigest(t, sharedIn).String()})
 	k.robustCleanAfterGC(lay)
 }
 
@@ -1233,9 +1234,7 @@ type robustKillCase struct {
 // artifact that was being written or removed must give a complete tag.
 func TestRobustKill(t *testing.T) {
 	t.Parallel()
-	k := newRobustKit(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	work := t.TempDir()
+	k, reg, work := robustSetup(t, true)
 	// Big enough that each command is still running at the last kill
 	// point. The registry's in-memory storage takes time quadratic in a
 	// blob's size to receive it, so what is pulled is small, and sent at
@@ -1328,7 +1327,7 @@ func TestRobustKill(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			k := &robustKit{t: t, exe: k.exe, env: k.env}
+			k := k.with(t)
 			caseStart := time.Now()
 			killed, midway := 0, 0
 			for i, delay := range c.delays {
@@ -1404,20 +1403,10 @@ func TestRobustKill(t *testing.T) {
 	// half way through the layer, it leaves a manifest whose layer is
 	// missing: pulling that artifact must not take it for complete.
 	t.Run("import then pull", func(t *testing.T) {
-		k := &robustKit{t: t, exe: k.exe, env: k.env}
+		k := k.with(t)
 		b := testkit.ReadFile(t, pullArc)
 		cut := robustEntryMiddle(t, b, "blobs/sha256/"+strings.TrimPrefix(testkit.FileDigest(t, pullIn).String(), "sha256:"))
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, k.exe, "import", "-", lay)
-		cmd.Env = k.env
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, stdin := k.startImportStdin(lay, nil, nil)
 		if _, err := stdin.Write(b[:cut]); err != nil {
 			t.Fatal(err)
 		}

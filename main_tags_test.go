@@ -32,21 +32,38 @@ func allTagsLayout(t *testing.T, dir string, n int) ([]string, map[string]digest
 		t.Fatal(err)
 	}
 	defer l.Close()
-	files := t.TempDir()
-	var tags []string
-	want := map[string]digest.Digest{}
-	for i := range n {
-		p := filepath.Join(files, fmt.Sprintf("part-%02d.txt", i))
-		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
-		tag := fmt.Sprintf("t%02d", i)
-		res, err := pack.Pack(ctx, l, tag, []pack.Input{{Path: p}, {Path: "testdata/example/hello-0.1.0.tgz"}}, pack.Options{})
+	return testkit.PackTagged(t, n, "testdata/example/hello-0.1.0.tgz", func(tag string, paths ...string) digest.Digest {
+		var in []pack.Input
+		for _, p := range paths {
+			in = append(in, pack.Input{Path: p})
+		}
+		res, err := pack.Pack(ctx, l, tag, in, pack.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		tags = append(tags, tag)
-		want[tag] = res.Manifest.Digest
-	}
-	return tags, want
+		return res.Manifest.Digest
+	})
+}
+
+// allTagsEnv is a registry of its own (Docker's config isolated) and a
+// layout src (in work) of artifacts from allTagsLayout, to go to the
+// repository repo, HOST/apps/many.
+type allTagsEnv struct {
+	reg             *testkit.Registry
+	work, src, repo string
+	tags            []string
+	want            map[string]digest.Digest
+}
+
+// startAllTags starts an allTagsEnv of n artifacts.
+func startAllTags(t *testing.T, n int) *allTagsEnv {
+	t.Helper()
+	registryIsolateDocker(t)
+	e := &allTagsEnv{reg: testkit.StartRegistry(t, testkit.RegistryOptions{}), work: t.TempDir()}
+	e.src = filepath.Join(e.work, "src")
+	e.tags, e.want = allTagsLayout(t, e.src, n)
+	e.repo = e.reg.Host + "/apps/many"
+	return e
 }
 
 // allTagsSummary matches one tag's summary line.
@@ -90,13 +107,9 @@ func allTagsLines(t *testing.T, stdout, dst, repo string, tags []string) (map[st
 // resolves to the registry's digest and unpacks, and each shared blob was
 // fetched once.
 func TestAllTagsPullSharedBlobs(t *testing.T) {
-	registryIsolateDocker(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	ctx := t.Context()
-	work := t.TempDir()
-	src := filepath.Join(work, "src")
-	tags, want := allTagsLayout(t, src, 30)
-	repoName := reg.Host + "/apps/many"
+	e := startAllTags(t, 30)
+	reg, work, src, repoName, tags, want := e.reg, e.work, e.src, e.repo, e.tags, e.want
 
 	r := registryMustRun(t, nil, "", "push", "--all-tags", src, repoName, "--plain-http", "--concurrency", "6", "-q")
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
@@ -149,7 +162,7 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 		registryMustRun(t, nil, "", "unpack", dst+":"+tag, "-o", out)
 		snap := registrySnapshot(t, out)
 		part := fmt.Sprintf("part-%02d.txt", i)
-		if snap[part] != fmt.Sprintf("file exec=false %s", digest.FromString(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i))) {
+		if snap[part] != fmt.Sprintf("file exec=false %s", digest.FromBytes(testkit.PartContent(i))) {
 			t.Errorf("%s: %s = %q", tag, part, snap[part])
 		}
 		if snap["hello-0.1.0.tgz"] != registrySnapshot(t, "testdata/example")["hello-0.1.0.tgz"] {
@@ -162,12 +175,8 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 // TestAllTagsPullIntoExistingLayout pulls every tag into a layout that has
 // some of them already, one on another artifact, and a tag of its own.
 func TestAllTagsPullIntoExistingLayout(t *testing.T) {
-	registryIsolateDocker(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	work := t.TempDir()
-	src := filepath.Join(work, "src")
-	tags, want := allTagsLayout(t, src, 8)
-	repoName := reg.Host + "/apps/many"
+	e := startAllTags(t, 8)
+	work, src, repoName, tags, want := e.work, e.src, e.repo, e.tags, e.want
 	registryMustRun(t, nil, "", "push", "--all-tags", src, repoName, "--plain-http", "-q")
 
 	dst := filepath.Join(work, "dst")
@@ -203,12 +212,8 @@ func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 // TestAllTagsPullErrorNamesTag: a tag whose layer the registry lost fails
 // pull --all-tags with one line naming the tag and the blob.
 func TestAllTagsPullErrorNamesTag(t *testing.T) {
-	registryIsolateDocker(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	work := t.TempDir()
-	src := filepath.Join(work, "src")
-	allTagsLayout(t, src, 10)
-	repoName := reg.Host + "/apps/many"
+	e := startAllTags(t, 10)
+	reg, work, src, repoName := e.reg, e.work, e.src, e.repo
 	registryMustRun(t, nil, "", "push", "--all-tags", src, repoName, "--plain-http", "-q")
 	a := registryArtifactOf(t, src, "t04")
 	shared := registryArtifactOf(t, src, "t00")

@@ -120,6 +120,22 @@ func mustRun(t *testing.T, args ...string) result {
 	return wantExit0(t, args, ocipack(t, args...))
 }
 
+// openTagged opens the layout at dir, which the caller closes, and
+// resolves tag in it.
+func openTagged(t *testing.T, dir, tag string) (*layout.Layout, ocispec.Descriptor) {
+	t.Helper()
+	l, err := layout.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.Resolve(t.Context(), tag)
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	return l, d
+}
+
 // oneStderrLine fails unless stderr is exactly one line holding every one
 // of wants.
 func oneStderrLine(t *testing.T, r result, wants ...string) {
@@ -335,19 +351,7 @@ func TestCLIRoundTrip(t *testing.T) {
 		t.Errorf("ls --json entry %+v", e)
 	}
 	// The size is the manifest's, the config's and the layers'.
-	ctx := context.Background()
-	l, err := layout.Open(ctx, lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := l.Resolve(ctx, "v1.0.0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	desc, m := testkit.Manifest(t, testkit.OpenLayout(t, lay), "v1.0.0")
 	want := desc.Size + m.Config.Size
 	for _, d := range m.Layers {
 		want += d.Size
@@ -454,19 +458,7 @@ func TestCLISourceDateEpoch(t *testing.T) {
 	// The created annotation is the epoch.
 	lay := filepath.Join(t.TempDir(), "layout")
 	mustRun(t, "pack", lay+":v1", filepath.Join(src, "app-1.0.tar"))
-	ctx := context.Background()
-	l, err := layout.Open(ctx, lay)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := l.Resolve(ctx, "v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := layout.ReadManifest(ctx, l, desc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m := testkit.Manifest(t, testkit.OpenLayout(t, lay), "v1")
 	if got := m.Annotations[ocispec.AnnotationCreated]; got != "2023-11-14T22:13:20Z" {
 		t.Errorf("created %q, want 2023-11-14T22:13:20Z", got)
 	}
@@ -568,11 +560,7 @@ func TestCLIConcurrentPackProcesses(t *testing.T) {
 		t.FailNow()
 	}
 
-	b := testkit.ReadFile(t, filepath.Join(lay, "index.json"))
-	var idx ocispec.Index
-	if err := json.Unmarshal(b, &idx); err != nil {
-		t.Fatalf("index.json: %v", err)
-	}
+	testkit.ReadIndex(t, lay) // index.json parses
 	r := mustRun(t, "ls", lay, "--json")
 	var entries []struct {
 		Tag string `json:"tag"`

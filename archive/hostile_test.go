@@ -56,14 +56,19 @@ func allReadersRefuse(t *testing.T, p string, target error, subs ...string) {
 	}
 }
 
+// exportLastEntry exports f's layout to a plain tar and returns its bytes
+// and its last entry.
+func exportLastEntry(t *testing.T, f *fixture) ([]byte, testkit.TarSpan) {
+	t.Helper()
+	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
+	return testkit.ReadTarLast(t, p)
+}
+
 // A tar cut exactly at an entry boundary reads as a shorter tar: every
 // reader must see that blobs (or the end-of-archive marker) are missing.
 func TestHostileTarCutAtEntryBoundary(t *testing.T) {
 	f := newFixture(t)
-	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
-	b := testkit.ReadFile(t, p)
-	spans := testkit.TarSpans(t, b)
-	last := spans[len(spans)-1]
+	b, last := exportLastEntry(t, f)
 	d := digest.Digest("sha256:" + path.Base(last.Name))
 	if d.Validate() != nil {
 		t.Fatalf("the last entry %q is not a blob", last.Name)
@@ -286,10 +291,7 @@ func TestHostileContentsSizes(t *testing.T) {
 // stored and tagged there meanwhile, and removes only its own blobs.
 func TestHostileImportFailureKeepsConcurrentPack(t *testing.T) {
 	f := newFixture(t)
-	p, _ := exportFile(t, f.l, nil, "x.tar", archive.ExportOptions{})
-	b := testkit.ReadFile(t, p)
-	spans := testkit.TarSpans(t, b)
-	last := spans[len(spans)-1]
+	b, last := exportLastEntry(t, f)
 	cut := writeFile(t, "cut.tar", b[:last.Data+last.Size/2]) // in the middle of the last blob
 	other := filepath.Join(t.TempDir(), "other.bin")
 	testkit.WriteFile(t, other, testkit.RandomBytes(99, 50<<10))

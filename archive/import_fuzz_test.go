@@ -52,15 +52,7 @@ func fzImportSeeds(tb testing.TB) map[string][]byte {
 		"notes/a.md":        "# a\n",
 		"notes/b/deeper.md": "# b\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(in, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	testkit.WriteFiles(tb, in, files)
 	src := filepath.Join(root, "src")
 	l, err := layout.OpenOrCreate(ctx, src)
 	if err != nil {
@@ -298,29 +290,10 @@ func FuzzImport(f *testing.F) {
 	for _, name := range slices.Sorted(maps.Keys(seeds)) {
 		f.Add(seeds[name])
 	}
-	// Imports never ask the real disk for free space.
-	plenty := func(string) (int64, error) { return 1 << 50, nil }
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		ctx := context.Background()
-		dir := t.TempDir()
-		arch := filepath.Join(dir, "in.tar")
-		testkit.WriteFile(t, arch, data)
-		dst := filepath.Join(dir, "dst")
-		rep, err := archive.ImportDir(ctx, []string{arch}, dst, archive.ImportOptions{FreeSpace: plenty})
-		if err != nil {
-			if _, serr := os.Lstat(dst); !errors.Is(serr, fs.ErrNotExist) {
-				t.Fatalf("ImportDir failed (%v) but left %s (%v)", err, dst, serr)
-			}
-		} else {
-			fzCheckImported(t, ctx, dst, rep)
-		}
-
-		r, err := archive.Open(ctx, arch)
-		if err == nil {
-			fzWalkArchive(t, ctx, r)
-			r.Close()
-		}
+		arch := fzImportAndOpen(t, ctx, data)
 		archive.Check(ctx, arch)
 		if d := time.Since(start); d > 20*time.Second {
 			t.Fatalf("took %v", d)
@@ -518,7 +491,6 @@ func FuzzImportIndex(f *testing.F) {
 	for _, odd := range fzOddGraphs() {
 		f.Add(odd[0], []byte(nil), uint8(0))
 	}
-	plenty := func(string) (int64, error) { return 1 << 50, nil }
 	f.Fuzz(func(t *testing.T, index, contents []byte, shape uint8) {
 		ctx := context.Background()
 		prefix := []string{"", "./", "dir/", ""}[shape&3]
@@ -547,24 +519,35 @@ func FuzzImportIndex(f *testing.F) {
 			add("index.json", index)
 		}
 		tw.Close()
-
-		dir := t.TempDir()
-		arch := filepath.Join(dir, "in.tar")
-		testkit.WriteFile(t, arch, buf.Bytes())
-		dst := filepath.Join(dir, "dst")
-		rep, err := archive.ImportDir(ctx, []string{arch}, dst, archive.ImportOptions{FreeSpace: plenty})
-		if err != nil {
-			if _, serr := os.Lstat(dst); !errors.Is(serr, fs.ErrNotExist) {
-				t.Fatalf("ImportDir failed (%v) but left %s (%v)", err, dst, serr)
-			}
-		} else {
-			fzCheckImported(t, ctx, dst, rep)
-		}
-		if r, err := archive.Open(ctx, arch); err == nil {
-			fzWalkArchive(t, ctx, r)
-			r.Close()
-		}
+		fzImportAndOpen(t, ctx, buf.Bytes())
 	})
+}
+
+// fzImportAndOpen writes data as an archive, imports it into a new
+// directory, which an import that fails must not leave behind, and checks
+// what an import that succeeds made; then it opens the archive in place
+// and walks it. It returns the archive's path.
+func fzImportAndOpen(t *testing.T, ctx context.Context, data []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	arch := filepath.Join(dir, "in.tar")
+	testkit.WriteFile(t, arch, data)
+	dst := filepath.Join(dir, "dst")
+	// Imports never ask the real disk for free space.
+	plenty := func(string) (int64, error) { return 1 << 50, nil }
+	rep, err := archive.ImportDir(ctx, []string{arch}, dst, archive.ImportOptions{FreeSpace: plenty})
+	if err != nil {
+		if _, serr := os.Lstat(dst); !errors.Is(serr, fs.ErrNotExist) {
+			t.Fatalf("ImportDir failed (%v) but left %s (%v)", err, dst, serr)
+		}
+	} else {
+		fzCheckImported(t, ctx, dst, rep)
+	}
+	if r, err := archive.Open(ctx, arch); err == nil {
+		fzWalkArchive(t, ctx, r)
+		r.Close()
+	}
+	return arch
 }
 
 // fzCheckImported checks a layout an import created: Check finds no

@@ -37,20 +37,27 @@ func TestRewordCopyError(t *testing.T) {
 			"could not tag at registry h:5000: nothing answers at h:5000 (connection refused); is the registry running there, and are the host and port right? (gave up after 4 attempts)"},
 	} {
 		got := explain(tc.err, tc.host)
-		if !strings.Contains(got.Error(), tc.want) {
-			t.Errorf("explain(%q)\n = %q\nwant it to hold %q", tc.err, got, tc.want)
-		}
-		for _, w := range []string{"failed to perform", "dial tcp", `Put "http`, `Head "https`} {
-			if strings.Contains(got.Error(), w) {
-				t.Errorf("explain(%q) = %q: still says %q", tc.err, got, w)
-			}
-		}
+		assertWording(t, fmt.Sprintf("explain(%q)", tc.err), got, tc.want, "failed to perform", "dial tcp", `Put "http`, `Head "https`)
 		var ce *oras.CopyError
 		if !errors.As(got, &ce) {
 			t.Errorf("explain(%q): the CopyError is no longer underneath", tc.err)
 		}
 		if errors.Is(tc.err, syscall.ECONNREFUSED) && (!errors.Is(got, syscall.ECONNREFUSED) || !transient(got)) {
 			t.Errorf("explain(%q): connection refused is no longer seen underneath, or no longer transient", tc.err)
+		}
+	}
+}
+
+// assertWording checks that the error got (of what) holds want and none
+// of lacks, the wording of Go or oras-go it replaces.
+func assertWording(t *testing.T, what string, got error, want string, lacks ...string) {
+	t.Helper()
+	if !strings.Contains(got.Error(), want) {
+		t.Errorf("%s = %q\nwant it to hold %q", what, got, want)
+	}
+	for _, w := range lacks {
+		if strings.Contains(got.Error(), w) {
+			t.Errorf("%s = %q: still says %q", what, got, w)
 		}
 	}
 }
@@ -76,14 +83,7 @@ func TestExplainBareHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := explainRef(lookup(ref.Registry), ref)
-		if !strings.Contains(got.Error(), tc.want) {
-			t.Errorf("%s: %q\nwant it to hold %q", tc.ref, got, tc.want)
-		}
-		for _, w := range []string{"dial tcp", "lookup ", `Head "https`} {
-			if strings.Contains(got.Error(), w) {
-				t.Errorf("%s: %q still says %q", tc.ref, got, w)
-			}
-		}
+		assertWording(t, tc.ref, got, tc.want, "dial tcp", "lookup ", `Head "https`)
 		var dnsErr *net.DNSError
 		if !errors.As(got, &dnsErr) {
 			t.Errorf("%s: the DNS error is no longer underneath", tc.ref)

@@ -272,6 +272,18 @@ type flakySummary struct {
 	pushed, pulled int
 }
 
+// completed checks the manifest of a copy that completed (what: "pushed"
+// or "pulled") and counts it in n, one of s's counts.
+func (s *flakySummary) completed(t *testing.T, what string, res *transfer.Result, want digest.Digest, n *int) {
+	t.Helper()
+	if res.Manifest.Digest != want {
+		t.Errorf("%s manifest %s, want %s", what, res.Manifest.Digest, want)
+	}
+	s.mu.Lock()
+	*n++
+	s.mu.Unlock()
+}
+
 // flakyPushPull pushes and pulls an artifact of six blobs (two of 8 and
 // 9 MiB) through a proxy that faults on a fifth of all requests (resets,
 // stalls, cuts, 500 and 429), for several seeds. Each copy either completes,
@@ -333,12 +345,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 			t.Fatal(err)
 		}
 	} else {
-		if res.Manifest.Digest != a.g.manifest.Digest {
-			t.Errorf("pushed manifest %s, want %s", res.Manifest.Digest, a.g.manifest.Digest)
-		}
-		sum.mu.Lock()
-		sum.pushed++
-		sum.mu.Unlock()
+		sum.completed(t, "pushed", res, a.g.manifest.Digest, &sum.pushed)
 	}
 	assertRegistryTag(t, ctx, e, repo, a.g.manifest.Digest)
 
@@ -355,12 +362,7 @@ func flakySeed(t *testing.T, a *flakyArtifact, seed uint64, sum *flakySummary) {
 	if err != nil {
 		assertGaveUp(t, "pull", res, err, 8, append(a.g.blobDigests(), a.g.manifest.Digest)...)
 	} else {
-		if res.Manifest.Digest != a.g.manifest.Digest {
-			t.Errorf("pulled manifest %s, want %s", res.Manifest.Digest, a.g.manifest.Digest)
-		}
-		sum.mu.Lock()
-		sum.pulled++
-		sum.mu.Unlock()
+		sum.completed(t, "pulled", res, a.g.manifest.Digest, &sum.pulled)
 	}
 	assertLayoutTag(t, ctx, dst, a, old.Digest, err == nil)
 }

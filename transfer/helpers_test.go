@@ -82,6 +82,15 @@ func graphOf(t *testing.T, l *layout.Layout, ref string) graph {
 	return graph{manifest: desc, blobs: append([]ocispec.Descriptor{m.Config}, m.Layers...)}
 }
 
+// packExample packs the example files into a new layout as v1 and returns
+// the layout, v1's graph and what Pack reported.
+func packExample(t *testing.T) (*layout.Layout, graph, *pack.Result) {
+	t.Helper()
+	src := testkit.NewLayout(t)
+	res := packPaths(t, src, "v1", example...)
+	return src, graphOf(t, src, "v1"), res
+}
+
 // regRef parses HOST/REPO[:TAG] for reg.
 func regRef(t *testing.T, reg *testkit.Registry, repoAndTag string) registry.Reference {
 	t.Helper()
@@ -103,6 +112,19 @@ func (e *events) on(ev transfer.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
+}
+
+// count returns how many events of kind d had.
+func (e *events) count(kind transfer.EventKind, d digest.Digest) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Kind == kind && ev.Descriptor.Digest == d {
+			n++
+		}
+	}
+	return n
 }
 
 // digests returns the sorted, distinct digests that had an event of kind.

@@ -27,9 +27,7 @@ import (
 func TestPushPullAnonymous(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	packed := packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
+	src, g, packed := packExample(t)
 	if len(g.blobs) != len(example)+1 {
 		t.Fatalf("packed %d blobs, want %d layers and a config", len(g.blobs), len(example))
 	}
@@ -90,9 +88,7 @@ func TestPushPullAnonymous(t *testing.T) {
 func TestPushAgainSkipsEverything(t *testing.T) {
 	ctx := testCtx(t)
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
+	src, g, _ := packExample(t)
 	ref := regRef(t, reg, "apps/bundle:v1")
 	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
 	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", opts); err != nil {
@@ -138,15 +134,7 @@ func TestPushAgainSkipsEverything(t *testing.T) {
 	if after.Digest != before.Digest || after.Size != before.Size || after.MediaType != before.MediaType {
 		t.Errorf("the other tag changed: %+v, was %+v", after, before)
 	}
-	tags, err := dst.Tags(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, tg := range tags {
-		names = append(names, tg.Tag)
-	}
-	if !slices.Equal(names, []string{"other", "v1"}) {
+	if names := testkit.Tags(t, dst); !slices.Equal(names, []string{"other", "v1"}) {
 		t.Errorf("tags after pull = %v, want [other v1]", names)
 	}
 	if d, _ := dst.Resolve(ctx, "v1"); d.Digest != g.manifest.Digest {
@@ -320,4 +308,45 @@ func TestPullMissing(t *testing.T) {
 	if _, err := dst.Resolve(ctx, "v9"); err == nil {
 		t.Error("a failed pull tagged the layout")
 	}
+}
+
+// TestBlobPlannedBeforeFirstStart: a copy reports every blob of the graph
+// as planned before the first blob starts, so that a progress line can
+// show a total that does not grow; both ways.
+func TestBlobPlannedBeforeFirstStart(t *testing.T) {
+	ctx := testCtx(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src, g, _ := packExample(t)
+
+	check := func(what string, ev *events) {
+		t.Helper()
+		var planned int64
+		n := 0
+		for _, e := range ev.all {
+			if e.Kind == transfer.BlobStarted {
+				break
+			}
+			if e.Kind == transfer.BlobPlanned {
+				planned += e.Descriptor.Size
+				n++
+			}
+		}
+		if n != len(g.blobs) || planned != g.blobBytes() {
+			t.Errorf("%s: %d blob(s) of %d bytes planned before the first started, want %d of %d", what, n, planned, len(g.blobs), g.blobBytes())
+		}
+		if got := ev.digests(transfer.BlobPlanned); len(got) != n {
+			t.Errorf("%s: %d distinct blobs planned, %d planned before the first started", what, len(got), n)
+		}
+	}
+	ref := regRef(t, reg, "apps/bundle:v1")
+	var push events
+	if _, err := transfer.Push(ctx, src, "v1", ref, "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: push.on}); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	check("push", &push)
+	var pull events
+	if _, err := transfer.Pull(ctx, ref, testkit.NewLayout(t), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, OnEvent: pull.on}); err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	check("pull", &pull)
 }

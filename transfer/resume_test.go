@@ -82,6 +82,17 @@ func startResumeEnv(t *testing.T) *flakyEnv {
 	return e
 }
 
+// startResumeEnvPushed is startResumeEnv with a pushed to apps/big:v1
+// (straight, not through the proxy).
+func startResumeEnvPushed(t *testing.T, ctx context.Context, a *bigArtifact) *flakyEnv {
+	t.Helper()
+	e := startResumeEnv(t)
+	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 // partialBytes sums the partial downloads (and their segments) in l's
 // temporary area.
 func partialBytes(t *testing.T, l *layout.Layout) int64 {
@@ -157,10 +168,7 @@ func TestResume(t *testing.T) {
 // next pull receives only the rest.
 func resumePullCut(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
-	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
-		t.Fatal(err)
-	}
+	e := startResumeEnvPushed(t, ctx, a)
 	for _, at := range []float64{0.1, 0.5, 0.9} {
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
 			dst := testkit.NewLayout(t)
@@ -206,10 +214,7 @@ func resumePullCut(t *testing.T, a *bigArtifact) {
 // comes down in all, not 1.66 times it.
 func resumePullRetries(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
-	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
-		t.Fatal(err)
-	}
+	e := startResumeEnvPushed(t, ctx, a)
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset, testkit.FaultCut}, Seed: 7, Rate: 1, Max: 3, At: 0.3, Match: blobGETs(a.blob.Digest)})
 	dst := testkit.NewLayout(t)
 	defer dst.Close()
@@ -233,10 +238,7 @@ func resumePullRetries(t *testing.T, a *bigArtifact) {
 // them, and continues each range where it ended.
 func resumePullParallel(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
-	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
-		t.Fatal(err)
-	}
+	e := startResumeEnvPushed(t, ctx, a)
 	opts := flakyOpts(1)
 	opts.Resume.ParallelRanges = 4
 
@@ -294,10 +296,7 @@ func resumePullParallel(t *testing.T, a *bigArtifact) {
 // downloaded from the start, and it is still verified and stored.
 func resumePullRangeIgnored(t *testing.T, a *bigArtifact) {
 	ctx := resumeCtx(t)
-	e := startResumeEnv(t)
-	if _, err := transfer.Push(ctx, a.src, "v1", e.direct(t, "apps/big"), "v1", transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}); err != nil {
-		t.Fatal(err)
-	}
+	e := startResumeEnvPushed(t, ctx, a)
 	dst := testkit.NewLayout(t)
 	defer dst.Close()
 	e.proxy.SetFaults(testkit.Faults{Kinds: []testkit.Fault{testkit.FaultReset}, Rate: 1, Max: 1, At: 0.5, Match: blobGETs(a.blob.Digest)})

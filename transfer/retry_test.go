@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"oras.land/oras-go/v2/errdef"
+	"oras.land/oras-go/v2/registry"
 
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
@@ -186,16 +187,8 @@ func (p *faultyProxy) cutShort(w http.ResponseWriter, r *http.Request) {
 // whole-copy retries that per-request retries could not spare.
 func TestRetryTransientFaults(t *testing.T) {
 	ctx := testCtx(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	proxy := startFaultyProxy(t, reg)
-	src := testkit.NewLayout(t)
-	packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
-	ref, err := transfer.ParseReference(proxy.Host + "/apps/flaky:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 6, Wait: 10 * time.Millisecond}}
+	e := startRetryEnv(t, "apps/flaky:v1", 6)
+	reg, proxy, src, g, ref, opts := e.reg, e.proxy, e.src, e.g, e.ref, e.opts
 
 	// An upload's body is a stream: oras-go cannot send it again, so each
 	// 503 fails an attempt of the whole copy.
@@ -222,11 +215,7 @@ func TestRetryTransientFaults(t *testing.T) {
 	// the blob there, and it counts as copied, not as "already there".
 	proxy.set(0, 0, 0)
 	proxy.loseUploadAnswers(1)
-	lostRef, err := transfer.ParseReference(proxy.Host + "/apps/lost:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err = transfer.Push(ctx, src, "v1", lostRef, "v1", opts)
+	res, err = transfer.Push(ctx, src, "v1", e.viaProxy(t, "apps/lost:v1"), "v1", opts)
 	if err != nil {
 		t.Fatalf("push through a lost answer: %v", err)
 	}
@@ -282,16 +271,8 @@ func TestRetryTransientFaults(t *testing.T) {
 // nothing is tagged at the destination.
 func TestRetryGivesUp(t *testing.T) {
 	ctx := testCtx(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	proxy := startFaultyProxy(t, reg)
-	src := testkit.NewLayout(t)
-	packPaths(t, src, "v1", example...)
-	g := graphOf(t, src, "v1")
-	ref, err := transfer.ParseReference(proxy.Host + "/apps/down:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 3, Wait: 10 * time.Millisecond}}
+	e := startRetryEnv(t, "apps/down:v1", 3)
+	reg, proxy, src, g, ref, opts := e.reg, e.proxy, e.src, e.g, e.ref, e.opts
 
 	proxy.set(always, 0, 0)
 	start := time.Now()
@@ -355,6 +336,40 @@ func TestRetryGivesUp(t *testing.T) {
 		}
 	}
 	assertNoTempBlobs(t, dst)
+}
+
+// retryEnv is a registry behind a faultyProxy, a layout src with the
+// example files packed as v1 (graph g), the reference ref through the
+// proxy and Options that retry whole copies.
+type retryEnv struct {
+	reg   *testkit.Registry
+	proxy *faultyProxy
+	src   *layout.Layout
+	g     graph
+	ref   registry.Reference
+	opts  transfer.Options
+}
+
+// startRetryEnv starts a retryEnv whose ref is repoAndTag through the
+// proxy and whose Options make up to attempts attempts.
+func startRetryEnv(t *testing.T, repoAndTag string, attempts int) *retryEnv {
+	t.Helper()
+	e := &retryEnv{reg: testkit.StartRegistry(t, testkit.RegistryOptions{})}
+	e.proxy = startFaultyProxy(t, e.reg)
+	e.src, e.g, _ = packExample(t)
+	e.ref = e.viaProxy(t, repoAndTag)
+	e.opts = transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: attempts, Wait: 10 * time.Millisecond}}
+	return e
+}
+
+// viaProxy parses REPO[:TAG] on the proxy.
+func (e *retryEnv) viaProxy(t *testing.T, repoAndTag string) registry.Reference {
+	t.Helper()
+	ref, err := transfer.ParseReference(e.proxy.Host + "/" + repoAndTag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 // namesOneOf reports whether err names the digest of one of g's blobs.

@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/opencontainers/go-digest"
+	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/ocipack/ocipack/internal/testkit"
@@ -25,18 +27,27 @@ const tagsHello = "../testdata/example/hello-0.1.0.tgz"
 // its own and tagsHello. It returns the tags and their manifest digests.
 func packTags(t *testing.T, l *layout.Layout, n int) ([]string, map[string]digest.Digest) {
 	t.Helper()
-	dir := t.TempDir()
-	var tags []string
-	want := map[string]digest.Digest{}
-	for i := range n {
-		p := filepath.Join(dir, fmt.Sprintf("part-%02d.txt", i))
-		testkit.WriteFile(t, p, []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i)))
-		tag := fmt.Sprintf("t%02d", i)
-		res := packPaths(t, l, tag, p, tagsHello)
-		tags = append(tags, tag)
-		want[tag] = res.Manifest.Digest
+	return testkit.PackTagged(t, n, tagsHello, func(tag string, paths ...string) digest.Digest {
+		return packPaths(t, l, tag, paths...).Manifest.Digest
+	})
+}
+
+// startTags starts a registry and packs n artifacts with packTags into a
+// new layout src; ref is the registry's repository apps/many.
+func startTags(t *testing.T, n int) (reg *testkit.Registry, src *layout.Layout, ref registry.Reference, tags []string, want map[string]digest.Digest) {
+	t.Helper()
+	reg = testkit.StartRegistry(t, testkit.RegistryOptions{})
+	src = testkit.NewLayout(t)
+	tags, want = packTags(t, src, n)
+	return reg, src, regRef(t, reg, "apps/many"), tags, want
+}
+
+// pushTags pushes tags of src to ref with PushTags.
+func pushTags(t *testing.T, ctx context.Context, src *layout.Layout, ref registry.Reference, tags []string, opts transfer.Options) {
+	t.Helper()
+	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
+		t.Fatal(err)
 	}
-	return tags, want
 }
 
 // tagResults collects what PushTags and PullTags report, checking that
@@ -65,13 +76,40 @@ func (r *tagResults) each(tag string, res *transfer.Result) {
 	r.mu.Unlock()
 }
 
-// sums returns the blobs copied and skipped over every result.
-func (r *tagResults) sums() (copied, skipped int) {
-	for _, res := range r.results {
-		copied += res.Copied
-		skipped += res.Skipped
+// inOrder checks that each was called for want, in that order.
+func (r *tagResults) inOrder(want []string) {
+	r.t.Helper()
+	if !slices.Equal(r.tags, want) {
+		r.t.Errorf("each called for %v, want %v in that order", r.tags, want)
 	}
-	return copied, skipped
+}
+
+// wantSums checks the blobs copied and skipped over every result of what.
+func (r *tagResults) wantSums(what string, copied, skipped int) {
+	r.t.Helper()
+	c, s := 0, 0
+	for _, res := range r.results {
+		c += res.Copied
+		s += res.Skipped
+	}
+	if c != copied || s != skipped {
+		r.t.Errorf("%s copied %d and skipped %d blobs, want %d and %d", what, c, s, copied, skipped)
+	}
+}
+
+// copyTags runs run (PushTags or PullTags, given opts and each) with
+// opts, collecting the events and the results; it checks that the copy
+// succeeds and that each is called for want, in that order.
+func copyTags(t *testing.T, what string, want []string, opts transfer.Options, run func(transfer.Options, func(string, *transfer.Result)) error) (*tagResults, *events) {
+	t.Helper()
+	ev := &events{}
+	opts.OnEvent = ev.on
+	res := newTagResults(t)
+	if err := run(opts, res.each); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	res.inOrder(want)
+	return res, ev
 }
 
 // registryTags lists the tags of repo as the registry has them.
@@ -90,40 +128,23 @@ func registryTags(t *testing.T, repo *remote.Repository) []string {
 // moved once each way.
 func TestPushPullTags(t *testing.T) {
 	ctx := testCtx(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	transfer.SetTagListPageSize(t, 7)
-	src := testkit.NewLayout(t)
-	tags, want := packTags(t, src, 30)
-	ref := regRef(t, reg, "apps/many")
+	reg, src, ref, tags, want := startTags(t, 30)
 	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Concurrency: transfer.ConcurrencyOptions{Blobs: 8, Tags: 8}}
 
-	var pushEv events
-	opts.OnEvent = pushEv.on
-	pushed := newTagResults(t)
-	if err := transfer.PushTags(ctx, src, ref, tags, opts, pushed.each); err != nil {
-		t.Fatalf("push tags: %v", err)
-	}
-	if !slices.Equal(pushed.tags, tags) {
-		t.Errorf("each called for %v, want %v in that order", pushed.tags, tags)
-	}
+	pushed, pushEv := copyTags(t, "push tags", tags, opts, func(opts transfer.Options, each func(string, *transfer.Result)) error {
+		return transfer.PushTags(ctx, src, ref, tags, opts, each)
+	})
 	for _, tag := range tags {
 		if res := pushed.results[tag]; res == nil || res.Manifest.Digest != want[tag] || res.Manifests != 1 {
 			t.Errorf("push %s: result %+v, want manifest %s", tag, res, want[tag])
 		}
 	}
 	// 30 files of their own, the shared file and the config: sent once.
-	if c, s := pushed.sums(); c != 32 || s != 30*3-32 {
-		t.Errorf("push tags copied %d and skipped %d blobs, want 32 and %d", c, s, 30*3-32)
-	}
+	pushed.wantSums("push tags", 32, 30*3-32)
 	hello := graphOf(t, src, "t00").blobs
 	for _, b := range hello {
-		n := 0
-		for _, ev := range pushEv.all {
-			if ev.Kind == transfer.BlobDone && ev.Descriptor.Digest == b.Digest {
-				n++
-			}
-		}
-		if n > 1 {
+		if n := pushEv.count(transfer.BlobDone, b.Digest); n > 1 {
 			t.Errorf("blob %s sent %d times", b.Digest, n)
 		}
 	}
@@ -138,31 +159,15 @@ func TestPushPullTags(t *testing.T) {
 	}
 
 	dst := testkit.NewLayout(t)
-	var pullEv events
-	opts.OnEvent = pullEv.on
-	pulled := newTagResults(t)
-	if err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each); err != nil {
-		t.Fatalf("pull tags: %v", err)
-	}
-	if !slices.Equal(pulled.tags, tags) {
-		t.Errorf("each called for %v, want %v in that order", pulled.tags, tags)
-	}
-	if c, s := pulled.sums(); c != 32 || s != 30*3-32 {
-		t.Errorf("pull tags copied %d and skipped %d blobs, want 32 and %d", c, s, 30*3-32)
-	}
-	pullEv.mu.Lock()
+	pulled, pullEv := copyTags(t, "pull tags", tags, opts, func(opts transfer.Options, each func(string, *transfer.Result)) error {
+		return transfer.PullTags(ctx, ref, dst, nil, opts, each)
+	})
+	pulled.wantSums("pull tags", 32, 30*3-32)
 	for _, b := range hello[:2] {
-		n := 0
-		for _, ev := range pullEv.all {
-			if ev.Kind == transfer.BlobDone && ev.Descriptor.Digest == b.Digest {
-				n++
-			}
-		}
-		if n != 1 {
+		if n := pullEv.count(transfer.BlobDone, b.Digest); n != 1 {
 			t.Errorf("shared blob %s fetched %d times, want once", b.Digest, n)
 		}
 	}
-	pullEv.mu.Unlock()
 	layoutTags, err := dst.Tags(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +188,7 @@ func TestPushPullTags(t *testing.T) {
 		}
 		out := unpackTo(t, dst, tag)
 		part := fmt.Sprintf("part-%02d.txt", i)
-		if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, part)), []byte(strings.Repeat(fmt.Sprintf("part %d\n", i), 10+i))) {
+		if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, part)), testkit.PartContent(i)) {
 			t.Errorf("%s: %s differs", tag, part)
 		}
 		if !bytes.Equal(testkit.ReadFile(t, filepath.Join(out, "hello-0.1.0.tgz")), testkit.ReadFile(t, tagsHello)) {
@@ -201,14 +206,9 @@ func TestPushPullTags(t *testing.T) {
 // the registry's, and its own tag is left alone.
 func TestPullTagsIntoExistingLayout(t *testing.T) {
 	ctx := testCtx(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	tags, want := packTags(t, src, 12)
-	ref := regRef(t, reg, "apps/many")
+	reg, src, ref, tags, want := startTags(t, 12)
 	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}}
-	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
-		t.Fatal(err)
-	}
+	pushTags(t, ctx, src, ref, tags, opts)
 
 	dst := testkit.NewLayout(t)
 	for _, tag := range tags[:4] {
@@ -223,9 +223,7 @@ func TestPullTagsIntoExistingLayout(t *testing.T) {
 	if err := transfer.PullTags(ctx, ref, dst, nil, opts, pulled.each); err != nil {
 		t.Fatalf("pull tags: %v", err)
 	}
-	if !slices.Equal(pulled.tags, tags) {
-		t.Errorf("each called for %v, want %v", pulled.tags, tags)
-	}
+	pulled.inOrder(tags)
 	for i, tag := range tags {
 		res := pulled.results[tag]
 		switch {
@@ -259,14 +257,9 @@ func assertExampleSite(t *testing.T, dir string) {
 // the layout lacks.
 func TestPullTagsErrorNamesTag(t *testing.T) {
 	ctx := testCtx(t)
-	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
-	src := testkit.NewLayout(t)
-	tags, _ := packTags(t, src, 10)
-	ref := regRef(t, reg, "apps/many")
+	reg, src, ref, tags, _ := startTags(t, 10)
 	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Retry: transfer.RetryOptions{Attempts: 1}}
-	if err := transfer.PushTags(ctx, src, ref, tags, opts, nil); err != nil {
-		t.Fatal(err)
-	}
+	pushTags(t, ctx, src, ref, tags, opts)
 	// t05's own file (its first layer) is deleted from the repository.
 	lost := graphOf(t, src, "t05").blobs[1]
 	if err := reg.Repository(t, "apps/many").Blobs().Delete(ctx, lost); err != nil {
