@@ -61,6 +61,10 @@ type Result struct {
 	// Manifests is the number of manifests transferred. A registry is sent
 	// the tagged manifest again even when it has it: that is how it is tagged.
 	Manifests int
+	// Mounted is the number of the Copied blobs that a registry mounted
+	// from another of its repositories (CopyRegistry): none of their bytes
+	// travelled.
+	Mounted int
 	// Bytes is the number of bytes transferred (sent or received).
 	Bytes int64
 	// Attempts is the number of times the copy was tried.
@@ -208,6 +212,9 @@ type copier struct {
 	down *puller
 	// up pushes blobs to a registry, in chunks when asked or needed.
 	up *pusher
+	// mount, when set, mounts blobs into the destination registry
+	// repository from another of its repositories (see copyreg.go).
+	mount *mounter
 	// claims shares blobs with the concurrent copies of other tags into
 	// the same destination (nil when there are none).
 	claims *tagClaims
@@ -446,6 +453,8 @@ func (c *copier) graphOptions(root *ocispec.Descriptor, dstRef string) oras.Copy
 				return nil
 			case c.down != nil && d.Size >= resumeMin:
 				return c.download(ctx, d)
+			case c.mount != nil:
+				return c.mountBlob(ctx, d)
 			case c.up != nil:
 				return c.upload(ctx, d)
 			}

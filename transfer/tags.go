@@ -9,9 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
-	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
-	"oras.land/oras-go/v2/registry/remote"
 
 	"github.com/ocipack/ocipack/layout"
 )
@@ -78,7 +76,7 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 	}
 	defer closeIdleConnections(repo.Client)
 	if tags == nil {
-		if tags, err = listTags(ctx, repo); err != nil {
+		if tags, err = listTags(ctx, repo, "pull"); err != nil {
 			return err
 		}
 	}
@@ -96,35 +94,6 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 	return forEachTag(ctx, tags, opts.Concurrency.tags(), each, func(ctx context.Context, tag string) (*Result, error) {
 		return pullRepo(ctx, repo, tag, l, tag, opts, fl)
 	})
-}
-
-func listTags(ctx context.Context, repo *remote.Repository) ([]string, error) {
-	repo.TagListPageSize = tagListPageSize
-	var tags []string
-	name := repo.Reference.Registry + "/" + repo.Reference.Repository
-	err := repo.Tags(ctx, "", func(page []string) error {
-		if len(page) > MaxTags-len(tags) {
-			return tooMany("registry %s lists more than %d tags for %s; refusing to list more: pull the tags you need by name",
-				repo.Reference.Registry, MaxTags, repo.Reference.Repository)
-		}
-		tags = append(tags, page...)
-		return nil
-	})
-	if errors.Is(err, errdef.ErrTooManyPages) {
-		// oras-go stopped at TagListMaxPages (set by NewRepository).
-		return nil, tooMany("registry %s keeps returning more tag pages for %s after %d pages; refusing to list more: pull the tags you need by name",
-			repo.Reference.Registry, repo.Reference.Repository, MaxTagPages)
-	}
-	if errors.Is(err, ErrTooManyPages) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list the tags of %s: %w", name, explain(err, repo.Reference.Registry))
-	}
-	if len(tags) == 0 {
-		return nil, fmt.Errorf("%s has no tags: nothing to pull", name)
-	}
-	return tags, nil
 }
 
 // forEachTag runs fn for every tag, up to concurrency (0 means 4) at once,
