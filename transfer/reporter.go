@@ -12,7 +12,7 @@ import (
 
 // NewReporter returns an Options.OnEvent that shows a transfer's progress
 // on w, and a function to call once the transfer is over (it ends the
-// progress line). verb is "pushed" or "pulled".
+// progress line). verb is "pushed", "pulled" or "copied".
 //
 // With terminal set, it draws one progress line. The line counts the blobs
 // (layers and configs) of the graph: their total is known before the first
@@ -22,7 +22,7 @@ import (
 // blob. The returned functions are safe for concurrent use.
 func NewReporter(w io.Writer, verb string, terminal bool) (onEvent func(Event), finish func()) {
 	if terminal {
-		ing := map[string]string{"pushed": "pushing", "pulled": "pulling"}[verb]
+		ing := map[string]string{"pushed": "pushing", "pulled": "pulling", "copied": "copying"}[verb]
 		bar := progress.New(w, ing, true, progress.Final(verb))
 		var mu sync.Mutex
 		var total, done, skipped int64
