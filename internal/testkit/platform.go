@@ -6,6 +6,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
+
+	"github.com/ocipack/ocipack/graph"
 )
 
 // PlatformImage is one platform's image of a multi-platform index built by
@@ -34,8 +36,8 @@ func PushPlatformIndex(t testing.TB, target oras.Target, tag string, platforms .
 		imgs = append(imgs, img)
 		children = append(children, img.Manifest)
 	}
-	idx := PushJSON(t, target, ocispec.MediaTypeImageIndex, map[string]any{
-		"schemaVersion": 2, "mediaType": ocispec.MediaTypeImageIndex, "manifests": children,
+	idx := PushJSON(t, target, graph.MediaTypeOCIIndex, map[string]any{
+		"schemaVersion": 2, "mediaType": graph.MediaTypeOCIIndex, "manifests": children,
 	}, tag)
 	return idx, imgs
 }
