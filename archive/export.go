@@ -68,6 +68,13 @@ type ExportOptions struct {
 	// FreeSpace replaces the free-space query ExportFile makes before
 	// writing (nil means FreeSpace); tests use it.
 	FreeSpace func(path string) (int64, error)
+	// Platforms, when not empty, exports of each tag that names an image
+	// index only the children of these platforms: the archive's tag names
+	// a new index listing exactly those (see graph.SelectPlatforms; its
+	// source reference is the tag), or the tag's index unchanged when
+	// every child matches. A tag without a match fails with
+	// graph.ErrNoMatchingPlatform, before anything is written.
+	Platforms []ocispec.Platform
 }
 
 // ExportReport describes an archive written.
@@ -125,6 +132,10 @@ func Export(ctx context.Context, l Source, tags []string, w io.Writer, opts Expo
 	if opts.Split != 0 {
 		return nil, errors.New("export: Split needs a file name (ExportFile), not a stream")
 	}
+	l, err := withPlatforms(ctx, l, tags, opts.Platforms)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
 	p, rep, err := prepare(ctx, l, tags, opts)
 	if err != nil {
 		return nil, err
@@ -146,6 +157,9 @@ func Export(ctx context.Context, l Source, tags []string, w io.Writer, opts Expo
 func ExportFile(ctx context.Context, l Source, tags []string, path string, opts ExportOptions) (_ *ExportReport, err error) {
 	if opts.Split != 0 && opts.Split < MinSplit {
 		return nil, fmt.Errorf("export: volume size %d is below the minimum of %d bytes", opts.Split, MinSplit)
+	}
+	if l, err = withPlatforms(ctx, l, tags, opts.Platforms); err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
 	p, rep, err := prepare(ctx, l, tags, opts)
 	if err != nil {

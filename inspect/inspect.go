@@ -33,6 +33,13 @@ type Target interface {
 	Index(ctx context.Context) (*ocispec.Index, error)
 }
 
+// ManifestSource is what Describe reads: references and manifests. A
+// Target is one, and so is a registry repository.
+type ManifestSource interface {
+	content.Fetcher
+	content.Resolver
+}
+
 // entry is one entry of index.json: a tag ("" for none) and its descriptor.
 type entry struct {
 	Tag        string
@@ -73,6 +80,9 @@ type Inspection struct {
 	// Manifests are the manifests an image index lists (nil for a
 	// manifest).
 	Manifests []ocispec.Descriptor `json:"manifests,omitempty"`
+	// Platforms are the platforms of the manifests an image index lists,
+	// one for each, in its order (nil for a manifest).
+	Platforms []PlatformEntry `json:"platforms,omitempty"`
 	// Size is the size of the manifest, its config and its layers; for an
 	// image index, of the index and the manifests it lists (not their
 	// blobs).
@@ -107,7 +117,10 @@ type InspectedFile struct {
 // against its digest; its blobs are not read. It fails with
 // layout.ErrNotFound when there is no such tag or manifest, and
 // layout.ErrCorrupt when the manifest does not parse.
-func Describe(ctx context.Context, t Target, ref string) (*Inspection, error) {
+//
+// t needs no index.json: a registry repository (oras-go's
+// remote.Repository) is described by fetching its manifest alone.
+func Describe(ctx context.Context, t ManifestSource, ref string) (*Inspection, error) {
 	desc, err := t.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -160,6 +173,7 @@ func Describe(ctx context.Context, t Target, ref string) (*Inspection, error) {
 		in.Manifests = doc.Manifests
 		for _, d := range doc.Manifests {
 			in.Size += d.Size
+			in.Platforms = append(in.Platforms, platformEntry(d))
 		}
 	case graph.KindArtifact:
 		for _, d := range doc.Blobs {
@@ -389,4 +403,30 @@ func readSmall(ctx context.Context, t Target, desc ocispec.Descriptor, buf *[]by
 		return nil, fmt.Errorf("blob %s: %w: content hashes to %s", desc.Digest, layout.ErrDigestMismatch, got)
 	}
 	return b, nil
+}
+
+// PlatformEntry is one child of an image index: its platform, digest and
+// size.
+type PlatformEntry struct {
+	// Platform is "os/arch[/variant]" as the index states it, "unknown"
+	// when it states none, and "attestation of DIGEST" for a Docker
+	// attestation manifest (buildx's SBOM and provenance).
+	Platform string `json:"platform"`
+	// Digest is the child manifest's digest.
+	Digest digest.Digest `json:"digest"`
+	// Size is the child manifest's size (not its blobs').
+	Size int64 `json:"size"`
+	// MediaType is the child's media type.
+	MediaType string `json:"mediaType"`
+}
+
+func platformEntry(d ocispec.Descriptor) PlatformEntry {
+	e := PlatformEntry{Platform: "unknown", Digest: d.Digest, Size: d.Size, MediaType: d.MediaType}
+	switch {
+	case d.Annotations["vnd.docker.reference.type"] == "attestation-manifest":
+		e.Platform = "attestation of " + d.Annotations["vnd.docker.reference.digest"]
+	case d.Platform != nil:
+		e.Platform = graph.FormatPlatform(*d.Platform)
+	}
+	return e
 }

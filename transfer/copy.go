@@ -80,8 +80,10 @@ type Result struct {
 // chunked uploads are kept in opts.Resume.StateDir, or else in the
 // source's own state directory when it is a StateKeeper.
 func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registry.Reference, dstTag string, opts Options) (*Result, error) {
-	if dstTag == "" {
+	if dstTag == "" && len(opts.Platforms) == 0 {
 		// Copy, like oras.Copy, would tag the destination with srcRef.
+		// (With Platforms, the copy's root may be a new index: run tags
+		// by its digest, see copyOnce.)
 		desc, err := l.Resolve(ctx, srcRef)
 		if err != nil {
 			return nil, err
@@ -112,6 +114,9 @@ type StateKeeper interface {
 func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, repo *remote.Repository, dstTag string, opts Options, fl *blobFlights) (*Result, error) {
 	c := newCopier(src, sourceName(src), repo, opts)
 	c.refPusher = repo
+	if p, ok := src.(interface{ Path() string }); ok {
+		c.origin = p.Path() + refSep(srcRef) + srcRef
+	}
 	c.claims = fl.claim()
 	defer c.claims.release()
 	var state sessionStore
@@ -159,6 +164,7 @@ func pullRepo(ctx context.Context, repo *remote.Repository, srcRef string, l *la
 	}
 	c := newCopier(repo, "registry "+repo.Reference.Registry, l, opts)
 	c.layout = l
+	c.origin = src.String()
 	c.claims = fl.claim()
 	defer c.claims.release()
 	c.down = &puller{raw: rawRepo{repo}, l: l, ranges: opts.Resume.ParallelRanges}
@@ -192,7 +198,12 @@ func Copy(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, dst 
 // tag. Its fields say what the destination is, as the caller knows it: no
 // target is asked what it is underneath.
 type copier struct {
-	src     oras.ReadOnlyGraphTarget
+	// base is the source; src is base, or base with the platform subset's
+	// new index (see selectPlatforms).
+	base oras.ReadOnlyGraphTarget
+	src  oras.ReadOnlyGraphTarget
+	// origin is the source reference a platform subset records.
+	origin  string
 	srcName string // for messages: "registry HOST", "layout PATH"
 	// fetch is src with a counting reader on the fetch path (see fetch).
 	fetch countingSource
@@ -222,7 +233,7 @@ type copier struct {
 
 func newCopier(src oras.ReadOnlyGraphTarget, name string, dst oras.Target, opts Options) *copier {
 	st := newStats(opts.OnEvent)
-	return &copier{src: src, srcName: name, fetch: countingSource{src, st}, target: dst, opts: opts, st: st}
+	return &copier{base: src, src: src, srcName: name, fetch: countingSource{src, st}, target: dst, opts: opts, st: st}
 }
 
 // run resolves srcRef, walks its graph and copies it, trying again after
@@ -238,21 +249,29 @@ func (c *copier) run(ctx context.Context, srcRef, dstRef string) (*Result, error
 		referrers []ocispec.Descriptor
 	)
 	resolve := func() error {
-		d, err := c.src.Resolve(ctx, srcRef)
+		d, err := c.base.Resolve(ctx, srcRef)
 		if err != nil {
 			return err
 		}
 		if err := checkDescriptor(d, c.srcName+" (for "+srcRef+")"); err != nil {
 			return err
 		}
-		refs, err := c.plan(ctx, d)
+		origin := c.origin
+		if origin == "" {
+			origin = srcRef
+		}
+		sd, err := c.selectPlatforms(ctx, d, origin)
 		if err != nil {
 			return err
 		}
-		root, referrers = d, refs
-		if dstRef == "" && srcRef != root.Digest.String() {
+		refs, err := c.plan(ctx, sd)
+		if err != nil {
+			return err
+		}
+		if dstRef == "" && srcRef != d.Digest.String() {
 			dstRef = srcRef
 		}
+		root, referrers = sd, refs
 		return nil
 	}
 	for {
@@ -354,9 +373,12 @@ func containsDigest(ds []ocispec.Descriptor, d ocispec.Descriptor) bool {
 // than budget (or more pages than MaxReferrerPages, see NewRepository);
 // any other is asked for its Predecessors (index.json in a layout).
 func (c *copier) listReferrers(ctx context.Context, m ocispec.Descriptor, budget int) ([]ocispec.Descriptor, error) {
-	rl, ok := c.src.(registry.ReferrerLister)
+	if s, ok := c.src.(*subsetSource); ok && s.isNew(m) {
+		return nil, nil // made here: nothing refers to it
+	}
+	rl, ok := c.base.(registry.ReferrerLister)
 	if !ok {
-		return c.src.Predecessors(ctx, m)
+		return c.base.Predecessors(ctx, m)
 	}
 	// Not Predecessors: it collects every page before it returns.
 	var out []ocispec.Descriptor

@@ -3,6 +3,8 @@ package transfer
 import (
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"oras.land/oras-go/v2/registry/remote/credentials"
 )
 
@@ -26,6 +28,16 @@ type Options struct {
 	// Referrers carries along the manifests that refer to the artifact or
 	// to any manifest below it (SBOMs, signatures), and theirs.
 	Referrers bool
+	// Platforms, when not empty, limits the copy of an image index to the
+	// children of these platforms (matched as docker and containerd
+	// match them, see graph.MatchPlatform): the destination gets a new
+	// index listing exactly those, in the source's order, annotated with
+	// the source index's digest and reference (see graph.SelectPlatforms),
+	// or the source index unchanged when every child matches. A single
+	// image of another platform, or an index without a match, fails with
+	// ErrNoPlatform before anything is copied or tagged. Empty: every
+	// platform.
+	Platforms []ocispec.Platform
 	// OnEvent, when set, is told about each blob as it is copied. It may be
 	// called from several goroutines at once.
 	OnEvent func(Event)

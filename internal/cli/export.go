@@ -15,7 +15,7 @@ import (
 func exportCommand() command {
 	return command{
 		name:    "export",
-		args:    "LAYOUT[:TAG[,TAG...]] ARCHIVE [--split SIZE] [--since OLD]",
+		args:    "LAYOUT[:TAG[,TAG...]] ARCHIVE [--split SIZE] [--since OLD] [--platform OS/ARCH]",
 		nargs:   exactly(2, "need a LAYOUT[:TAG[,TAG...]] and an ARCHIVE path (or - for stdout)"),
 		summary: "Write a layout (or some tags) into one verifiable archive file, or volumes",
 		examples: `  ocipack export ./bundle bundle.tar
@@ -23,6 +23,7 @@ func exportCommand() command {
   ocipack export ./bundle bundle.tar --split 4G                # bundle.tar.001, .002, ...
   ocipack export ./bundle delta.tar --since last-week.tar      # only what changed
   ocipack export ./bundle - | ssh gateway 'cat > bundle.tar'
+  ocipack export ./images:nginx nginx-arm64.tar --platform linux/arm64
 
 The archive is a tar of an OCI layout (each blob once, in a stable order)
 with a list of its contents, so 'ocipack import' can check it whole. Volumes
@@ -31,6 +32,7 @@ each carry the archive's ID, their number and their own digest.
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			split := fs.String("split", "", "write volumes of at most `SIZE` (e.g. 4G, 700M)")
 			since := fs.String("since", "", "leave out blobs that `OLD` (an earlier archive or layout) holds")
+			platforms := addPlatformFlag(fs)
 			return func(ctx context.Context, e *env, args []string) error {
 				path, tags, err := source.ParseTagList(args[0])
 				if err != nil {
@@ -42,6 +44,9 @@ each carry the archive's ID, their number and their own digest.
 				}
 				defer l.Close()
 				opts := archive.ExportOptions{Compression: archive.CompressionFor(args[1])}
+				if opts.Platforms, err = parsePlatforms(*platforms); err != nil {
+					return err
+				}
 				if *split != "" {
 					if opts.Split, err = parseSize(*split); err != nil {
 						return usagef("--split: %v", err)

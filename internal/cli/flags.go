@@ -6,8 +6,10 @@ import (
 	"strconv"
 	"strings"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/pflag"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/progress"
 	"github.com/ocipack/ocipack/transfer"
 )
@@ -21,6 +23,7 @@ type registryFlags struct {
 	referrers             bool
 	chunkSize             string // push only
 	parallelRanges        int    // pull only
+	platforms             *[]string
 }
 
 func addRegistryFlags(fs *pflag.FlagSet, transferFlags bool) *registryFlags {
@@ -35,6 +38,7 @@ func addRegistryFlags(fs *pflag.FlagSet, transferFlags bool) *registryFlags {
 	if transferFlags {
 		fs.IntVar(&f.concurrency, "concurrency", 4, "blobs transferred at once")
 		fs.BoolVar(&f.referrers, "referrers", false, "carry the artifact's referrers (SBOMs, signatures) along")
+		f.platforms = addPlatformFlag(fs)
 		switch fs.Name() {
 		case "ocipack push":
 			fs.StringVar(&f.chunkSize, "chunk-size", "", "send blobs larger than `SIZE` (e.g. 64M) in chunks of that size, resumable after a cut (default: whole, chunks of 64M only if the registry refuses a blob as too large)")
@@ -59,6 +63,13 @@ func (f *registryFlags) options(e *env) (transfer.Options, error) {
 		Concurrency: transfer.ConcurrencyOptions{Blobs: f.concurrency, Tags: f.concurrency},
 		Resume:      transfer.ResumeOptions{ParallelRanges: f.parallelRanges},
 		Referrers:   f.referrers,
+	}
+	if f.platforms != nil {
+		ps, err := parsePlatforms(*f.platforms)
+		if err != nil {
+			return o, err
+		}
+		o.Platforms = ps
 	}
 	if f.chunkSize != "" {
 		n, err := parseSize(f.chunkSize)
@@ -128,4 +139,22 @@ func summary(verb string, res *transfer.Result) string {
 	moved := map[string]string{"pushed": "sent", "pulled": "received"}[verb]
 	return fmt.Sprintf("%s %s: %s %s, %d blob(s) copied, %d skipped (already there), %d manifest(s)",
 		verb, res.Manifest.Digest, progress.Bytes(res.Bytes), moved, res.Copied, res.Skipped, res.Manifests)
+}
+
+// addPlatformFlag adds --platform (repeatable, comma-separated), the one
+// definition that pull, push, copy and export share.
+func addPlatformFlag(fs *pflag.FlagSet) *[]string {
+	return fs.StringSlice("platform", nil, "carry only these platforms of an image index: `OS/ARCH[/VARIANT]`, repeatable or comma-separated (default: all); linux/arm64 selects linux/arm64/v8, linux/arm selects linux/arm/v7")
+}
+
+// parsePlatforms parses the values of --platform (nil when none).
+func parsePlatforms(values []string) ([]ocispec.Platform, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	ps, err := graph.ParsePlatforms(values)
+	if err != nil {
+		return nil, usagef("--platform: %v", err)
+	}
+	return ps, nil
 }

@@ -15,27 +15,40 @@ import (
 func inspectCommand() command {
 	return command{
 		name:    "inspect",
-		args:    "LAYOUT:TAG|LAYOUT@DIGEST [--json]",
+		args:    "LAYOUT:TAG|LAYOUT@DIGEST|REGISTRY/REPO:TAG [--json]",
 		nargs:   exactly(1, "need exactly one LAYOUT:TAG"),
 		summary: "Show an artifact: type, created, annotations and every file",
 		examples: `  ocipack inspect ./bundle:v1.2.0
   ocipack inspect ./bundle@sha256:0123…cdef --json
   ocipack inspect bundle.tar.zst:v1.2.0     # an archive, read in place
+  ocipack inspect registry.example/app:v1   # a registry's manifest or index (no blobs fetched)
+
+An image index is shown with its platforms: one line a child (platform,
+digest, size). An argument is a registry reference when no such local path
+exists and it starts with a host (a dot or a port in it, or localhost).
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			asJSON := fs.Bool("json", false, "print JSON")
+			rf := addRegistryFlags(fs, false)
 			return func(ctx context.Context, e *env, args []string) error {
-				l, ref, err := openSource(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				defer l.Close()
-				if ref.Ref() == "" {
-					return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
-				}
-				in, err := inspect.Describe(ctx, l, ref.Ref())
-				if err != nil {
-					return err
+				var in *inspect.Inspection
+				if remoteRef(args[0]) {
+					var err error
+					if in, err = describeRemote(ctx, e, rf, args[0]); err != nil {
+						return err
+					}
+				} else {
+					l, ref, err := openSource(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					defer l.Close()
+					if ref.Ref() == "" {
+						return usagef("%q names no tag or digest: write LAYOUT:TAG", args[0])
+					}
+					if in, err = inspect.Describe(ctx, l, ref.Ref()); err != nil {
+						return err
+					}
 				}
 				if *asJSON {
 					return writeJSON(e.stdout, in)
@@ -62,6 +75,9 @@ func inspectCommand() command {
 					return err
 				}
 				fmt.Fprintln(e.stdout)
+				if in.Platforms != nil {
+					return printPlatforms(e.stdout, in.Platforms)
+				}
 				tw = tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "TITLE\tKIND\tMODE\tSIZE\tMEDIA TYPE\tDIGEST")
 				for _, f := range in.Files {
