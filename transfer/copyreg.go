@@ -153,6 +153,9 @@ func (p *registryPair) copy(ctx context.Context, srcRef, dstTag string, opts Opt
 	if p.mountFrom != "" {
 		c.mount = &mounter{from: p.mountFrom, to: p.dst, done: map[digest.Digest]bool{}}
 	}
+	origin := p.src.Reference
+	origin.Reference = srcRef
+	c.origin = origin.String() // what a platform subset records as its source
 	res, err := c.run(ctx, srcRef, dstTag)
 	if c.mount != nil {
 		res.Mounted = c.mount.count()

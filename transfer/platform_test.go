@@ -190,3 +190,49 @@ func TestPushPlatformSubset(t *testing.T) {
 		t.Errorf("by digest: pushed %s", testkit.FetchBytes(t, direct2, res2.Manifest))
 	}
 }
+
+// TestCopyRegistryPlatformSubset copies one platform of an index from one
+// registry to another: the destination gets a new index listing that child
+// alone, annotated with its source, and none of the other children's
+// manifests or blobs.
+func TestCopyRegistryPlatformSubset(t *testing.T) {
+	ctx := testCtx(t)
+	a := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	b := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	srcIdx, imgs := testkit.PushPlatformIndex(t, a.Repository(t, "apps/multi"), "v1", threePlatforms...)
+	src := regRef(t, a, "apps/multi:v1")
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Platforms: platforms(t, "linux/arm64")}
+	res, err := transfer.CopyRegistry(ctx, src, regRef(t, b, "mirror/multi"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := b.Repository(t, "mirror/multi")
+	d, err := dst.Resolve(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest == srcIdx.Digest || res.Manifest.Digest != d.Digest {
+		t.Errorf("destination v1 = %s (result %s), want a new index, not the source's %s", d.Digest, res.Manifest.Digest, srcIdx.Digest)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(testkit.FetchBytes(t, dst, d), &idx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := childDigests(idx), []string{imgs[1].Manifest.Digest.String()}; !slices.Equal(got, want) {
+		t.Errorf("children %v, want %v", got, want)
+	}
+	if idx.Annotations[ogr.AnnotationSubsetSourceDigest] != srcIdx.Digest.String() || idx.Annotations[ogr.AnnotationSubsetSourceRef] != src.String() {
+		t.Errorf("annotations %v", idx.Annotations)
+	}
+	for i, img := range imgs {
+		for _, blob := range append([]ocispec.Descriptor{img.Manifest}, img.Blobs...) {
+			ok, err := dst.Exists(ctx, blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != (i == 1) {
+				t.Errorf("platform %s: destination has %s: %v, want %v", threePlatforms[i], blob.Digest, ok, i == 1)
+			}
+		}
+	}
+}
