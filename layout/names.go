@@ -131,3 +131,21 @@ func resolveShortTag(idx *ocispec.Index, tag string) (m ocispec.Descriptor, ok b
 	}
 	return ocispec.Descriptor{}, false, fmt.Errorf("tag %q: %w: it is the tag of %s; write the full name", tag, ErrInvalidReference, strings.Join(names, ", "))
 }
+
+// NameTag returns the tag a registry would know an entry named name by:
+// name itself for a plain tag, the tag of a full name
+// ("docker.io/library/nginx:1.27" gives "1.27"), and "" for a full name
+// with only a digest, or for something that is no name.
+func NameTag(name string) string {
+	if ValidTag(name) {
+		return name
+	}
+	named, err := reference.ParseNamed(name)
+	if err != nil {
+		return ""
+	}
+	if t, ok := named.(reference.Tagged); ok {
+		return t.Tag()
+	}
+	return ""
+}
