@@ -174,3 +174,84 @@ func TestNamesImportDockerSave(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesExportDockerManifest exports a layout holding two images with
+// full names (one also tagged v1 and by digest) and a packed artifact:
+// the .tar has a docker manifest.json listing the images once each, by
+// their full names with a tag, whose paths are blobs of the archive with
+// the right content; the archive verifies and imports back with the names.
+func TestNamesExportDockerManifest(t *testing.T) {
+	work := t.TempDir()
+	saved := filepath.Join(work, "saved.tar")
+	nameA, nameB := "docker.io/library/nginx:1.27", "registry.example/mirror/nginx:1.27"
+	want := dockerSaveArchive(t, saved, nameA, nameB)
+	lay := filepath.Join(work, "lay")
+	mustRun(t, "import", saved, lay)
+	byDigest := "registry.example/mirror/nginx@" + want[nameB].String()
+	mustRun(t, "tag", lay+":"+nameA, "v1")
+	l := testkit.OpenLayout(t, lay)
+	desc, err := l.Resolve(t.Context(), nameB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testkit.Tag(t, l, desc, byDigest)
+	testkit.WriteFile(t, filepath.Join(work, "f.txt"), "file")
+	mustRun(t, "pack", lay+":files", filepath.Join(work, "f.txt"))
+
+	out := filepath.Join(work, "out.tar")
+	mustRun(t, "export", lay, out)
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(testkit.ReadFile(t, out)))
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		b := new(bytes.Buffer)
+		if _, err := b.ReadFrom(tr); err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = b.Bytes()
+	}
+	var dm []struct {
+		Config   string
+		RepoTags []string
+		Layers   []string
+	}
+	if err := json.Unmarshal(files["manifest.json"], &dm); err != nil {
+		t.Fatalf("manifest.json %q: %v", files["manifest.json"], err)
+	}
+	if len(dm) != 2 {
+		t.Fatalf("manifest.json lists %d images, want 2 (no artifact): %s", len(dm), files["manifest.json"])
+	}
+	tags := map[string]bool{}
+	for _, e := range dm {
+		if len(e.RepoTags) != 1 {
+			t.Errorf("image %s: RepoTags %v, want one full name (no plain tag, no digest)", e.Config, e.RepoTags)
+		}
+		for _, rt := range e.RepoTags {
+			tags[rt] = true
+		}
+		for _, p := range append([]string{e.Config}, e.Layers...) {
+			b, ok := files[p]
+			if !ok || !strings.HasPrefix(p, "blobs/sha256/") || digest.FromBytes(b).Encoded() != strings.TrimPrefix(p, "blobs/sha256/") {
+				t.Errorf("manifest.json names %q: not a blob of the archive with that content", p)
+			}
+		}
+		if len(e.Layers) != 1 || !strings.HasPrefix(string(files[e.Layers[0]]), "layer of ") {
+			t.Errorf("image %s: layers %v", e.Config, e.Layers)
+		}
+	}
+	if !tags[nameA] || !tags[nameB] {
+		t.Errorf("RepoTags %v, want %s and %s", tags, nameA, nameB)
+	}
+	mustRun(t, "verify", out)
+	back := filepath.Join(work, "back")
+	mustRun(t, "import", out, back)
+	got := testkit.IndexTags(t, back)
+	for n, d := range map[string]digest.Digest{nameA: want[nameA], nameB: want[nameB], "v1": want[nameA], byDigest: want[nameB]} {
+		if got[n] != d.String() {
+			t.Errorf("imported back: %q -> %q, want %s (all: %v)", n, got[n], d, got)
+		}
+	}
+}
