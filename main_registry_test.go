@@ -194,7 +194,7 @@ func TestRegistryPushPullUnpack(t *testing.T) {
 	// Pull into a new layout and unpack.
 	dst := filepath.Join(work, "dst")
 	r = registryMustRun(t, nil, "", "pull", target+":v1", dst, "--plain-http")
-	for _, w := range []string{"pulled " + a.manifest.String(), progress.Bytes(a.total) + " received", "0 skipped", "-> " + dst + ":v1"} {
+	for _, w := range []string{"pulled " + a.manifest.String(), progress.Bytes(a.total) + " received", "0 skipped", "-> " + dst + ":" + target + ":v1"} {
 		if !strings.Contains(r.stdout, w) {
 			t.Errorf("pull summary %q does not say %q", r.stdout, w)
 		}
@@ -222,8 +222,9 @@ func TestRegistryPushPullUnpack(t *testing.T) {
 		t.Fatal(err)
 	}
 	tags, _ := l.Tags(t.Context())
-	if len(tags) != 2 || tags[0].Tag != "stable" || tags[1].Tag != "v1" {
-		t.Errorf("layout tags = %+v, want stable and v1", tags)
+	// Pulled without a LAYOUT:TAG, entries keep their full source names.
+	if len(tags) != 2 || tags[0].Tag != target+":stable" || tags[1].Tag != target+":v1" {
+		t.Errorf("layout tags = %+v, want %s:stable and :v1", tags, target)
 	}
 }
 
@@ -390,7 +391,6 @@ func TestRegistryUsageErrors(t *testing.T) {
 		{"", []string{"pull"}},
 		{"", []string{"pull", host + "/r:v1"}},
 		{"", []string{"pull", host + "/r", filepath.Join(work, "dst")}},
-		{"", []string{"pull", host + "/r@" + dgst, filepath.Join(work, "dst")}},
 		{"", []string{"pull", host + "/r:v1", filepath.Join(work, "dst") + "@" + dgst}},
 		{"", []string{"pull", host + "/r:v1", filepath.Join(work, "dst"), "-u", "alice"}},
 		{"", []string{"login"}},

@@ -562,8 +562,9 @@ func TestArchiveCLIReadInPlace(t *testing.T) {
 			}
 		}
 		back := filepath.Join(t.TempDir(), "back")
-		mustRun(t, "pull", repo+":v1", back, "--plain-http", "-q")
-		mustRun(t, "pull", repo+":v2", back, "--plain-http", "-q")
+		// Explicit LAYOUT:TAG: plain tags (without one, full names).
+		mustRun(t, "pull", repo+":v1", back+":v1", "--plain-http", "-q")
+		mustRun(t, "pull", repo+":v2", back+":v2", "--plain-http", "-q")
 		got := upkeepTags(t, back)
 		if got["v1"] != tags["v1"] || got["v2"] != tags["v2"] || len(got) != 2 {
 			t.Errorf("pulled back %v, want v1 %s and v2 %s", got, tags["v1"], tags["v2"])

@@ -18,6 +18,7 @@
 //	oci-layout              {"imageLayoutVersion":"1.0.0"}
 //	ocipack-archive.json    the contents list (below)
 //	index.json              the tags exported and the referrers of what they reach
+//	manifest.json           docker's list of the images (see below), if any
 //	blobs/, blobs/sha256/   directories (mode 0755)
 //	blobs/sha256/<hex>      manifests, indexes and configs, in walk order,
 //	                        then layers, in manifest order; each blob once
@@ -25,6 +26,15 @@
 // Every entry has mode 0644 (directories 0755), uid and gid 0, no user or
 // group names and mtime 0 (the Unix epoch), so the same layout and tags
 // always give the same bytes.
+//
+// manifest.json is what `docker save` writes beside the layout and `docker
+// load` reads (DockerManifestEntry): for each exported entry that is an
+// image (an image manifest with an OCI or docker image config; not an
+// index, not an artifact), its config and layers as blobs/sha256/<hex>
+// paths and, as RepoTags, its full names with a tag. With index.json's
+// io.containerd.image.name annotations (see layout.AnnotationImageName),
+// `ctr images import` and `docker load` name the images by their full
+// names. A delta (Since) writes none: its images cannot load alone.
 //
 // ocipack-archive.json lists the archive's contents:
 //

@@ -178,16 +178,21 @@ func (t *tally) setContents(b []byte) error {
 	return nil
 }
 
-// setIndex parses index.json; its tags must be valid.
+// setIndex parses index.json; its names must be valid. An entry that
+// `docker save` or `ctr export` wrote (a full name in
+// io.containerd.image.name, only the tag in ref.name) is named by its full
+// name, so that images of several repositories with the same tag stay
+// apart (see layout.WithEntryName).
 func (t *tally) setIndex(b []byte) error {
 	idx, err := parseIndex(b)
 	if err != nil {
 		return err
 	}
-	for _, e := range idx.Manifests {
-		if tag := e.Annotations[ocispec.AnnotationRefName]; tag != "" && !layout.ValidTag(tag) {
-			return fmt.Errorf("%w: index.json: tag %q is not a valid tag", layout.ErrInvalidReference, tag)
+	for i, e := range idx.Manifests {
+		if tag := layout.EntryName(e); tag != "" && !layout.ValidName(tag) {
+			return fmt.Errorf("%w: index.json: tag %q is not a valid tag or full name", layout.ErrInvalidReference, tag)
 		}
+		idx.Manifests[i] = layout.WithEntryName(e)
 	}
 	t.index = idx
 	return nil

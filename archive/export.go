@@ -250,6 +250,11 @@ func prepare(ctx context.Context, l Source, tags []string, opts ExportOptions) (
 	if p.contents, err = json.Marshal(c); err != nil {
 		return nil, nil, err
 	}
+	if len(p.required) == 0 { // a delta's images cannot load alone
+		if p.docker, err = dockerManifest(ctx, l, p.index); err != nil {
+			return nil, nil, fmt.Errorf("export: %w", err)
+		}
+	}
 	rep.ID = archiveID(p.contents, opts.Compression, opts.Split)
 	return p, rep, nil
 }
@@ -270,6 +275,9 @@ func tarSize(p *plan) int64 {
 		return n
 	}
 	n := entry(int64(len(layoutFile))) + entry(int64(len(p.contents))) + entry(int64(len(indexJSON(p)))) + 1024
+	if p.docker != nil {
+		n += entry(int64(len(p.docker)))
+	}
 	for range blobDirs(p) {
 		n += 512
 	}
@@ -357,6 +365,11 @@ func writeArchive(ctx context.Context, l Source, p *plan, w io.Writer, opts Expo
 		}
 		if err := small(ocispec.ImageIndexFile, indexJSON(p)); err != nil {
 			return err
+		}
+		if p.docker != nil {
+			if err := small(DockerManifestFile, p.docker); err != nil {
+				return err
+			}
 		}
 		for _, d := range blobDirs(p) {
 			if err := begin(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755}); err != nil {

@@ -25,6 +25,7 @@ type plan struct {
 	blobs    []ocispec.Descriptor // in archive order: manifests, indexes and configs, then layers
 	required []ocispec.Descriptor // left out (delta)
 	contents []byte               // ocipack-archive.json
+	docker   []byte               // manifest.json for docker load (nil: none)
 }
 
 type planner struct {

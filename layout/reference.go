@@ -2,6 +2,7 @@ package layout
 
 import (
 	"fmt"
+	"os"
 	"regexp"
 	"runtime"
 	"strings"
@@ -15,14 +16,16 @@ var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 // ValidTag reports whether s is a valid tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
 func ValidTag(s string) bool { return tagPattern.MatchString(s) }
 
-// Reference names a layout directory and, optionally, one artifact in it.
+// Reference names a layout directory and, optionally, one entry in it.
 //
-// It is written PATH, PATH:TAG or PATH@sha256:HEX, as `oras --oci-layout`
-// reads it.
+// It is written PATH, PATH:TAG, PATH:NAME or PATH@sha256:HEX, as `oras
+// --oci-layout` reads it, where NAME is an entry's full name (see
+// IsFullName): ./bundle:docker.io/library/nginx:1.27.
 type Reference struct {
 	// Path is the layout directory.
 	Path string
-	// Tag is the tag, if one was given.
+	// Tag is the entry's name, if one was given: a plain tag ("v1") or a
+	// full name ("docker.io/library/nginx:1.27", see ValidName).
 	Tag string
 	// Digest is the manifest digest, if one was given.
 	Digest digest.Digest
@@ -47,12 +50,53 @@ func (r Reference) String() string {
 	return r.Path
 }
 
-// ParseReference parses PATH, PATH:TAG or PATH@ALG:HEX.
+// ParseReference parses PATH, PATH:TAG, PATH:NAME or PATH@ALG:HEX.
 //
 // A tag is whatever follows the last ':' when it is a valid tag and the part
 // before it is not empty; otherwise the whole string is the path (so that
 // "C:\dir" or "dir:with/slash" stay paths). A digest follows the last '@'.
+//
+// A full name (see IsFullName) holds ':' and '@' itself, so where a ':' is
+// followed by a full name (./bundle:docker.io/library/nginx:1.27,
+// ./bundle:registry.example/app@sha256:…), the PATH is the longest of the
+// possible paths that exists as a directory; when none exists, the PATH
+// ends at the first ':' that a full name follows. Strings with no full name
+// after a ':' are read as before, without looking at the file system.
 func ParseReference(s string) (Reference, error) {
+	plain, err := parsePlainReference(s)
+	var full []Reference
+	for i := 1; i < len(s); i++ {
+		if s[i] == ':' && IsFullName(s[i+1:]) && !isWindowsDrive(s[:i]) {
+			full = append(full, Reference{Path: s[:i], Tag: s[i+1:]})
+		}
+	}
+	if len(full) == 0 {
+		return plain, err
+	}
+	candidates := full
+	if err == nil {
+		candidates = append(candidates, plain)
+	}
+	best := Reference{}
+	for _, c := range candidates {
+		if len(c.Path) > len(best.Path) && isDir(c.Path) {
+			best = c
+		}
+	}
+	if best.Path != "" {
+		return best, nil
+	}
+	return full[0], nil
+}
+
+// isDir reports whether path exists as a directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// parsePlainReference is ParseReference of PATH, PATH:TAG or PATH@ALG:HEX.
+func parsePlainReference(s string) (Reference, error) {
 	if s == "" {
 		return Reference{}, fmt.Errorf("%w: empty layout reference", ErrInvalidReference)
 	}

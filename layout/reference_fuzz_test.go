@@ -42,6 +42,13 @@ func FuzzParseReference(f *testing.F) {
 		"x:v1\n",
 		"x:\xff",
 		"\x00:v1",
+		"./bundle:docker.io/library/nginx:1.27",
+		"bundle:localhost:5000/a/b:v1",
+		"bundle:registry.example/app@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"bundle:registry.example/app:v1@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		"C:\\bundle:docker.io/library/nginx:1.27",
+		"a:b:docker.io/library/nginx:1.27",
+		"bundle:nginx:1.27",
 	} {
 		f.Add(s)
 	}
@@ -59,7 +66,7 @@ func FuzzParseReference(f *testing.F) {
 		if ref.Tag != "" && ref.Digest != "" {
 			t.Fatalf("ParseReference(%q) = %+v: both a tag and a digest", s, ref)
 		}
-		if ref.Tag != "" && !layout.ValidTag(ref.Tag) {
+		if ref.Tag != "" && !layout.ValidName(ref.Tag) {
 			t.Fatalf("ParseReference(%q) = %+v: invalid tag", s, ref)
 		}
 		if ref.Digest != "" {

@@ -100,8 +100,8 @@ func WithTags(desc ocispec.Descriptor, tags ...string) []ocispec.Descriptor {
 }
 
 func checkTag(tag string) error {
-	if !ValidTag(tag) {
-		return fmt.Errorf("tag %q: %w: a tag is 1 to 128 of [A-Za-z0-9._-] and does not start with '.' or '-'", tag, ErrInvalidReference)
+	if !ValidName(tag) {
+		return fmt.Errorf("tag %q: %w: a tag is 1 to 128 of [A-Za-z0-9._-] and does not start with '.' or '-', or a full name such as docker.io/library/nginx:1.27", tag, ErrInvalidReference)
 	}
 	return nil
 }
@@ -139,7 +139,7 @@ func setEntry(idx *ocispec.Index, desc ocispec.Descriptor, tag string, whole boo
 		if entry.Annotations == nil {
 			entry.Annotations = map[string]string{}
 		}
-		entry.Annotations[ocispec.AnnotationRefName] = tag
+		nameAnnotations(entry.Annotations, tag)
 	}
 	kept := idx.Manifests[:0]
 	for _, d := range idx.Manifests {
@@ -244,6 +244,12 @@ func (l *Layout) resolveIn(ctx context.Context, idx *ocispec.Index, reference st
 		}
 	}
 	if derr != nil {
+		if m, ok, err := resolveShortTag(idx, reference); ok || err != nil {
+			if err != nil {
+				err = fmt.Errorf("%w in layout %s", err, l.root)
+			}
+			return m, err
+		}
 		return ocispec.Descriptor{}, fmt.Errorf("tag %q: %w in layout %s (`ocipack ls %s` lists the tags)", reference, ErrNotFound, l.root, l.root)
 	}
 	// A digest that index.json does not list may still be a stored manifest

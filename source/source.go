@@ -176,10 +176,16 @@ func Digests(ctx context.Context, path string) (archive.DigestSet, error) {
 }
 
 // ParseTagList reads LAYOUT[:TAG[,TAG...]], what export takes: the layout
-// path and the tags (nil for all). A digest is refused.
+// path and the tags (nil for all). A digest is refused. A TAG may be a full
+// name (see layout.IsFullName); then LAYOUT is found as
+// layout.ParseReference finds it: the longest prefix that exists, else the
+// part before the first ':' that the list follows.
 func ParseTagList(s string) (path string, tags []string, err error) {
 	if ref, err := layout.ParseReference(s); err == nil && ref.Digest != "" {
 		return "", nil, fmt.Errorf("%q: export takes tags, not a digest", s)
+	}
+	if path, tags, ok := parseNameList(s); ok {
+		return path, tags, nil
 	}
 	if i := strings.LastIndex(s, ":"); i > 0 {
 		tags := strings.Split(s[i+1:], ",")
@@ -199,6 +205,42 @@ func ParseTagList(s string) (path string, tags []string, err error) {
 		return "", nil, fmt.Errorf("%q: export takes tags, not a digest", s)
 	}
 	return ref.Path, nil, nil
+}
+
+// parseNameList is ParseTagList of a list that holds a full name: ok is
+// false when no ':' is followed by a list of valid names with a full name
+// among them.
+func parseNameList(s string) (path string, tags []string, ok bool) {
+	type split struct {
+		path string
+		tags []string
+	}
+	var found []split
+	for i := 1; i < len(s); i++ {
+		if s[i] != ':' {
+			continue
+		}
+		names := strings.Split(s[i+1:], ",")
+		valid, full := true, false
+		for _, n := range names {
+			valid = valid && layout.ValidName(n)
+			full = full || layout.IsFullName(n)
+		}
+		if valid && (full || len(found) > 0) {
+			found = append(found, split{s[:i], names})
+		}
+	}
+	if len(found) == 0 {
+		return "", nil, false
+	}
+	best := found[0]
+	exists := false
+	for _, f := range found {
+		if _, err := os.Stat(f.path); err == nil && (!exists || len(f.path) > len(best.path)) {
+			best, exists = f, true
+		}
+	}
+	return best.path, best.tags, true
 }
 
 // Index returns the index.json of the layout or the archive: its tags and

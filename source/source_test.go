@@ -218,6 +218,10 @@ func TestParseTagList(t *testing.T) {
 		{in: "./bundle:v1", path: "./bundle", tags: []string{"v1"}},
 		{in: "./bundle:v1,v2", path: "./bundle", tags: []string{"v1", "v2"}},
 		{in: `C:\x\bundle:v1`, path: `C:\x\bundle`, tags: []string{"v1"}},
+		{in: "./bundle:docker.io/library/nginx:1.27", path: "./bundle", tags: []string{"docker.io/library/nginx:1.27"}},
+		{in: "./bundle:docker.io/library/nginx:1.27,v1,localhost:5000/a/b:v2", path: "./bundle", tags: []string{"docker.io/library/nginx:1.27", "v1", "localhost:5000/a/b:v2"}},
+		{in: "./bundle:registry.example/app@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", path: "./bundle", tags: []string{"registry.example/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}},
+		{in: "./bundle:nginx:1.27", path: "./bundle:nginx", tags: []string{"1.27"}},
 		{in: "./bundle@sha256:" + "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", bad: true},
 		{in: "", bad: true},
 	} {

@@ -172,7 +172,12 @@ Commands:
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
-A layout reference is PATH, PATH:TAG or PATH@sha256:HEX.
+A layout reference is PATH, PATH:TAG, PATH:NAME or PATH@sha256:HEX, where
+NAME is an entry's full name (./bundle:docker.io/library/nginx:1.27), as
+'pull' without a LAYOUT:TAG, and 'import' of a 'docker save' archive, name
+entries. When a full name follows a ':', PATH is the longest prefix that
+exists as a directory, else everything before the first such ':'. A plain
+tag also finds the one full name with that tag.
 
 Flags:
   -h, --help      show help ('ocipack COMMAND --help' for a command's flags)

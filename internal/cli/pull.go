@@ -17,9 +17,17 @@ func pullCommand() command {
 		args:    "REGISTRY/REPO[:TAG|@DIGEST] LAYOUT[:TAG] [flags]\n  ocipack pull --all-tags REGISTRY/REPO LAYOUT [flags]",
 		summary: "Pull an artifact (or every tag) from a registry into a layout",
 		examples: `  ocipack pull registry.example/apps/bundle:v1.2.0 ./bundle
+  ocipack pull registry.example/apps/bundle:v1.2.0 ./bundle:v1.2.0
   ocipack pull registry.example/apps/bundle@sha256:0123…cdef ./bundle:v1.2.0
   ocipack pull registry.example/apps/bundle:v1 ./bundle --referrers
   ocipack pull --all-tags registry.example/apps/bundle ./bundle
+
+Without a LAYOUT:TAG the entry is named by its full source name, normalised
+as docker does (registry.example/apps/bundle:v1.2.0, docker.io/library/
+nginx:1.27, registry.example/app@sha256:…), in org.opencontainers.image.ref.name
+and io.containerd.image.name, as 'docker save' and 'ctr export' write it; a
+layout may hold entries of many repositories and registries. With
+LAYOUT:TAG the entry is named TAG. --all-tags names entries by plain tags.
 
 The layout is created if missing; its other tags are left alone. What was
 pulled unpacks with 'ocipack unpack'. --all-tags pulls every tag the
@@ -58,10 +66,10 @@ stops the rest and names its tag.
 				case dst.Digest != "":
 					return usagef("the destination %s names a digest: give a tag or none", args[1])
 				case tag == "":
-					if _, err := src.Digest(); err == nil {
-						return usagef("pulling by digest needs a tag for the layout: write %s:TAG", args[1])
+					// No tag given: the entry keeps its full source name.
+					if tag, err = layout.FullName(src.String()); err != nil {
+						return usagef("%v", err)
 					}
-					tag = src.Reference
 				}
 				opts, err := rf.options(e)
 				if err != nil {

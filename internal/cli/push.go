@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -70,7 +71,7 @@ again sends only what is missing.
 				}
 				dstTag := dst.Reference
 				if dstTag == "" && src.Digest == "" {
-					dstTag = r
+					dstTag = layout.NameTag(r) // a full name's tag; "" (by digest) for a digest-only name
 				}
 				if _, err := dst.Digest(); err == nil {
 					return usagef("the destination %s names a digest: give a tag or none", args[1])

@@ -1,0 +1,95 @@
+package archive
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ocipack/ocipack/graph"
+	"github.com/ocipack/ocipack/layout"
+)
+
+// DockerManifestFile is the file `docker save` writes beside the OCI
+// layout, and `docker load` reads: one entry per image, naming its config,
+// its layers (paths in the archive) and its names.
+const DockerManifestFile = "manifest.json"
+
+// mediaTypeDockerConfig is the media type of a docker image config.
+const mediaTypeDockerConfig = "application/vnd.docker.container.image.v1+json"
+
+// DockerManifestEntry is one image of a docker manifest.json, as `docker
+// save` writes it and `docker load` reads it.
+type DockerManifestEntry struct {
+	// Config is the path of the image config in the archive:
+	// blobs/sha256/<hex>.
+	Config string
+	// RepoTags are the image's names (full names, such as
+	// docker.io/library/nginx:1.27): each index.json name of the image that
+	// is a full name with a tag, its digest dropped. An image named only
+	// by a plain tag or a digest has none, and loads untagged.
+	RepoTags []string
+	// Layers are the paths of the image's layers in the archive, in order.
+	Layers []string
+}
+
+// dockerManifest returns the manifest.json for the entries of idx that
+// are images (an image manifest whose config is an OCI or docker image
+// config), in index order, one entry per manifest with all its names; nil
+// when there is none. It reads the manifests from l.
+func dockerManifest(ctx context.Context, l Source, idx ocispec.Index) ([]byte, error) {
+	var out []DockerManifestEntry
+	at := map[string]int{} // manifest digest -> index in out
+	for _, d := range idx.Manifests {
+		name := d.Annotations[ocispec.AnnotationRefName]
+		if name == "" || d.MediaType != graph.MediaTypeOCIManifest && d.MediaType != graph.MediaTypeDockerManifest {
+			continue
+		}
+		i, seen := at[d.Digest.String()]
+		if !seen {
+			b, err := layout.ReadBlob(ctx, l, d, layout.MaxManifestSize)
+			if err != nil {
+				return nil, fmt.Errorf("%s: manifest %s: %w", DockerManifestFile, d.Digest, err)
+			}
+			var m ocispec.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				return nil, fmt.Errorf("%s: manifest %s: %w: %v", DockerManifestFile, d.Digest, layout.ErrCorrupt, err)
+			}
+			if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != mediaTypeDockerConfig {
+				continue // an artifact, not an image
+			}
+			e := DockerManifestEntry{Config: blobName(m.Config.Digest), RepoTags: []string{}, Layers: []string{}}
+			for _, layer := range m.Layers {
+				e.Layers = append(e.Layers, blobName(layer.Digest))
+			}
+			i = len(out)
+			at[d.Digest.String()] = i
+			out = append(out, e)
+		}
+		if t := repoTag(name); t != "" {
+			out[i].RepoTags = append(out[i].RepoTags, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(out)
+}
+
+// repoTag returns name as docker load takes a RepoTag: a full name with a
+// tag, without its digest; "" for any other name.
+func repoTag(name string) string {
+	if !layout.IsFullName(name) {
+		return ""
+	}
+	named, err := reference.ParseNamed(name)
+	if err != nil {
+		return ""
+	}
+	if t, ok := named.(reference.NamedTagged); ok {
+		return reference.TrimNamed(t).String() + ":" + t.Tag()
+	}
+	return ""
+}
