@@ -129,7 +129,7 @@ func resolveShortTag(idx *ocispec.Index, tag string) (m ocispec.Descriptor, ok b
 	case 1:
 		return found[0], true, nil
 	}
-	return ocispec.Descriptor{}, false, fmt.Errorf("tag %q: %w: it is the tag of %s; write the full name", tag, ErrInvalidReference, strings.Join(names, ", "))
+	return ocispec.Descriptor{}, false, fmt.Errorf("tag %q is ambiguous (%w): it is the tag of %s; write the full name instead", tag, ErrInvalidReference, strings.Join(names, " and of "))
 }
 
 // NameTag returns the tag a registry would know an entry named name by:
