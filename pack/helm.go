@@ -230,11 +230,13 @@ func PackHelm(ctx context.Context, l *layout.Layout, tag string, chartPath strin
 	if tag == "" {
 		tag = want
 	}
-	if tag != want {
+	// A full name (registry.example/charts/NAME:VERSION) carries the tag
+	// Helm pulls after its last colon.
+	if tag != want && layout.NameTag(tag) != want {
 		return nil, fmt.Errorf("%s: %w: chart %s is version %s, which Helm pulls from tag %q, not %q; use tag %q (or give no tag)",
 			chartPath, ErrHelmTagMismatch, meta.Name, meta.Version, want, tag, want)
 	}
-	if !layout.ValidTag(tag) {
+	if !layout.ValidName(tag) {
 		return nil, fmt.Errorf("%s: chart version %q does not make a valid tag %q: %w", chartPath, meta.Version, tag, layout.ErrInvalidReference)
 	}
 

@@ -150,11 +150,12 @@ func SourceDateEpochFromEnv() (*time.Time, error) {
 }
 
 // Pack stores every input in l as a layer of one new manifest, and tags the
-// manifest with tag (moving the tag if it exists). Each input is read once:
-// it is hashed while it is written to a temporary file inside the layout.
+// manifest with tag, a plain tag or a full name (moving the tag if it
+// exists). Each input is read once: it is hashed while it is written to a
+// temporary file inside the layout.
 // Nothing is tagged unless every input was stored.
 func Pack(ctx context.Context, l *layout.Layout, tag string, inputs []Input, opts Options) (*Result, error) {
-	if !layout.ValidTag(tag) {
+	if !layout.ValidName(tag) {
 		return nil, fmt.Errorf("tag %q: %w", tag, layout.ErrInvalidReference)
 	}
 	if len(inputs) == 0 {
