@@ -52,17 +52,22 @@ func PushTags(ctx context.Context, l oras.ReadOnlyTarget, dst registry.Reference
 }
 
 // PullTags pulls tags of the registry repository src into the layout l,
-// each under its own name, through one repository client: one connection
-// pool, one token cache. When tags is nil, every tag the registry lists
+// each entry named by its full name (HOST/REPO:TAG, normalised as
+// layout.FullName normalises it: what Pull is given by `ocipack pull
+// REGISTRY/REPO:TAG LAYOUT`), so that entries of several repositories stay
+// apart in one layout and a plain tag still finds its entry (see
+// layout.Layout.Resolve). It pulls through one repository client: one
+// connection pool, one token cache. When tags is nil, every tag the registry lists
 // for the repository is pulled. Other tags of l are left alone. Up to
 // opts.Concurrency.Tags tags are copied at once (each copying up to
 // opts.Concurrency.Blobs blobs at once), and a blob that several tags share is
 // fetched once; the other tags count it as skipped.
 //
-// each, when not nil, is called with each tag's result in the order of
-// tags (the registry's order when listed), one call at a time. The first
-// failure stops the rest and is returned, naming its tag; the tags pulled
-// before it stay in l.
+// each, when not nil, is called with each tag (the registry's tag, not
+// the entry's full name) and its result in the order of tags (the
+// registry's order when listed), one call at a time. The first failure
+// stops the rest and is returned, naming its tag; the tags pulled before
+// it stay in l.
 func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tags []string, opts Options, each func(tag string, res *Result)) error {
 	if src.Reference != "" {
 		return fmt.Errorf("%w: %s: pulling tags needs a repository without a tag or digest", ErrInvalidReference, src)
@@ -80,10 +85,18 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 			return err
 		}
 	}
+	names := make(map[string]string, len(tags)) // tag -> entry name
 	for _, t := range tags {
 		if !layout.ValidTag(t) {
 			return fmt.Errorf("%s lists tag %q, which is not a valid tag", src, t)
 		}
+		ref := src
+		ref.Reference = t
+		name, err := layout.FullName(ref.String())
+		if err != nil {
+			return fmt.Errorf("tag %s: %w", t, err)
+		}
+		names[t] = name
 	}
 	// Blobs l has are skipped: hold GC off from before any copy looks at
 	// them until the caller closes l.
@@ -92,7 +105,7 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 	}
 	fl := newBlobFlights()
 	return forEachTag(ctx, tags, opts.Concurrency.tags(), each, func(ctx context.Context, tag string) (*Result, error) {
-		return pullRepo(ctx, repo, tag, l, tag, opts, fl)
+		return pullRepo(ctx, repo, tag, l, names[tag], opts, fl)
 	})
 }
 
@@ -164,7 +177,7 @@ feed:
 }
 
 // blobFlights lets the concurrent copies of several tags into one
-// destination transfer each blob once. The first copy to ask whether the
+// destination registry transfer each blob once. The first copy to ask whether the
 // destination has a blob claims it; another copy that asks meanwhile waits
 // until the claim is settled: the blob arrived (it is there, and counts as
 // skipped), or the claimant failed or finished without it (the waiter then
@@ -174,9 +187,16 @@ feed:
 // A copy takes part through its tagClaims: the destination's Exists asks
 // it (see destination), and the copier's PostCopy, OnCopySkipped and
 // PreCopy transfers settle what it claimed.
+//
+// The copies may go to several repositories of the registry (PushMirror):
+// a blob stored in one repository counts as there for the copies into
+// that one; a copy into another is told (tagClaims.elsewhere) to mount it
+// from there, so that its bytes still travel once.
 type blobFlights struct {
-	mu      sync.Mutex
-	stored  map[digest.Digest]bool
+	mu sync.Mutex
+	// stored holds the blobs stored, each with the first repository that
+	// stored it.
+	stored  map[digest.Digest]string
 	flights map[digest.Digest]*flight
 }
 
@@ -186,34 +206,55 @@ type flight struct {
 }
 
 func newBlobFlights() *blobFlights {
-	return &blobFlights{stored: map[digest.Digest]bool{}, flights: map[digest.Digest]*flight{}}
+	return &blobFlights{stored: map[digest.Digest]string{}, flights: map[digest.Digest]*flight{}}
 }
 
-// claim returns the claims of one tag's copy; release them when the copy
-// is over. A nil f returns nil, whose methods pass through.
-func (f *blobFlights) claim() *tagClaims {
+// claim returns the claims of one tag's copy into the repository repo;
+// release them when the copy is over. A nil f returns nil, whose methods
+// pass through.
+func (f *blobFlights) claim(repo string) *tagClaims {
 	if f == nil {
 		return nil
 	}
-	return &tagClaims{f: f}
+	return &tagClaims{f: f, repo: repo}
 }
 
 // tagClaims are one copy's claims on the blobs of a blobFlights.
 type tagClaims struct {
-	f *blobFlights
+	f    *blobFlights
+	repo string // the destination repository of the copy
+}
+
+// elsewhere returns the repository of the registry, other than the copy's
+// own, that another copy stored d in, or "".
+func (t *tagClaims) elsewhere(d ocispec.Descriptor) string {
+	if t == nil {
+		return ""
+	}
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	if from, ok := t.f.stored[d.Digest]; ok && from != t.repo {
+		return from
+	}
+	return ""
 }
 
 // exists answers whether the destination has d, by asking has, unless
-// another copy has claimed d: then it waits for that claim to settle.
+// another copy has claimed d: then it waits for that claim to settle. A
+// blob another copy stored in another repository is asked for with has:
+// when the destination lacks it, the copy mounts it (see elsewhere).
 func (t *tagClaims) exists(ctx context.Context, d ocispec.Descriptor, has func(context.Context, ocispec.Descriptor) (bool, error)) (bool, error) {
 	if t == nil || isManifest(d) {
 		return has(ctx, d)
 	}
 	for {
 		t.f.mu.Lock()
-		if t.f.stored[d.Digest] {
+		if from, ok := t.f.stored[d.Digest]; ok {
 			t.f.mu.Unlock()
-			return true, nil
+			if from == t.repo {
+				return true, nil
+			}
+			return has(ctx, d)
 		}
 		fl := t.f.flights[d.Digest]
 		switch {
@@ -246,8 +287,8 @@ func (t *tagClaims) settle(d ocispec.Descriptor, stored bool) {
 	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	if stored {
-		t.f.stored[d.Digest] = true
+	if _, ok := t.f.stored[d.Digest]; stored && !ok {
+		t.f.stored[d.Digest] = t.repo
 	}
 	if fl := t.f.flights[d.Digest]; fl != nil && fl.owner == t {
 		delete(t.f.flights, d.Digest)
