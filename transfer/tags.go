@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -177,27 +178,39 @@ feed:
 }
 
 // blobFlights lets the concurrent copies of several tags into one
-// destination registry transfer each blob once. The first copy to ask whether the
-// destination has a blob claims it; another copy that asks meanwhile waits
-// until the claim is settled: the blob arrived (it is there, and counts as
-// skipped), or the claimant failed or finished without it (the waiter then
-// looks again, and may claim it itself). Manifests are not shared: a copy
-// pushes its own, and tagging relies on it.
+// destination registry transfer each blob once. The first copy to ask
+// whether the destination has a blob claims it; another copy that asks
+// meanwhile waits until the claim is settled: the blob arrived (it is
+// there, and counts as skipped), or the claimant failed or finished
+// without it (the waiter then looks again, and may claim it itself).
+// Manifests are not shared: a copy pushes its own, and tagging relies on
+// it.
+//
+// The copies may go to several repositories of the registry (PushMirror):
+// a blob stored in one repository counts as there for the copies into
+// that one. The first copy into another repository that needs it claims
+// it for that repository and is told (tagClaims.elsewhere) to mount it
+// from the first one; the other copies into that repository wait for the
+// mount. So the bytes of a blob travel once, and each repository is
+// mounted a blob once.
 //
 // A copy takes part through its tagClaims: the destination's Exists asks
 // it (see destination), and the copier's PostCopy, OnCopySkipped and
 // PreCopy transfers settle what it claimed.
-//
-// The copies may go to several repositories of the registry (PushMirror):
-// a blob stored in one repository counts as there for the copies into
-// that one; a copy into another is told (tagClaims.elsewhere) to mount it
-// from there, so that its bytes still travel once.
 type blobFlights struct {
 	mu sync.Mutex
-	// stored holds the blobs stored, each with the first repository that
-	// stored it.
-	stored  map[digest.Digest]string
-	flights map[digest.Digest]*flight
+	// stored maps each blob stored to the repositories that have it, the
+	// first one first (the one to mount it from).
+	stored  map[digest.Digest][]string
+	flights map[flightKey]*flight
+}
+
+// flightKey names a claim: on storing a blob in the registry at all
+// (mount false, repo ""), or on mounting a stored blob into repo.
+type flightKey struct {
+	d     digest.Digest
+	repo  string
+	mount bool
 }
 
 type flight struct {
@@ -206,7 +219,7 @@ type flight struct {
 }
 
 func newBlobFlights() *blobFlights {
-	return &blobFlights{stored: map[digest.Digest]string{}, flights: map[digest.Digest]*flight{}}
+	return &blobFlights{stored: map[digest.Digest][]string{}, flights: map[flightKey]*flight{}}
 }
 
 // claim returns the claims of one tag's copy into the repository repo;
@@ -225,41 +238,42 @@ type tagClaims struct {
 	repo string // the destination repository of the copy
 }
 
-// elsewhere returns the repository of the registry, other than the copy's
-// own, that another copy stored d in, or "".
+// elsewhere returns the repository of the registry that another copy
+// stored d in, when the copy's own repository does not have it; else "".
 func (t *tagClaims) elsewhere(d ocispec.Descriptor) string {
 	if t == nil {
 		return ""
 	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	if from, ok := t.f.stored[d.Digest]; ok && from != t.repo {
-		return from
+	repos := t.f.stored[d.Digest]
+	if len(repos) == 0 || slices.Contains(repos, t.repo) {
+		return ""
 	}
-	return ""
+	return repos[0]
 }
 
 // exists answers whether the destination has d, by asking has, unless
-// another copy has claimed d: then it waits for that claim to settle. A
-// blob another copy stored in another repository is asked for with has:
-// when the destination lacks it, the copy mounts it (see elsewhere).
+// another copy has claimed d (to store it, or to mount it into the copy's
+// repository): then it waits for that claim to settle.
 func (t *tagClaims) exists(ctx context.Context, d ocispec.Descriptor, has func(context.Context, ocispec.Descriptor) (bool, error)) (bool, error) {
 	if t == nil || isManifest(d) {
 		return has(ctx, d)
 	}
 	for {
 		t.f.mu.Lock()
-		if from, ok := t.f.stored[d.Digest]; ok {
-			t.f.mu.Unlock()
-			if from == t.repo {
+		key := flightKey{d: d.Digest}
+		if repos, ok := t.f.stored[d.Digest]; ok {
+			if slices.Contains(repos, t.repo) {
+				t.f.mu.Unlock()
 				return true, nil
 			}
-			return has(ctx, d)
+			key = flightKey{d: d.Digest, repo: t.repo, mount: true}
 		}
-		fl := t.f.flights[d.Digest]
+		fl := t.f.flights[key]
 		switch {
 		case fl == nil:
-			t.f.flights[d.Digest] = &flight{owner: t, done: make(chan struct{})}
+			t.f.flights[key] = &flight{owner: t, done: make(chan struct{})}
 			t.f.mu.Unlock()
 			ok, err := has(ctx, d)
 			if ok || err != nil {
@@ -280,19 +294,22 @@ func (t *tagClaims) exists(ctx context.Context, d ocispec.Descriptor, has func(c
 	}
 }
 
-// settle ends t's claim on d, recording whether the destination has it.
+// settle ends t's claims on d, recording whether the copy's repository
+// has it.
 func (t *tagClaims) settle(d ocispec.Descriptor, stored bool) {
 	if t == nil || isManifest(d) {
 		return
 	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	if _, ok := t.f.stored[d.Digest]; stored && !ok {
-		t.f.stored[d.Digest] = t.repo
+	if repos := t.f.stored[d.Digest]; stored && !slices.Contains(repos, t.repo) {
+		t.f.stored[d.Digest] = append(repos, t.repo)
 	}
-	if fl := t.f.flights[d.Digest]; fl != nil && fl.owner == t {
-		delete(t.f.flights, d.Digest)
-		close(fl.done)
+	for _, key := range []flightKey{{d: d.Digest}, {d: d.Digest, repo: t.repo, mount: true}} {
+		if fl := t.f.flights[key]; fl != nil && fl.owner == t {
+			delete(t.f.flights, key)
+			close(fl.done)
+		}
 	}
 }
 
@@ -303,9 +320,9 @@ func (t *tagClaims) release() {
 	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	for d, fl := range t.f.flights {
+	for key, fl := range t.f.flights {
 		if fl.owner == t {
-			delete(t.f.flights, d)
+			delete(t.f.flights, key)
 			close(fl.done)
 		}
 	}
