@@ -69,9 +69,10 @@ func startAllTags(t *testing.T, n int) *allTagsEnv {
 // allTagsSummary matches one tag's summary line.
 var allTagsSummary = regexp.MustCompile(`^pulled (sha256:[0-9a-f]{64}): .* received, (\d+) blob\(s\) copied, (\d+) skipped \(already there\), (\d+) manifest\(s\) -> (.*):([^:]+)$`)
 
-// allTagsLines checks the stdout of pull --all-tags into dst: one summary
-// line a tag, in the order of tags, then the total. It returns the digests
-// and the sums of blobs copied and skipped.
+// allTagsLines checks the stdout of pull --all-tags of repo into dst: one
+// summary line a tag, naming the entry by its full name (dst:repo:tag), in
+// the order of tags, then the total. It returns the digests and the sums
+// of blobs copied and skipped.
 func allTagsLines(t *testing.T, stdout, dst, repo string, tags []string) (map[string]digest.Digest, int, int) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
@@ -82,8 +83,8 @@ func allTagsLines(t *testing.T, stdout, dst, repo string, tags []string) (map[st
 	copied, skipped, manifests := 0, 0, 0
 	for i, tag := range tags {
 		m := allTagsSummary.FindStringSubmatch(lines[i])
-		if m == nil || m[5] != dst || m[6] != tag {
-			t.Errorf("line %d = %q, want the summary of %s -> %s:%s", i, lines[i], tag, dst, tag)
+		if m == nil || m[5] != dst+":"+repo || m[6] != tag {
+			t.Errorf("line %d = %q, want the summary of %s -> %s:%s:%s", i, lines[i], tag, dst, repo, tag)
 			continue
 		}
 		got[tag] = digest.Digest(m[1])
@@ -152,7 +153,8 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got[tag] != d.Digest || registryArtifactOf(t, dst, tag).manifest != d.Digest {
+		// Named by the full name; the plain tag finds it too.
+		if got[tag] != d.Digest || registryArtifactOf(t, dst, repoName+":"+tag).manifest != d.Digest || registryArtifactOf(t, dst, tag).manifest != d.Digest {
 			t.Errorf("pulled %s = %s, registry has %s", tag, got[tag], d.Digest)
 		}
 		if i%10 != 3 {
@@ -173,7 +175,9 @@ func TestAllTagsPullSharedBlobs(t *testing.T) {
 }
 
 // TestAllTagsPullIntoExistingLayout pulls every tag into a layout that has
-// some of them already, one on another artifact, and a tag of its own.
+// some of them already, one plain tag on another artifact, and a tag of
+// its own: every tag lands under its full name; the other artifact keeps
+// its plain tag.
 func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 	e := startAllTags(t, 8)
 	work, src, repoName, tags, want := e.work, e.src, e.repo, e.tags, e.want
@@ -183,6 +187,7 @@ func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 	registryMustRun(t, nil, "", "pull", repoName+":t00", dst, "--plain-http", "-q")
 	registryMustRun(t, nil, "", "pull", repoName+":t01", dst, "--plain-http", "-q")
 	registryMustRun(t, nil, "", "pack", dst+":t05", "testdata/example/app-1.0.tar", "-q")
+	t05 := registryArtifactOf(t, dst, "t05")
 	registryMustRun(t, nil, "", "pack", dst+":local", "testdata/example/site", "-q")
 	local := registryArtifactOf(t, dst, "local")
 
@@ -195,9 +200,12 @@ func TestAllTagsPullIntoExistingLayout(t *testing.T) {
 		t.Errorf("copied %d blobs, want the 6 files of the tags not there", copied)
 	}
 	for _, tag := range tags {
-		if got[tag] != want[tag] || registryArtifactOf(t, dst, tag).manifest != want[tag] {
+		if got[tag] != want[tag] || registryArtifactOf(t, dst, repoName+":"+tag).manifest != want[tag] {
 			t.Errorf("%s = %s, want %s", tag, got[tag], want[tag])
 		}
+	}
+	if a := registryArtifactOf(t, dst, "t05"); a.manifest != t05.manifest || a.manifest == want["t05"] {
+		t.Errorf("the plain tag t05 moved to %s, was %s", a.manifest, t05.manifest)
 	}
 	if a := registryArtifactOf(t, dst, "local"); a.manifest != local.manifest {
 		t.Errorf("local moved to %s, was %s", a.manifest, local.manifest)

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -117,8 +118,13 @@ func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, 
 	if p, ok := src.(interface{ Path() string }); ok {
 		c.origin = p.Path() + refSep(srcRef) + srcRef
 	}
-	c.claims = fl.claim()
+	c.claims = fl.claim(repo.Reference.Repository)
 	defer c.claims.release()
+	if fl != nil {
+		// A blob another copy of fl stored in another repository of the
+		// registry is mounted from there (PushMirror).
+		c.mount = &mounter{to: repo, done: map[digest.Digest]bool{}}
+	}
 	var state sessionStore
 	if opts.Resume.StateDir != "" {
 		state = dirState(opts.Resume.StateDir)
@@ -127,6 +133,9 @@ func pushRepo(ctx context.Context, src oras.ReadOnlyGraphTarget, srcRef string, 
 	}
 	c.up = &pusher{raw: rawRepo{repo}, chunk: opts.Resume.ChunkSize, state: state}
 	res, err := c.run(ctx, srcRef, dstTag)
+	if c.mount != nil {
+		res.Mounted = c.mount.count()
+	}
 	if err != nil {
 		ref := repo.Reference
 		return res, fmt.Errorf("push to %s: %w", ref.Registry+"/"+ref.Repository, explainRef(err, registry.Reference{Registry: ref.Registry, Repository: ref.Repository, Reference: dstTag}))
@@ -165,7 +174,7 @@ func pullRepo(ctx context.Context, repo *remote.Repository, srcRef string, l *la
 	c := newCopier(repo, "registry "+repo.Reference.Registry, l, opts)
 	c.layout = l
 	c.origin = src.String()
-	c.claims = fl.claim()
+	c.claims = fl.claim("")
 	defer c.claims.release()
 	c.down = &puller{raw: rawRepo{repo}, l: l, ranges: opts.Resume.ParallelRanges}
 	res, err := c.run(ctx, srcRef, dstTag)
@@ -224,7 +233,9 @@ type copier struct {
 	// up pushes blobs to a registry, in chunks when asked or needed.
 	up *pusher
 	// mount, when set, mounts blobs into the destination registry
-	// repository from another of its repositories (see copyreg.go).
+	// repository from another of its repositories (see copyreg.go): from
+	// mount.from, or, when that is "", from the repository claims says
+	// another copy stored the blob in.
 	mount *mounter
 	// claims shares blobs with the concurrent copies of other tags into
 	// the same destination (nil when there are none).
@@ -475,8 +486,8 @@ func (c *copier) graphOptions(root *ocispec.Descriptor, dstRef string) oras.Copy
 				return nil
 			case c.down != nil && d.Size >= resumeMin:
 				return c.download(ctx, d)
-			case c.mount != nil:
-				return c.mountBlob(ctx, d)
+			case c.mountSource(d) != "":
+				return c.mountBlob(ctx, d, c.mountSource(d))
 			case c.up != nil:
 				return c.upload(ctx, d)
 			}

@@ -143,7 +143,7 @@ func (p *registryPair) close() {
 func (p *registryPair) copy(ctx context.Context, srcRef, dstTag string, opts Options, fl *blobFlights) (*Result, error) {
 	c := newCopier(p.src, "registry "+p.src.Reference.Registry, p.dst, opts)
 	c.refPusher = p.dst
-	c.claims = fl.claim()
+	c.claims = fl.claim(p.dst.Reference.Repository)
 	defer c.claims.release()
 	var state sessionStore
 	if opts.Resume.StateDir != "" {
@@ -181,21 +181,33 @@ func (p *registryPair) copy(ctx context.Context, srcRef, dstTag string, opts Opt
 // same registry (POST /v2/TO/blobs/uploads/?mount=DIGEST&from=FROM): the
 // registry links the blob it has, and no byte of it travels.
 type mounter struct {
-	from string
+	from string // the repository to mount from; "": see copier.mountSource
 	to   *remote.Repository
 
 	mu   sync.Mutex
 	done map[digest.Digest]bool // the blobs mounted
 }
 
-// mountBlob mounts the blob d from the source repository, or, when the
+// mountSource returns the repository of the destination registry to
+// mount the blob d from, or "" when it is to be sent.
+func (c *copier) mountSource(d ocispec.Descriptor) string {
+	switch {
+	case c.mount == nil:
+		return ""
+	case c.mount.from != "":
+		return c.mount.from
+	}
+	return c.claims.elsewhere(d)
+}
+
+// mountBlob mounts the blob d from the repository from, or, when the
 // registry does not mount it (it answers 202 and opens an upload
 // instead), sends it in that upload, read from the source through the
 // copier's counting reader. It returns oras.SkipNode when the blob is at
 // the destination, or the copy error.
-func (c *copier) mountBlob(ctx context.Context, d ocispec.Descriptor) error {
+func (c *copier) mountBlob(ctx context.Context, d ocispec.Descriptor, from string) error {
 	sent := false
-	err := c.mount.to.Mount(ctx, d, c.mount.from, func() (io.ReadCloser, error) {
+	err := c.mount.to.Mount(ctx, d, from, func() (io.ReadCloser, error) {
 		sent = true
 		return c.fetch.open(ctx, d)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -52,17 +53,22 @@ func PushTags(ctx context.Context, l oras.ReadOnlyTarget, dst registry.Reference
 }
 
 // PullTags pulls tags of the registry repository src into the layout l,
-// each under its own name, through one repository client: one connection
-// pool, one token cache. When tags is nil, every tag the registry lists
+// each entry named by its full name (HOST/REPO:TAG, normalised as
+// layout.FullName normalises it: what Pull is given by `ocipack pull
+// REGISTRY/REPO:TAG LAYOUT`), so that entries of several repositories stay
+// apart in one layout and a plain tag still finds its entry (see
+// layout.Layout.Resolve). It pulls through one repository client: one
+// connection pool, one token cache. When tags is nil, every tag the registry lists
 // for the repository is pulled. Other tags of l are left alone. Up to
 // opts.Concurrency.Tags tags are copied at once (each copying up to
 // opts.Concurrency.Blobs blobs at once), and a blob that several tags share is
 // fetched once; the other tags count it as skipped.
 //
-// each, when not nil, is called with each tag's result in the order of
-// tags (the registry's order when listed), one call at a time. The first
-// failure stops the rest and is returned, naming its tag; the tags pulled
-// before it stay in l.
+// each, when not nil, is called with each tag (the registry's tag, not
+// the entry's full name) and its result in the order of tags (the
+// registry's order when listed), one call at a time. The first failure
+// stops the rest and is returned, naming its tag; the tags pulled before
+// it stay in l.
 func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tags []string, opts Options, each func(tag string, res *Result)) error {
 	if src.Reference != "" {
 		return fmt.Errorf("%w: %s: pulling tags needs a repository without a tag or digest", ErrInvalidReference, src)
@@ -80,10 +86,18 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 			return err
 		}
 	}
+	names := make(map[string]string, len(tags)) // tag -> entry name
 	for _, t := range tags {
 		if !layout.ValidTag(t) {
 			return fmt.Errorf("%s lists tag %q, which is not a valid tag", src, t)
 		}
+		ref := src
+		ref.Reference = t
+		name, err := layout.FullName(ref.String())
+		if err != nil {
+			return fmt.Errorf("tag %s: %w", t, err)
+		}
+		names[t] = name
 	}
 	// Blobs l has are skipped: hold GC off from before any copy looks at
 	// them until the caller closes l.
@@ -92,7 +106,7 @@ func PullTags(ctx context.Context, src registry.Reference, l *layout.Layout, tag
 	}
 	fl := newBlobFlights()
 	return forEachTag(ctx, tags, opts.Concurrency.tags(), each, func(ctx context.Context, tag string) (*Result, error) {
-		return pullRepo(ctx, repo, tag, l, tag, opts, fl)
+		return pullRepo(ctx, repo, tag, l, names[tag], opts, fl)
 	})
 }
 
@@ -164,20 +178,39 @@ feed:
 }
 
 // blobFlights lets the concurrent copies of several tags into one
-// destination transfer each blob once. The first copy to ask whether the
-// destination has a blob claims it; another copy that asks meanwhile waits
-// until the claim is settled: the blob arrived (it is there, and counts as
-// skipped), or the claimant failed or finished without it (the waiter then
-// looks again, and may claim it itself). Manifests are not shared: a copy
-// pushes its own, and tagging relies on it.
+// destination registry transfer each blob once. The first copy to ask
+// whether the destination has a blob claims it; another copy that asks
+// meanwhile waits until the claim is settled: the blob arrived (it is
+// there, and counts as skipped), or the claimant failed or finished
+// without it (the waiter then looks again, and may claim it itself).
+// Manifests are not shared: a copy pushes its own, and tagging relies on
+// it.
+//
+// The copies may go to several repositories of the registry (PushMirror):
+// a blob stored in one repository counts as there for the copies into
+// that one. The first copy into another repository that needs it claims
+// it for that repository and is told (tagClaims.elsewhere) to mount it
+// from the first one; the other copies into that repository wait for the
+// mount. So the bytes of a blob travel once, and each repository is
+// mounted a blob once.
 //
 // A copy takes part through its tagClaims: the destination's Exists asks
 // it (see destination), and the copier's PostCopy, OnCopySkipped and
 // PreCopy transfers settle what it claimed.
 type blobFlights struct {
-	mu      sync.Mutex
-	stored  map[digest.Digest]bool
-	flights map[digest.Digest]*flight
+	mu sync.Mutex
+	// stored maps each blob stored to the repositories that have it, the
+	// first one first (the one to mount it from).
+	stored  map[digest.Digest][]string
+	flights map[flightKey]*flight
+}
+
+// flightKey names a claim: on storing a blob in the registry at all
+// (mount false, repo ""), or on mounting a stored blob into repo.
+type flightKey struct {
+	d     digest.Digest
+	repo  string
+	mount bool
 }
 
 type flight struct {
@@ -186,39 +219,61 @@ type flight struct {
 }
 
 func newBlobFlights() *blobFlights {
-	return &blobFlights{stored: map[digest.Digest]bool{}, flights: map[digest.Digest]*flight{}}
+	return &blobFlights{stored: map[digest.Digest][]string{}, flights: map[flightKey]*flight{}}
 }
 
-// claim returns the claims of one tag's copy; release them when the copy
-// is over. A nil f returns nil, whose methods pass through.
-func (f *blobFlights) claim() *tagClaims {
+// claim returns the claims of one tag's copy into the repository repo;
+// release them when the copy is over. A nil f returns nil, whose methods
+// pass through.
+func (f *blobFlights) claim(repo string) *tagClaims {
 	if f == nil {
 		return nil
 	}
-	return &tagClaims{f: f}
+	return &tagClaims{f: f, repo: repo}
 }
 
 // tagClaims are one copy's claims on the blobs of a blobFlights.
 type tagClaims struct {
-	f *blobFlights
+	f    *blobFlights
+	repo string // the destination repository of the copy
+}
+
+// elsewhere returns the repository of the registry that another copy
+// stored d in, when the copy's own repository does not have it; else "".
+func (t *tagClaims) elsewhere(d ocispec.Descriptor) string {
+	if t == nil {
+		return ""
+	}
+	t.f.mu.Lock()
+	defer t.f.mu.Unlock()
+	repos := t.f.stored[d.Digest]
+	if len(repos) == 0 || slices.Contains(repos, t.repo) {
+		return ""
+	}
+	return repos[0]
 }
 
 // exists answers whether the destination has d, by asking has, unless
-// another copy has claimed d: then it waits for that claim to settle.
+// another copy has claimed d (to store it, or to mount it into the copy's
+// repository): then it waits for that claim to settle.
 func (t *tagClaims) exists(ctx context.Context, d ocispec.Descriptor, has func(context.Context, ocispec.Descriptor) (bool, error)) (bool, error) {
 	if t == nil || isManifest(d) {
 		return has(ctx, d)
 	}
 	for {
 		t.f.mu.Lock()
-		if t.f.stored[d.Digest] {
-			t.f.mu.Unlock()
-			return true, nil
+		key := flightKey{d: d.Digest}
+		if repos, ok := t.f.stored[d.Digest]; ok {
+			if slices.Contains(repos, t.repo) {
+				t.f.mu.Unlock()
+				return true, nil
+			}
+			key = flightKey{d: d.Digest, repo: t.repo, mount: true}
 		}
-		fl := t.f.flights[d.Digest]
+		fl := t.f.flights[key]
 		switch {
 		case fl == nil:
-			t.f.flights[d.Digest] = &flight{owner: t, done: make(chan struct{})}
+			t.f.flights[key] = &flight{owner: t, done: make(chan struct{})}
 			t.f.mu.Unlock()
 			ok, err := has(ctx, d)
 			if ok || err != nil {
@@ -239,19 +294,22 @@ func (t *tagClaims) exists(ctx context.Context, d ocispec.Descriptor, has func(c
 	}
 }
 
-// settle ends t's claim on d, recording whether the destination has it.
+// settle ends t's claims on d, recording whether the copy's repository
+// has it.
 func (t *tagClaims) settle(d ocispec.Descriptor, stored bool) {
 	if t == nil || isManifest(d) {
 		return
 	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	if stored {
-		t.f.stored[d.Digest] = true
+	if repos := t.f.stored[d.Digest]; stored && !slices.Contains(repos, t.repo) {
+		t.f.stored[d.Digest] = append(repos, t.repo)
 	}
-	if fl := t.f.flights[d.Digest]; fl != nil && fl.owner == t {
-		delete(t.f.flights, d.Digest)
-		close(fl.done)
+	for _, key := range []flightKey{{d: d.Digest}, {d: d.Digest, repo: t.repo, mount: true}} {
+		if fl := t.f.flights[key]; fl != nil && fl.owner == t {
+			delete(t.f.flights, key)
+			close(fl.done)
+		}
 	}
 }
 
@@ -262,9 +320,9 @@ func (t *tagClaims) release() {
 	}
 	t.f.mu.Lock()
 	defer t.f.mu.Unlock()
-	for d, fl := range t.f.flights {
+	for key, fl := range t.f.flights {
 		if fl.owner == t {
-			delete(t.f.flights, d)
+			delete(t.f.flights, key)
 			close(fl.done)
 		}
 	}

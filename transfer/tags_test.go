@@ -175,6 +175,13 @@ func TestPushPullTags(t *testing.T) {
 	if len(layoutTags) != len(tags) {
 		t.Errorf("layout has %d tags, want %d", len(layoutTags), len(tags))
 	}
+	// Each entry is named by its full name (as a single pull without a
+	// layout tag names it); its plain tag finds it too.
+	for i, e := range layoutTags {
+		if want := ref.Registry + "/" + ref.Repository + ":" + tags[i]; e.Tag != want {
+			t.Errorf("layout entry %d is named %q, want %q", i, e.Tag, want)
+		}
+	}
 	for i, tag := range tags {
 		d, err := direct.Resolve(ctx, tag)
 		if err != nil {
@@ -182,6 +189,9 @@ func TestPushPullTags(t *testing.T) {
 		}
 		if got, err := dst.Resolve(ctx, tag); err != nil || got.Digest != d.Digest {
 			t.Errorf("pulled %s = %v, %v; registry has %s", tag, got.Digest, err, d.Digest)
+		}
+		if got, err := dst.Resolve(ctx, ref.Registry+"/"+ref.Repository+":"+tag); err != nil || got.Digest != d.Digest {
+			t.Errorf("pulled %s by its full name = %v, %v; registry has %s", tag, got.Digest, err, d.Digest)
 		}
 		if res := pulled.results[tag]; res == nil || res.Manifest.Digest != d.Digest || res.Manifests != 1 {
 			t.Errorf("pull %s: result %+v, want manifest %s", tag, res, d.Digest)
@@ -201,9 +211,11 @@ func TestPushPullTags(t *testing.T) {
 }
 
 // TestPullTagsIntoExistingLayout pulls every tag into a layout that has
-// some of them already, one of them on another artifact, and a tag of its
-// own: the tags it had are skipped, the other artifact's tag is moved to
-// the registry's, and its own tag is left alone.
+// some of them already (under plain tags), one of them on another
+// artifact, and a tag of its own: the blobs it had are skipped, every tag
+// lands under its full name with the registry's digest, the other
+// artifact's plain tag stays on it (a plain tag names the entry of that
+// tag before a full name with it), and its own tag is left alone.
 func TestPullTagsIntoExistingLayout(t *testing.T) {
 	ctx := testCtx(t)
 	reg, src, ref, tags, want := startTags(t, 12)
@@ -216,7 +228,7 @@ func TestPullTagsIntoExistingLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	packPaths(t, dst, "t07", "../testdata/example/app-1.0.tar")
+	other := packPaths(t, dst, "t07", "../testdata/example/app-1.0.tar")
 	own := packPaths(t, dst, "local", "../testdata/example/site")
 
 	pulled := newTagResults(t)
@@ -234,8 +246,16 @@ func TestPullTagsIntoExistingLayout(t *testing.T) {
 		case i >= 4 && res.Copied != 1:
 			t.Errorf("%s: copied %d, want only its own file", tag, res.Copied)
 		}
-		if d, err := dst.Resolve(ctx, tag); err != nil || d.Digest != want[tag] {
-			t.Errorf("%s = %v, %v; want %s", tag, d.Digest, err, want[tag])
+		full := ref.Registry + "/" + ref.Repository + ":" + tag
+		if d, err := dst.Resolve(ctx, full); err != nil || d.Digest != want[tag] {
+			t.Errorf("%s = %v, %v; want %s", full, d.Digest, err, want[tag])
+		}
+		wantPlain := want[tag]
+		if tag == "t07" {
+			wantPlain = other.Manifest.Digest
+		}
+		if d, err := dst.Resolve(ctx, tag); err != nil || d.Digest != wantPlain {
+			t.Errorf("%s = %v, %v; want %s", tag, d.Digest, err, wantPlain)
 		}
 	}
 	if d, err := dst.Resolve(ctx, "local"); err != nil || d.Digest != own.Manifest.Digest {

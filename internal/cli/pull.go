@@ -27,7 +27,9 @@ as docker does (registry.example/apps/bundle:v1.2.0, docker.io/library/
 nginx:1.27, registry.example/app@sha256:…), in org.opencontainers.image.ref.name
 and io.containerd.image.name, as 'docker save' and 'ctr export' write it; a
 layout may hold entries of many repositories and registries. With
-LAYOUT:TAG the entry is named TAG. --all-tags names entries by plain tags.
+LAYOUT:TAG the entry is named TAG. --all-tags names every entry by its full
+name too (registry.example/apps/bundle:v1, …). A plain tag (./bundle:v1)
+still finds the one entry whose full name has that tag.
 
 The layout is created if missing; its other tags are left alone. What was
 pulled unpacks with 'ocipack unpack'. --all-tags pulls every tag the
@@ -88,7 +90,10 @@ stops the rest and names its tag.
 					// One client for every tag; several tags at once.
 					err = transfer.PullTags(ctx, src, l, nil, opts, func(tag string, res *transfer.Result) {
 						finish() // end the progress line before the summary
-						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, tag)
+						ref := src
+						ref.Reference = tag
+						name, _ := layout.FullName(ref.String()) // PullTags checked it
+						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, name)
 						n++
 						total.Bytes += res.Bytes
 						total.Copied += res.Copied
