@@ -280,7 +280,10 @@ func (c *copier) run(ctx context.Context, srcRef, dstRef string) (*Result, error
 			return err
 		}
 		if dstRef == "" && srcRef != d.Digest.String() {
-			dstRef = srcRef
+			// A plain tag travels as it is; a full name
+			// (docker.io/library/nginx:1.27) by its tag, and one with
+			// only a digest by digest.
+			dstRef = layout.NameTag(srcRef)
 		}
 		root, referrers = sd, refs
 		return nil

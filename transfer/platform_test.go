@@ -236,3 +236,34 @@ func TestCopyRegistryPlatformSubset(t *testing.T) {
 		}
 	}
 }
+
+// TestPushFullNamePlatformSubset pushes a platform subset of entries named
+// by their full names with no destination tag: a name with a tag is pushed
+// under that tag, a name with only a digest by digest (never the full name
+// as a registry tag).
+func TestPushFullNamePlatformSubset(t *testing.T) {
+	ctx := testCtx(t)
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	l := testkit.NewLayout(t)
+	srcIdx, _ := testkit.PushPlatformIndex(t, l, "", threePlatforms...)
+	tagged, byDigest := "registry.example/apps/multi:1.27", "registry.example/apps/multi@"+srcIdx.Digest.String()
+	testkit.Tag(t, l, srcIdx, tagged, byDigest)
+	opts := transfer.Options{Connection: transfer.ConnectionOptions{PlainHTTP: true}, Platforms: platforms(t, "linux/amd64")}
+
+	res, err := transfer.Push(ctx, l, tagged, regRef(t, reg, "apps/multi"), "", opts)
+	if err != nil {
+		t.Fatalf("push %s: %v", tagged, err)
+	}
+	direct := reg.Repository(t, "apps/multi")
+	if d, err := direct.Resolve(ctx, "1.27"); err != nil || d.Digest != res.Manifest.Digest || d.Digest == srcIdx.Digest {
+		t.Errorf("registry's 1.27 = %v, %v; want the subset %s", d.Digest, err, res.Manifest.Digest)
+	}
+
+	res, err = transfer.Push(ctx, l, byDigest, regRef(t, reg, "apps/bydigest"), "", opts)
+	if err != nil {
+		t.Fatalf("push %s: %v", byDigest, err)
+	}
+	if ok, err := reg.Repository(t, "apps/bydigest").Exists(ctx, res.Manifest); err != nil || !ok {
+		t.Errorf("the registry lacks the subset pushed by digest %s: %v, %v", res.Manifest.Digest, ok, err)
+	}
+}
