@@ -279,6 +279,56 @@ func TestGGCRRegistryInterop(t *testing.T) {
 		t.Errorf("arm64 SBOM's subject: %+v %v", m, err)
 	}
 
+	// A whole pull, named by its full source name: ggcr finds the index
+	// under both name annotations, and every referrer listed.
+	whole := filepath.Join(t.TempDir(), "whole")
+	runOK(t, "pull", reg.Ref("ggcr/multi:v1"), whole, "--plain-http", "--referrers")
+	runOK(t, "verify", whole)
+	lp, err = ggcrlayout.FromPath(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err = lp.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Index(top); err != nil {
+		t.Errorf("ggcr validate.Index of the whole pull: %v", err)
+	}
+	tm, err := top.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var named bool
+	listed := map[string]bool{}
+	for _, d := range tm.Manifests {
+		listed[d.Digest.String()] = true
+		if d.Digest.String() == idxDigest {
+			named = d.Annotations[ocispec.AnnotationRefName] == reg.Ref("ggcr/multi:v1") && d.Annotations[layout.AnnotationImageName] == reg.Ref("ggcr/multi:v1")
+		}
+	}
+	if !named {
+		t.Errorf("ggcr reads index.json %+v: the index is not named %s in both annotations", tm.Manifests, reg.Ref("ggcr/multi:v1"))
+	}
+	for _, s := range []v1.Image{p.idxSBOM, p.armSBOM, p.amdSBOM} {
+		if !listed[hashOf(t, s)] {
+			t.Errorf("whole pull: index.json does not list the referrer %s", hashOf(t, s))
+		}
+	}
+	wi, err := top.ImageIndex(ggcrHash(t, idxDigest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range p.imgs {
+		img, err := wi.Image(ggcrHash(t, hashOf(t, want)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ggcrBlobs(t, img); !slices.Equal(got, ggcrBlobs(t, want)) {
+			t.Errorf("whole pull, child %d: %v, want %v", i, got, ggcrBlobs(t, want))
+		}
+	}
+
 	// copy --platform to a second repository, read back by ggcr: one child,
 	// the same digest, valid; its SBOM went along.
 	runOK(t, "copy", reg.Ref("ggcr/multi:v1"), reg.Ref("ggcr/arm:v1"), "--plain-http", "--platform", "linux/arm64", "--referrers")
@@ -314,7 +364,7 @@ func TestGGCRRegistryInterop(t *testing.T) {
 	// copy without --platform: the index digest is identical and every
 	// referrer goes along.
 	runOK(t, "copy", reg.Ref("ggcr/multi:v1"), reg.Ref("ggcr/all:v1"), "--plain-http", "--referrers")
-	wi, err := remote.Index(ggcrRef(t, reg.Ref("ggcr/all:v1")), ropts...)
+	wi, err = remote.Index(ggcrRef(t, reg.Ref("ggcr/all:v1")), ropts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -561,5 +611,60 @@ func tarDir(t *testing.T, dir, path string) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestGGCRReadsPlatformExport: a multi-platform index ggcr pushed, pulled
+// whole by ocipack and exported with --platform linux/arm64, loads with
+// ggcr's tarball package under the index's full name as the arm64 image
+// (manifest.json lists an index of one platform as its image, as
+// containerd's export does); exported whole, with three platforms,
+// manifest.json lists nothing (docker load could not choose one).
+func TestGGCRReadsPlatformExport(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+	p := pushGGCRPeer(t, reg, "ggcr/multi")
+	full := reg.Ref("ggcr/multi:v1")
+	dir := filepath.Join(t.TempDir(), "w")
+	runOK(t, "pull", reg.Ref("ggcr/multi:v1"), dir, "--plain-http")
+	opener := func(p string) tarball.Opener { return func() (io.ReadCloser, error) { return os.Open(p) } }
+
+	arm := filepath.Join(t.TempDir(), "arm.tar")
+	runOK(t, "export", dir+":"+full, arm, "--platform", "linux/arm64")
+	tag, err := name.NewTag(full, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := tarball.ImageFromPath(arm, &tag)
+	if err != nil {
+		t.Fatalf("ggcr tarball.ImageFromPath of the arm64 export: %v", err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("ggcr validate.Image of the arm64 export: %v", err)
+	}
+	want := ggcrBlobs(t, p.imgs[1])
+	cn, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{want[0], cn.String()}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range layers {
+		got = append(got, hashOf(t, l))
+	}
+	if !slices.Equal(got[1:], want[1:]) {
+		t.Errorf("arm64 export: config and layers %v, want %v", got[1:], want[1:])
+	}
+	if cf, err := img.ConfigFile(); err != nil || cf.Architecture != "arm64" {
+		t.Errorf("arm64 export's config: %+v %v", cf, err)
+	}
+
+	all := filepath.Join(t.TempDir(), "all.tar")
+	runOK(t, "export", dir+":"+full, all)
+	if m, err := tarball.LoadManifest(opener(all)); err == nil && len(m) != 0 {
+		t.Errorf("a three-platform export lists %+v in manifest.json", m)
 	}
 }
