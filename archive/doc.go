@@ -29,8 +29,10 @@
 //
 // manifest.json is what `docker save` writes beside the layout and `docker
 // load` reads (DockerManifestEntry): for each exported entry that is an
-// image (an image manifest with an OCI or docker image config; not an
-// index, not an artifact), its config and layers as blobs/sha256/<hex>
+// image (an image manifest with an OCI or docker image config, or an
+// index of one platform, such as an export with one --platform, listed as
+// its image; not an index of several, not an artifact), its config and
+// layers as blobs/sha256/<hex>
 // paths and, as RepoTags, its full names with a tag. With index.json's
 // io.containerd.image.name annotations (see layout.AnnotationImageName),
 // `ctr images import` and `docker load` name the images by their full

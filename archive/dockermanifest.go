@@ -38,13 +38,29 @@ type DockerManifestEntry struct {
 // dockerManifest returns the manifest.json for the entries of idx that
 // are images (an image manifest whose config is an OCI or docker image
 // config), in index order, one entry per manifest with all its names; nil
-// when there is none. It reads the manifests from l.
+// when there is none. An entry that is an index of one platform (a
+// platform subset, say) is listed as its image, under the index's names,
+// as containerd's export lists the child of an index it picked. It reads
+// the manifests from l.
 func dockerManifest(ctx context.Context, l Source, idx ocispec.Index) ([]byte, error) {
 	var out []DockerManifestEntry
 	at := map[string]int{} // manifest digest -> index in out
 	for _, d := range idx.Manifests {
 		name := d.Annotations[ocispec.AnnotationRefName]
-		if name == "" || d.MediaType != graph.MediaTypeOCIManifest && d.MediaType != graph.MediaTypeDockerManifest {
+		if name == "" {
+			continue
+		}
+		if graph.IsIndex(d.MediaType) {
+			one, err := onlyImage(ctx, l, d)
+			if err != nil {
+				return nil, err
+			}
+			if one == nil {
+				continue // several platforms: docker load could not choose
+			}
+			d = *one
+		}
+		if d.MediaType != graph.MediaTypeOCIManifest && d.MediaType != graph.MediaTypeDockerManifest {
 			continue
 		}
 		i, seen := at[d.Digest.String()]
@@ -76,6 +92,33 @@ func dockerManifest(ctx context.Context, l Source, idx ocispec.Index) ([]byte, e
 		return nil, nil
 	}
 	return json.Marshal(out)
+}
+
+// onlyImage returns the one image manifest that the index d lists, not
+// counting docker's attestation manifests and children of platform
+// unknown; nil when it lists none or several.
+func onlyImage(ctx context.Context, l Source, d ocispec.Descriptor) (*ocispec.Descriptor, error) {
+	b, err := layout.ReadBlob(ctx, l, d, layout.MaxManifestSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s: index %s: %w", DockerManifestFile, d.Digest, err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, fmt.Errorf("%s: index %s: %w: %v", DockerManifestFile, d.Digest, layout.ErrCorrupt, err)
+	}
+	var one *ocispec.Descriptor
+	for i, c := range idx.Manifests {
+		if c.MediaType != graph.MediaTypeOCIManifest && c.MediaType != graph.MediaTypeDockerManifest ||
+			c.Annotations["vnd.docker.reference.type"] == "attestation-manifest" ||
+			c.Platform != nil && c.Platform.OS == "unknown" {
+			continue
+		}
+		if one != nil {
+			return nil, nil
+		}
+		one = &idx.Manifests[i]
+	}
+	return one, nil
 }
 
 // repoTag returns name as docker load takes a RepoTag: a full name with a

@@ -41,6 +41,7 @@ type tally struct {
 	entries  int
 	dataEnd  int64  // where the last entry's content, padded, ends in the tar stream
 	last     string // the last entry's name
+	docker   bool   // a top-level manifest.json came (docker save's list of images)
 }
 
 func newTally() *tally {
@@ -54,6 +55,9 @@ func (t *tally) entry(h *tar.Header, pos int64) (entryKind, digest.Digest, error
 	kind, d, err := t.cls.classify(h)
 	if err != nil {
 		return 0, "", err
+	}
+	if name, _ := safeName(h.Name); name == DockerManifestFile {
+		t.docker = true
 	}
 	t.entries++
 	t.last = h.Name
@@ -211,6 +215,9 @@ type zstdEnd struct {
 func (t *tally) end(pos int64, z zstdEnd) error {
 	if t.entries == 0 {
 		return fmt.Errorf("%w: no entries", ErrNotArchive)
+	}
+	if t.index == nil && t.docker {
+		return fmt.Errorf("%w: no index.json in it, only docker's %s: an archive of `docker save` before docker 25 (or of go-containerregistry's tarball package); import reads OCI layout archives, as docker 25 and later, `ctr export` and `ocipack export` write them", ErrNotArchive, DockerManifestFile)
 	}
 	if t.index == nil {
 		return fmt.Errorf("%w: no index.json in it", ErrNotArchive)
