@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/layout"
@@ -87,6 +90,19 @@ type Entry struct {
 	URL, SHA256 string
 	// Helm is true for a chart.
 	Helm bool
+	// Repo is the URL of the classic chart repository (index.yaml) a chart
+	// comes from, ChartName its name there, and Version the version asked
+	// for: exact, or a semver range (Helm's, Masterminds/semver).
+	Repo, ChartName, Version string
+	// Images adds the images a chart's Chart.yaml lists in its
+	// artifacthub.io/images annotation as image entries.
+	Images bool
+	// ImagesOf is, for an image a chart lists, the name of the chart's
+	// entry ("" for an image of the bundle file).
+	ImagesOf string
+
+	// pick is what a chart repository entry resolved to (set by Sync).
+	pick *chartPick
 }
 
 // Where returns "FILE:LINE" of the entry in the bundle file file.
@@ -271,14 +287,14 @@ func (p *parser) image(n *yaml.Node) (Entry, error) {
 func (p *parser) chart(n *yaml.Node) (Entry, error) {
 	e := Entry{Kind: KindChart, Helm: true}
 	var ref, version, path, repo, name, images string
-	var refLine, pathLine, repoLine int
+	var refLine, pathLine, repoLine, versionLine, imagesLine int
 	err := p.each(n, map[string]func(*yaml.Node) error{
 		"ref":     p.scalar(&ref, &refLine),
-		"version": p.scalar(&version, nil),
+		"version": p.scalar(&version, &versionLine),
 		"path":    p.scalar(&path, &pathLine),
 		"repo":    p.scalar(&repo, &repoLine),
 		"name":    p.scalar(&name, nil),
-		"images":  p.scalar(&images, nil),
+		"images":  p.scalar(&images, &imagesLine),
 	})
 	if err != nil {
 		return e, err
@@ -288,7 +304,29 @@ func (p *parser) chart(n *yaml.Node) (Entry, error) {
 		if ref != "" || path != "" {
 			return e, p.errf(n, "a chart has one of ref, repo or path")
 		}
-		return e, fmt.Errorf("%s:%d: charts from a chart repository (repo: %s) are %w: copy the chart into an OCI registry (helm push), or give a packaged chart's path", p.file, repoLine, repo, ErrUnsupported)
+		u, err := url.Parse(repo)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return e, p.errf(at(n, repoLine), "repo %q: give the chart repository's http:// or https:// URL", repo)
+		}
+		if name == "" || version == "" {
+			return e, p.errf(n, "a chart of a chart repository needs name: and version: (exact, or a range such as ^6.7.0)")
+		}
+		if _, err := semver.NewConstraint(version); err != nil {
+			return e, p.errf(at(n, versionLine), "version %q is neither a version nor a semver range: %v", version, err)
+		}
+		switch images {
+		case "", "false":
+		case "true":
+			e.Images = true
+		default:
+			return e, p.errf(at(n, imagesLine), "images is true or false")
+		}
+		e.Repo, e.ChartName, e.Version = repo, name, version
+		// The name until Sync resolves the version.
+		if e.Name, err = RepoChartName(repo, name, "0"); err != nil {
+			return e, p.errf(at(n, repoLine), "%v", err)
+		}
+		e.Name = strings.TrimSuffix(e.Name, ":0") + ":" + version
 	case ref != "":
 		if path != "" || name != "" || images != "" {
 			return e, p.errf(n, "an OCI chart (ref: oci://…) takes only version besides ref")
@@ -317,10 +355,12 @@ func (p *parser) chart(n *yaml.Node) (Entry, error) {
 		if err != nil {
 			return e, p.errf(at(n, pathLine), "chart path %s: %v", path, errors.Unwrap(err))
 		}
+		var meta *pack.HelmMetadata
 		if fi.IsDir() {
-			return e, fmt.Errorf("%s:%d: chart directory %s: unpackaged charts are %w: package it with `helm package` and give the .tgz", p.file, pathLine, path, ErrUnsupported)
+			meta, err = pack.HelmDirMetadata(e.Path)
+		} else {
+			meta, err = pack.HelmChartMetadata(e.Path)
 		}
-		meta, err := pack.HelmChartMetadata(e.Path)
 		if err != nil {
 			return e, p.errf(at(n, pathLine), "chart path %s: %v", path, err)
 		}
