@@ -1,6 +1,7 @@
 // Package bundle fills a layout from a declarative bundle file: container
 // images from registries (optionally only some platforms), Helm charts
-// (from an OCI registry, or a local packaged chart) and files (local, or
+// (from an OCI registry, a classic chart repository, a local packaged chart
+// or a chart directory) and files (local, or
 // downloaded and checked against a sha256), each stored under one name.
 // Sync writes a lock file beside the bundle file that records what every
 // entry resolved to, so that a second run transfers only what changed and
@@ -14,7 +15,12 @@
 //	charts:
 //	  - ref: oci://registry.example/charts/podinfo # a chart in an OCI registry
 //	    version: 6.7.0
+//	  - repo: https://charts.example/stable        # a classic chart repository
+//	    name: podinfo
+//	    version: ^6.7.0                            # exact, or a semver range
+//	    images: true                               # and the images it lists
 //	  - path: ./charts/mychart-1.0.0.tgz           # a packaged local chart
+//	  - path: ./charts/mychart                     # a chart directory
 //	files:
 //	  - path: ./install.sh                         # a file or directory
 //	    name: tools/install:1.0
@@ -51,7 +57,8 @@ import (
 var ErrInvalid = errors.New("invalid bundle")
 
 // ErrUnsupported is wrapped by the error about a part of the bundle format
-// that this version parses but does not carry out yet (chart repositories).
+// that this version parses but does not carry out. Every part of the
+// format is carried out now; it is kept for callers that test for it.
 var ErrUnsupported = errors.New("not supported yet")
 
 // LocalHost is the registry part of the full names given to entries that
@@ -119,7 +126,7 @@ type File struct {
 
 // Load reads and checks the bundle file at path. Relative paths in it are
 // relative to the file's directory. Nothing is fetched: every error names
-// the file and line, and wraps ErrInvalid (or ErrUnsupported).
+// the file and line, and wraps ErrInvalid.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

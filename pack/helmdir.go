@@ -148,6 +148,9 @@ func PackageHelmDir(ctx context.Context, dir string, w io.Writer, mtime time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("package chart %s: %w", dir, err)
 	}
+	if len(files) == 0 || files[0] != "Chart.yaml" {
+		return nil, notChart(dir, ".helmignore leaves out Chart.yaml")
+	}
 
 	gz, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
