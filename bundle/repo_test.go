@@ -120,17 +120,20 @@ func (r *chartRepo) writeIndex() {
 			if v.absolute {
 				u = r.srv.URL + v.path
 			}
+			digestLine := "\n    digest: " + d
+			if d == "none" {
+				digestLine = "" // an index written by hand, without digests
+			}
 			fmt.Fprintf(&b, `  - apiVersion: v2
     appVersion: 1.16.0
     created: "2024-01-01T00:00:00Z"
-    description: A Helm chart for Kubernetes
-    digest: %s
+    description: A Helm chart for Kubernetes%s
     name: %s
     type: application
     urls:
     - %s
     version: %s
-`, d, n, u, v.version)
+`, digestLine, n, u, v.version)
 		}
 	}
 	b.WriteString("generated: \"2024-01-01T00:00:00Z\"\n")
@@ -431,7 +434,7 @@ func TestSyncChartRepoErrors(t *testing.T) {
 	repo.mu.Unlock()
 	out = filepath.Join(t.TempDir(), "bundle")
 	_, err := syncFile(t, dir, fmt.Sprintf("charts:\n  - repo: %s\n    name: podinfo\n    version: 6.7.0\n", repo.URL()), out, plainOpts())
-	if !errors.Is(err, bundle.ErrDigestMismatch) || !strings.Contains(err.Error(), "bundle.yaml:2") {
+	if !errors.Is(err, bundle.ErrDigestMismatch) || !strings.Contains(err.Error(), "bundle.yaml:2") || !strings.Contains(err.Error(), "the repository's index.yaml says "+strings.Repeat("0", 64)) {
 		t.Fatalf("error %v", err)
 	}
 	if ts := tags(t, out); len(ts) != 0 {
@@ -605,5 +608,54 @@ func TestSyncChartDir(t *testing.T) {
 	}
 	if st := statuses(res); st[name] != bundle.Unchanged || tags(t, out)[name] != digests[0] {
 		t.Errorf("after an ignored change: %v", st)
+	}
+}
+
+// TestSyncChartRepoNoDigest: an index without digests: the archive's sha256
+// is computed and locked, a re-sync asks for index.yaml only, and --locked
+// checks the archive against the locked sha256.
+func TestSyncChartRepoNoDigest(t *testing.T) {
+	repo := newChartRepo(t)
+	tgz := buildChart(t, "plain", "1.0.0", "")
+	repo.add("plain", "1.0.0", tgz, false)
+	repo.mu.Lock()
+	repo.versions["plain"][0].digest = "none"
+	repo.writeIndex()
+	if strings.Contains(string(repo.files["/charts/index.yaml"]), "digest") {
+		t.Fatal("the index has a digest")
+	}
+	repo.mu.Unlock()
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "bundle")
+	yaml := fmt.Sprintf("charts:\n  - repo: %s\n    name: plain\n    version: 1.0.0\n", repo.URL())
+	if _, err := syncFile(t, dir, yaml, out, plainOpts()); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := bundle.ReadLock(filepath.Join(dir, "bundle.lock"))
+	if err != nil || len(lock.Entries) != 1 || lock.Entries[0].Resolved != "sha256:"+sha(tgz) {
+		t.Fatalf("lock %+v, %v", lock, err)
+	}
+	repo.requests()
+	res, err := syncFile(t, dir, yaml, out, plainOpts())
+	if err != nil || res.Entries[0].Status != bundle.Unchanged {
+		t.Fatalf("re-sync %+v, %v", res, err)
+	}
+	if got := repo.requests(); fmt.Sprint(got) != fmt.Sprint(map[string]int{"/charts/index.yaml": 1}) {
+		t.Errorf("re-sync requests %v", got)
+	}
+	// The archive changes under the same version: --locked refuses it.
+	repo.mu.Lock()
+	repo.files["/charts/plain-1.0.0.tgz"] = buildChart(t, "plain", "1.0.0", "description: changed\n")
+	repo.mu.Unlock()
+	locked := plainOpts()
+	locked.Locked = true
+	_, err = syncFile(t, dir, yaml, filepath.Join(t.TempDir(), "bundle"), locked)
+	if !errors.Is(err, bundle.ErrDigestMismatch) || !strings.Contains(err.Error(), "bundle.yaml:2") || !strings.Contains(err.Error(), "the lock file says "+sha(tgz)) {
+		t.Errorf("--locked with a changed archive: %v", err)
+	}
+	// A repository that is not there fails naming the line, before anything.
+	_, err = syncFile(t, dir, fmt.Sprintf("charts:\n  - repo: %s/nope\n    name: plain\n    version: 1.0.0\n", repo.srv.URL), out, plainOpts())
+	if err == nil || !strings.Contains(err.Error(), "bundle.yaml:2: chart plain: chart repository index "+repo.srv.URL+"/nope/index.yaml: 404") {
+		t.Errorf("missing repository: %v", err)
 	}
 }

@@ -125,11 +125,6 @@ func Sync(ctx context.Context, f *File, l *layout.Layout, opts Options) (*Result
 			opts.OnEntry(EntryResult{Name: e.Name, Kind: e.Kind, Line: e.Line})
 		}
 		le, er, err := s.entry(ctx, e)
-		if err == nil && e.Images {
-			var more []Entry
-			more, err = s.chartImages(ctx, e, todo)
-			todo = slices.Insert(todo, i+1, more...)
-		}
 		if err != nil {
 			runErr = fmt.Errorf("%s: %s %s: %w", e.Where(f.Path), e.Kind, e.Name, err)
 			// What was locked for this entry stays locked.
@@ -143,6 +138,14 @@ func Sync(ctx context.Context, f *File, l *layout.Layout, opts Options) (*Result
 		res.Entries = append(res.Entries, er)
 		if opts.OnEntry != nil {
 			opts.OnEntry(er)
+		}
+		if e.Images {
+			more, err := s.chartImages(ctx, e, todo)
+			if err != nil {
+				runErr = fmt.Errorf("%s: %s %s: %w", e.Where(f.Path), e.Kind, e.Name, err)
+				break
+			}
+			todo = slices.Insert(todo, i+1, more...)
 		}
 	}
 	listed := map[string]bool{}
@@ -451,11 +454,11 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 		}
 		root, er.Bytes = r.Manifest, r.Bytes
 	case e.pick != nil:
-		want := e.pick.digest
+		want, from := e.pick.digest, "the repository's index.yaml"
 		if s.opts.Locked {
-			want = strings.TrimPrefix(le.Resolved, "sha256:")
+			want, from = strings.TrimPrefix(le.Resolved, "sha256:"), "the lock file"
 		}
-		n, got, err := s.download(ctx, e.pick.url, want, func(file string) error {
+		n, got, err := s.download(ctx, e.pick.url, want, from, func(file string) error {
 			r, err := pack.PackHelm(ctx, s.l, e.Name, file, s.packOptions())
 			if err == nil {
 				root = r.Manifest
@@ -468,7 +471,7 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 		}
 		le.Resolved = "sha256:" + got
 	case e.URL != "":
-		n, _, err := s.download(ctx, e.URL, e.SHA256, func(file string) error {
+		n, _, err := s.download(ctx, e.URL, e.SHA256, "the bundle file", func(file string) error {
 			r, err := pack.Pack(ctx, s.l, e.Name, []pack.Input{{Path: file}}, s.packOptions())
 			if err == nil {
 				root = r.Manifest
@@ -550,10 +553,11 @@ func (s *syncer) packOptions() pack.Options {
 var ErrDigestMismatch = errors.New("sha256 mismatch")
 
 // download fetches rawURL into a temporary directory, under the URL's
-// base name, checks its sha256 against want (hex; "" checks nothing), and
+// base name, checks its sha256 against want (hex; "" checks nothing; it
+// comes from wantFrom: "the bundle file", "the lock file"…), and
 // hands the file to use. It returns the number of bytes received and the
 // file's sha256 (hex).
-func (s *syncer) download(ctx context.Context, rawURL, want string, use func(file string) error) (int64, string, error) {
+func (s *syncer) download(ctx context.Context, rawURL, want, wantFrom string, use func(file string) error) (int64, string, error) {
 	shown := redact(rawURL)
 	hc, err := s.opts.Transfer.Connection.HTTPClient()
 	if err != nil {
@@ -599,7 +603,7 @@ func (s *syncer) download(ctx context.Context, rawURL, want string, use func(fil
 	}
 	got := hex.EncodeToString(h.Sum(nil))
 	if want != "" && got != want {
-		return n, got, fmt.Errorf("%w: %s has sha256 %s, the bundle file says %s", ErrDigestMismatch, shown, got, want)
+		return n, got, fmt.Errorf("%w: %s has sha256 %s, %s says %s", ErrDigestMismatch, shown, got, wantFrom, want)
 	}
 	return n, got, use(name)
 }
