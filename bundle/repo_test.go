@@ -659,3 +659,50 @@ func TestSyncChartRepoNoDigest(t *testing.T) {
 		t.Errorf("missing repository: %v", err)
 	}
 }
+
+// TestSyncHelmIndexedRepo serves testdata/helmrepo, a repository whose
+// index.yaml `helm repo index` wrote for charts `helm package` made:
+// ^6.7.0 picks 6.8.1 (not 6.9.0-rc.1, not 7.0.0), each archive is checked
+// against the index's digest and stored as it is.
+func TestSyncHelmIndexedRepo(t *testing.T) {
+	var mu sync.Mutex
+	reqs := map[string]int{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := http.StripPrefix("/stable", http.FileServer(http.Dir("../testdata/helmrepo")))
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reqs[r.URL.Path]++
+		mu.Unlock()
+		files.ServeHTTP(w, r)
+	})}}
+	srv.Start()
+	defer srv.Close()
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "bundle")
+	yaml := fmt.Sprintf("charts:\n  - repo: %[1]s/stable\n    name: podinfo\n    version: ^6.7.0\n  - repo: %[1]s/stable\n    name: hello\n    version: 0.1.0\n", srv.URL)
+	if _, err := syncFile(t, dir, yaml, out, plainOpts()); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for name, file := range map[string]string{host + "/stable/podinfo:6.8.1": "podinfo-6.8.1.tgz", host + "/stable/hello:0.1.0": "hello-0.1.0.tgz"} {
+		want, err := os.ReadFile(filepath.Join("../testdata/helmrepo", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := chartLayer(t, out, name); !bytes.Equal(got, want) {
+			t.Errorf("%s is not %s", name, file)
+		}
+	}
+	index, _ := os.ReadFile("../testdata/helmrepo/index.yaml")
+	lock, err := bundle.ReadLock(filepath.Join(dir, "bundle.lock"))
+	if err != nil || len(lock.Entries) != 2 || !strings.Contains(string(index), "digest: "+strings.TrimPrefix(lock.Entries[0].Resolved, "sha256:")) || lock.Entries[0].Version != "6.8.1" {
+		t.Errorf("lock %+v, %v", lock, err)
+	}
+	want := map[string]int{"/stable/index.yaml": 1, "/stable/podinfo-6.8.1.tgz": 1, "/stable/hello-0.1.0.tgz": 1}
+	if fmt.Sprint(reqs) != fmt.Sprint(want) {
+		t.Errorf("requests %v, want %v", reqs, want)
+	}
+}
