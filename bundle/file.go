@@ -1,6 +1,7 @@
 // Package bundle fills a layout from a declarative bundle file: container
 // images from registries (optionally only some platforms), Helm charts
-// (from an OCI registry, or a local packaged chart) and files (local, or
+// (from an OCI registry, a classic chart repository, a local packaged chart
+// or a chart directory) and files (local, or
 // downloaded and checked against a sha256), each stored under one name.
 // Sync writes a lock file beside the bundle file that records what every
 // entry resolved to, so that a second run transfers only what changed and
@@ -14,7 +15,12 @@
 //	charts:
 //	  - ref: oci://registry.example/charts/podinfo # a chart in an OCI registry
 //	    version: 6.7.0
+//	  - repo: https://charts.example/stable        # a classic chart repository
+//	    name: podinfo
+//	    version: ^6.7.0                            # exact, or a semver range
+//	    images: true                               # and the images it lists
 //	  - path: ./charts/mychart-1.0.0.tgz           # a packaged local chart
+//	  - path: ./charts/mychart                     # a chart directory
 //	files:
 //	  - path: ./install.sh                         # a file or directory
 //	    name: tools/install:1.0
@@ -28,6 +34,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +42,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/Masterminds/semver/v3"
 
 	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/layout"
@@ -48,7 +57,8 @@ import (
 var ErrInvalid = errors.New("invalid bundle")
 
 // ErrUnsupported is wrapped by the error about a part of the bundle format
-// that this version parses but does not carry out yet (chart repositories).
+// that this version parses but does not carry out. Every part of the
+// format is carried out now; it is kept for callers that test for it.
 var ErrUnsupported = errors.New("not supported yet")
 
 // LocalHost is the registry part of the full names given to entries that
@@ -87,6 +97,19 @@ type Entry struct {
 	URL, SHA256 string
 	// Helm is true for a chart.
 	Helm bool
+	// Repo is the URL of the classic chart repository (index.yaml) a chart
+	// comes from, ChartName its name there, and Version the version asked
+	// for: exact, or a semver range (Helm's, Masterminds/semver).
+	Repo, ChartName, Version string
+	// Images adds the images a chart's Chart.yaml lists in its
+	// artifacthub.io/images annotation as image entries.
+	Images bool
+	// ImagesOf is, for an image a chart lists, the name of the chart's
+	// entry ("" for an image of the bundle file).
+	ImagesOf string
+
+	// pick is what a chart repository entry resolved to (set by Sync).
+	pick *chartPick
 }
 
 // Where returns "FILE:LINE" of the entry in the bundle file file.
@@ -103,7 +126,7 @@ type File struct {
 
 // Load reads and checks the bundle file at path. Relative paths in it are
 // relative to the file's directory. Nothing is fetched: every error names
-// the file and line, and wraps ErrInvalid (or ErrUnsupported).
+// the file and line, and wraps ErrInvalid.
 func Load(path string) (*File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -271,14 +294,14 @@ func (p *parser) image(n *yaml.Node) (Entry, error) {
 func (p *parser) chart(n *yaml.Node) (Entry, error) {
 	e := Entry{Kind: KindChart, Helm: true}
 	var ref, version, path, repo, name, images string
-	var refLine, pathLine, repoLine int
+	var refLine, pathLine, repoLine, versionLine, imagesLine int
 	err := p.each(n, map[string]func(*yaml.Node) error{
 		"ref":     p.scalar(&ref, &refLine),
-		"version": p.scalar(&version, nil),
+		"version": p.scalar(&version, &versionLine),
 		"path":    p.scalar(&path, &pathLine),
 		"repo":    p.scalar(&repo, &repoLine),
 		"name":    p.scalar(&name, nil),
-		"images":  p.scalar(&images, nil),
+		"images":  p.scalar(&images, &imagesLine),
 	})
 	if err != nil {
 		return e, err
@@ -288,7 +311,29 @@ func (p *parser) chart(n *yaml.Node) (Entry, error) {
 		if ref != "" || path != "" {
 			return e, p.errf(n, "a chart has one of ref, repo or path")
 		}
-		return e, fmt.Errorf("%s:%d: charts from a chart repository (repo: %s) are %w: copy the chart into an OCI registry (helm push), or give a packaged chart's path", p.file, repoLine, repo, ErrUnsupported)
+		u, err := url.Parse(repo)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return e, p.errf(at(n, repoLine), "repo %q: give the chart repository's http:// or https:// URL", repo)
+		}
+		if name == "" || version == "" {
+			return e, p.errf(n, "a chart of a chart repository needs name: and version: (exact, or a range such as ^6.7.0)")
+		}
+		if _, err := semver.NewConstraint(version); err != nil {
+			return e, p.errf(at(n, versionLine), "version %q is neither a version nor a semver range: %v", version, err)
+		}
+		switch images {
+		case "", "false":
+		case "true":
+			e.Images = true
+		default:
+			return e, p.errf(at(n, imagesLine), "images is true or false")
+		}
+		e.Repo, e.ChartName, e.Version = repo, name, version
+		// The name until Sync resolves the version.
+		if e.Name, err = RepoChartName(repo, name, "0"); err != nil {
+			return e, p.errf(at(n, repoLine), "%v", err)
+		}
+		e.Name = strings.TrimSuffix(e.Name, ":0") + ":" + version
 	case ref != "":
 		if path != "" || name != "" || images != "" {
 			return e, p.errf(n, "an OCI chart (ref: oci://…) takes only version besides ref")
@@ -317,10 +362,12 @@ func (p *parser) chart(n *yaml.Node) (Entry, error) {
 		if err != nil {
 			return e, p.errf(at(n, pathLine), "chart path %s: %v", path, errors.Unwrap(err))
 		}
+		var meta *pack.HelmMetadata
 		if fi.IsDir() {
-			return e, fmt.Errorf("%s:%d: chart directory %s: unpackaged charts are %w: package it with `helm package` and give the .tgz", p.file, pathLine, path, ErrUnsupported)
+			meta, err = pack.HelmDirMetadata(e.Path)
+		} else {
+			meta, err = pack.HelmChartMetadata(e.Path)
 		}
-		meta, err := pack.HelmChartMetadata(e.Path)
 		if err != nil {
 			return e, p.errf(at(n, pathLine), "chart path %s: %v", path, err)
 		}

@@ -34,6 +34,10 @@ charts:
   - ref: oci://registry.example/charts/podinfo
     version: 6.7.0+1
   - path: `+chart+`
+  - repo: https://Charts.example:8443/Stable/
+    name: podinfo
+    version: ^6.7.0
+    images: true
 files:
   - path: ./install.sh
     name: tools/install:1.0
@@ -54,8 +58,9 @@ files:
 		{bundle.KindImage, 4, "registry.example/app@sha256:" + strings.Repeat("a", 64)},
 		{bundle.KindChart, 6, "registry.example/charts/podinfo:6.7.0_1"},
 		{bundle.KindChart, 8, "bundle.local/charts/hello:0.1.0"},
-		{bundle.KindFile, 10, "bundle.local/tools/install:1.0"},
-		{bundle.KindFile, 12, "v1"},
+		{bundle.KindChart, 9, "charts.example:8443/stable/podinfo:^6.7.0"},
+		{bundle.KindFile, 14, "bundle.local/tools/install:1.0"},
+		{bundle.KindFile, 16, "v1"},
 	}
 	if len(f.Entries) != len(want) {
 		t.Fatalf("%d entries, want %d: %+v", len(f.Entries), len(want), f.Entries)
@@ -72,10 +77,13 @@ files:
 	if f.Entries[2].Ref != "registry.example/charts/podinfo:6.7.0_1" {
 		t.Errorf("chart ref %q", f.Entries[2].Ref)
 	}
-	if e := f.Entries[4]; e.Path != filepath.Join(dir, "install.sh") {
+	if e := f.Entries[4]; e.Repo != "https://Charts.example:8443/Stable/" || e.ChartName != "podinfo" || e.Version != "^6.7.0" || !e.Images {
+		t.Errorf("chart repository entry %+v", e)
+	}
+	if e := f.Entries[5]; e.Path != filepath.Join(dir, "install.sh") {
 		t.Errorf("path %q not made absolute against the bundle's directory", e.Path)
 	}
-	if e := f.Entries[5]; e.SHA256 != strings.Repeat("b", 64) {
+	if e := f.Entries[6]; e.SHA256 != strings.Repeat("b", 64) {
 		t.Errorf("sha256 %q not lower-cased", e.SHA256)
 	}
 }
@@ -104,8 +112,13 @@ func TestLoadErrors(t *testing.T) {
 		{"duplicate name", "images:\n  - ref: a.example/b:1\n  - ref: a.example/b:1\n", ":3: image is named a.example/b:1, as the entry of line 2 is", false},
 		{"empty", "images: []\n", "lists no images", false},
 		{"not a list", "images: nginx\n", ":1: images is a list", false},
-		{"chart repo", "charts:\n  - repo: https://charts.example\n    name: podinfo\n    version: ^6.0.0\n    images: true\n", ":2: charts from a chart repository", true},
-		{"chart dir", "charts:\n  - path: ./chartdir\n", ":2: chart directory ./chartdir", true},
+		{"chart dir without Chart.yaml", "charts:\n  - path: ./chartdir\n", ":2: chart path ./chartdir: " + filepath.Join(dir, "chartdir") + ": not a Helm chart: the directory has no Chart.yaml", false},
+		{"chart repo bad range", "charts:\n  - repo: https://charts.example\n    name: podinfo\n    version: '>>6'\n", ":4: version \">>6\" is neither a version nor a semver range", false},
+		{"chart repo without name", "charts:\n  - repo: https://charts.example\n    version: ^6.0.0\n", ":2: a chart of a chart repository needs name: and version:", false},
+		{"chart repo not http", "charts:\n  - repo: oci://charts.example\n    name: a\n    version: 1.0.0\n", ":2: repo \"oci://charts.example\": give the chart repository's http:// or https:// URL", false},
+		{"chart repo images", "charts:\n  - repo: https://charts.example\n    name: a\n    version: 1.0.0\n    images: yes please\n", ":5: images is true or false", false},
+		{"chart repo with path", "charts:\n  - repo: https://charts.example\n    path: ./chartdir\n", ":2: a chart has one of ref, repo or path", false},
+		{"images on a local chart", "charts:\n  - path: ./chartdir\n    images: true\n", ":2: a local chart takes only path", false},
 		{"bad name", "files:\n  - url: https://x.example/a\n    sha256: " + strings.Repeat("a", 64) + "\n    name: 'no good'\n", ":4: name \"no good\"", false},
 	}
 	for _, c := range cases {
@@ -128,5 +141,37 @@ func TestLoadErrors(t *testing.T) {
 func TestLockPath(t *testing.T) {
 	if got := bundle.LockPath(filepath.Join("a", "bundle.yaml")); got != filepath.Join("a", "bundle.lock") {
 		t.Errorf("LockPath = %q", got)
+	}
+}
+
+// TestRepoChartName: the names of charts of chart repositories, and the
+// URLs Helm resolves.
+func TestRepoChartName(t *testing.T) {
+	for _, c := range []struct{ repo, chart, version, want string }{
+		{"https://charts.example/stable", "podinfo", "6.7.0", "charts.example/stable/podinfo:6.7.0"},
+		{"https://charts.example/stable/", "podinfo", "6.7.0+up1", "charts.example/stable/podinfo:6.7.0_up1"},
+		{"https://user:pw@Charts.Example:8443/~Team/Helm%20Charts/?x=1", "PodInfo", "1.0.0", "charts.example:8443/team/helm-charts/podinfo:1.0.0"},
+		{"http://127.0.0.1:8080", "a", "1.0.0", "127.0.0.1:8080/a:1.0.0"},
+	} {
+		got, err := bundle.RepoChartName(c.repo, c.chart, c.version)
+		if err != nil || got != c.want {
+			t.Errorf("RepoChartName(%q, %q, %q) = %q, %v; want %q", c.repo, c.chart, c.version, got, err, c.want)
+		}
+	}
+	if got, err := bundle.RepoChartName("https://charts/x", "a", "1.0.0"); err == nil {
+		t.Errorf("a host without dot or port gave %q", got)
+	}
+	for _, c := range []struct{ repo, ref, want string }{
+		{"https://charts.example/stable", "podinfo-6.7.0.tgz", "https://charts.example/stable/podinfo-6.7.0.tgz"},
+		{"https://charts.example/stable/", "podinfo-6.7.0.tgz", "https://charts.example/stable/podinfo-6.7.0.tgz"},
+		{"https://charts.example/stable?token=t", "../dl/p.tgz", "https://charts.example/dl/p.tgz?token=t"},
+		{"https://charts.example/stable", "https://cdn.example/p.tgz", "https://cdn.example/p.tgz"},
+	} {
+		if got, err := bundle.ResolveChartURL(c.repo, c.ref); err != nil || got != c.want {
+			t.Errorf("ResolveChartURL(%q, %q) = %q, %v; want %q", c.repo, c.ref, got, err, c.want)
+		}
+	}
+	if got, _ := bundle.IndexURL("https://charts.example/stable/"); got != "https://charts.example/stable/index.yaml" {
+		t.Errorf("IndexURL = %q", got)
 	}
 }

@@ -46,6 +46,14 @@ type LockEntry struct {
 	Digest string `json:"digest"`
 	// Size is the size of the entry's graph in the layout, in bytes.
 	Size int64 `json:"size"`
+	// Version is the version a chart of a chart repository resolved to,
+	// and URL the URL its archive was fetched from; Resolved is then the
+	// archive's sha256.
+	Version string `json:"version,omitempty"`
+	URL     string `json:"url,omitempty"`
+	// Chart is, for an image a chart lists (images: true), the name of the
+	// chart's entry.
+	Chart string `json:"chart,omitempty"`
 }
 
 // LockPath returns the lock file of the bundle file path: bundle.yaml's is
@@ -113,10 +121,22 @@ func (l *Lock) find(name string) *LockEntry {
 	return nil
 }
 
+// findSource returns the entry of source src, or nil.
+func (l *Lock) findSource(src string) *LockEntry {
+	for i := range l.Entries {
+		if l.Entries[i].Source == src {
+			return &l.Entries[i]
+		}
+	}
+	return nil
+}
+
 // source returns the source of e as a LockEntry records it, with the
 // platforms an image is limited to (its own, else the default ones).
 func source(e Entry, platforms []ocispec.Platform) string {
 	switch {
+	case e.Repo != "":
+		return "repo " + redact(e.Repo) + " chart " + e.ChartName + " version " + e.Version
 	case e.URL != "":
 		return e.URL + " sha256:" + e.SHA256
 	case e.Path != "":

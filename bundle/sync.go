@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +15,12 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.yaml.in/yaml/v3"
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/ocipack/ocipack/graph"
@@ -101,15 +104,23 @@ func Sync(ctx context.Context, f *File, l *layout.Layout, opts Options) (*Result
 		return nil, err
 	}
 	s := &syncer{f: f, l: l, opts: opts, old: old}
+	// Chart repositories first: a version no repository has fails before
+	// anything is fetched.
+	todo, err := s.resolveCharts(ctx, lockPath)
+	if err != nil {
+		return nil, err
+	}
 	if opts.Locked {
-		if err := s.checkLocked(lockPath); err != nil {
+		if err := s.checkLocked(todo, lockPath); err != nil {
 			return nil, err
 		}
 	}
 	res := &Result{}
 	next := &Lock{Version: LockVersion}
 	var runErr error
-	for _, e := range f.Entries {
+	done := 0
+	for i := 0; i < len(todo); i++ {
+		e := todo[i]
 		if opts.OnEntry != nil {
 			opts.OnEntry(EntryResult{Name: e.Name, Kind: e.Kind, Line: e.Line})
 		}
@@ -122,25 +133,41 @@ func Sync(ctx context.Context, f *File, l *layout.Layout, opts Options) (*Result
 			}
 			break
 		}
+		done = i + 1
 		next.Entries = append(next.Entries, le)
 		res.Entries = append(res.Entries, er)
 		if opts.OnEntry != nil {
 			opts.OnEntry(er)
 		}
+		if e.Images {
+			more, err := s.chartImages(ctx, e, todo)
+			if err != nil {
+				runErr = fmt.Errorf("%s: %s %s: %w", e.Where(f.Path), e.Kind, e.Name, err)
+				break
+			}
+			todo = slices.Insert(todo, i+1, more...)
+		}
+	}
+	listed := map[string]bool{}
+	for _, e := range todo {
+		listed[e.Name] = true
 	}
 	if runErr != nil {
-		// Entries not reached keep their old lock.
-		for _, e := range f.Entries[len(next.Entries):] {
+		// Entries not reached keep their old lock, and so do the images of
+		// charts not reached.
+		for _, e := range todo[done:] {
 			if prev := old.find(e.Name); prev != nil && next.find(e.Name) == nil {
 				next.Entries = append(next.Entries, *prev)
 			}
 		}
+		for _, le := range old.Entries {
+			if le.Chart != "" && listed[le.Chart] && next.find(le.Name) == nil {
+				next.Entries = append(next.Entries, le)
+				listed[le.Name] = true
+			}
+		}
 	}
 	// Entries sync added before that the file no longer lists.
-	listed := map[string]bool{}
-	for _, e := range f.Entries {
-		listed[e.Name] = true
-	}
 	for _, le := range append(slices.Clone(old.Entries), old.Stale...) {
 		if listed[le.Name] || next.findStale(le.Name) {
 			continue
@@ -173,6 +200,133 @@ func Sync(ctx context.Context, f *File, l *layout.Layout, opts Options) (*Result
 	return res, runErr
 }
 
+// resolveCharts returns the bundle's entries with every chart of a chart
+// repository resolved to a version (from the repository's index, or with
+// Locked from the lock) and named after it.
+func (s *syncer) resolveCharts(ctx context.Context, lockPath string) ([]Entry, error) {
+	todo := slices.Clone(s.f.Entries)
+	indexes := map[string]*repoIndex{}
+	for i := range todo {
+		e := &todo[i]
+		if e.Repo == "" {
+			continue
+		}
+		var pick chartPick
+		if s.opts.Locked {
+			le := s.old.findSource(source(*e, nil))
+			if le == nil {
+				return nil, fmt.Errorf("%w: %s: chart %s %s of %s is not in the lock file %s", ErrInvalid, e.Where(s.f.Path), e.ChartName, e.Version, redact(e.Repo), lockPath)
+			}
+			pick = chartPick{version: le.Version, url: withUser(le.URL, e.Repo), digest: strings.TrimPrefix(le.Resolved, "sha256:")}
+		} else {
+			key, err := IndexURL(e.Repo)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, e.Where(s.f.Path), err)
+			}
+			idx := indexes[key]
+			if idx == nil {
+				if idx, err = s.fetchIndex(ctx, e.Repo); err != nil {
+					return nil, fmt.Errorf("%s: chart %s: %w", e.Where(s.f.Path), e.ChartName, err)
+				}
+				indexes[key] = idx
+			}
+			if pick, err = pickVersion(idx, e.Repo, e.ChartName, e.Version); err != nil {
+				return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, e.Where(s.f.Path), err)
+			}
+		}
+		name, err := RepoChartName(e.Repo, e.ChartName, pick.version)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, e.Where(s.f.Path), err)
+		}
+		e.Name, e.pick = name, &pick
+	}
+	seen := map[string]int{}
+	for _, e := range todo {
+		if prev, ok := seen[e.Name]; ok {
+			return nil, fmt.Errorf("%w: %s: %s is named %s, as the entry of line %d is", ErrInvalid, e.Where(s.f.Path), e.Kind, e.Name, prev)
+		}
+		seen[e.Name] = e.Line
+	}
+	return todo, nil
+}
+
+// ImagesAnnotation is the Chart.yaml annotation that lists a chart's
+// images (Artifact Hub's): a YAML list of {name, image, platforms}.
+const ImagesAnnotation = "artifacthub.io/images"
+
+// chartImages returns the image entries for the images the chart of the
+// entry c lists in its ImagesAnnotation, read from the chart as stored in
+// the layout; images todo already has are left out.
+func (s *syncer) chartImages(ctx context.Context, c Entry, todo []Entry) ([]Entry, error) {
+	d, err := s.l.Resolve(ctx, c.Name)
+	if err != nil {
+		return nil, err
+	}
+	var m ocispec.Manifest
+	if err := s.fetchJSON(ctx, d, &m); err != nil {
+		return nil, fmt.Errorf("read the chart's manifest: %w", err)
+	}
+	var meta pack.HelmMetadata
+	if err := s.fetchJSON(ctx, m.Config, &meta); err != nil {
+		return nil, fmt.Errorf("read the chart's Chart.yaml: %w", err)
+	}
+	list := meta.Annotations[ImagesAnnotation]
+	if list == "" {
+		return nil, nil
+	}
+	var imgs []struct {
+		Name      string   `yaml:"name"`
+		Image     string   `yaml:"image"`
+		Platforms []string `yaml:"platforms"`
+	}
+	if err := yaml.Unmarshal([]byte(list), &imgs); err != nil {
+		return nil, fmt.Errorf("the chart's %s annotation: %v", ImagesAnnotation, err)
+	}
+	have := map[string]bool{}
+	for _, e := range todo {
+		have[e.Name] = true
+	}
+	var out []Entry
+	for _, im := range imgs {
+		name, err := layout.FullName(im.Image)
+		if err != nil {
+			return nil, fmt.Errorf("the chart's %s annotation: image %q: %w", ImagesAnnotation, im.Image, err)
+		}
+		if _, err := transfer.ParseReference(name); err != nil {
+			return nil, fmt.Errorf("the chart's %s annotation: image %q: %w", ImagesAnnotation, im.Image, err)
+		}
+		if have[name] {
+			continue
+		}
+		have[name] = true
+		e := Entry{Kind: KindImage, Line: c.Line, Name: name, Ref: name, ImagesOf: c.Name}
+		if len(im.Platforms) > 0 {
+			if e.Platforms, err = graph.ParsePlatforms(im.Platforms); err != nil {
+				return nil, fmt.Errorf("the chart's %s annotation: image %q: %w", ImagesAnnotation, im.Image, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// fetchJSON reads the small JSON blob d of the layout into v.
+func (s *syncer) fetchJSON(ctx context.Context, d ocispec.Descriptor, v any) error {
+	if d.Size > 4<<20 {
+		return fmt.Errorf("%s is %d bytes, too large", d.Digest, d.Size)
+	}
+	rc, err := s.l.Fetch(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, d.Size+1))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
 func (l *Lock) findStale(name string) bool {
 	for _, e := range l.Stale {
 		if e.Name == name {
@@ -200,13 +354,14 @@ func (s *syncer) platforms(e Entry) []ocispec.Platform {
 	return s.opts.Transfer.Platforms
 }
 
-// checkLocked fails when the bundle file and its lock disagree.
-func (s *syncer) checkLocked(lockPath string) error {
+// checkLocked fails when the bundle file (its entries todo) and its lock
+// disagree.
+func (s *syncer) checkLocked(todo []Entry, lockPath string) error {
 	if len(s.old.Entries) == 0 {
 		return fmt.Errorf("%w: --locked: no lock file %s (run sync without --locked to write it)", ErrInvalid, lockPath)
 	}
 	listed := map[string]bool{}
-	for _, e := range s.f.Entries {
+	for _, e := range todo {
 		listed[e.Name] = true
 		le := s.old.find(e.Name)
 		if le == nil {
@@ -217,7 +372,7 @@ func (s *syncer) checkLocked(lockPath string) error {
 		}
 	}
 	for _, le := range s.old.Entries {
-		if !listed[le.Name] {
+		if !listed[le.Name] && !listed[le.Chart] {
 			return fmt.Errorf("%w: the lock file %s has %s, which %s does not list", ErrInvalid, lockPath, le.Name, s.f.Path)
 		}
 	}
@@ -226,11 +381,17 @@ func (s *syncer) checkLocked(lockPath string) error {
 
 // entry syncs one entry. The LockEntry has the Source even on failure.
 func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, error) {
-	le := LockEntry{Name: e.Name, Kind: e.Kind, Source: source(e, s.platforms(e))}
+	le := LockEntry{Name: e.Name, Kind: e.Kind, Source: source(e, s.platforms(e)), Chart: e.ImagesOf}
 	er := EntryResult{Name: e.Name, Kind: e.Kind, Line: e.Line}
 	prev := s.old.find(e.Name)
 	if prev != nil && prev.Source != le.Source {
 		prev = nil
+	}
+	if s.opts.Locked && prev == nil {
+		return le, er, fmt.Errorf("%w: not in the lock file %s as %s", ErrInvalid, LockPath(s.f.Path), le.Source)
+	}
+	if e.pick != nil {
+		le.Version, le.URL = e.pick.version, redact(e.pick.url)
 	}
 	// What the layout has under the name now.
 	var have ocispec.Descriptor
@@ -243,6 +404,14 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 	switch {
 	case s.opts.Locked:
 		le.Resolved = prev.Resolved
+	case e.pick != nil && e.pick.digest != "":
+		le.Resolved = "sha256:" + e.pick.digest
+	case e.pick != nil:
+		// No digest in the index: the same version at the same URL is
+		// taken to be the same chart.
+		if prev != nil && prev.Version == le.Version && prev.URL == le.URL {
+			le.Resolved = prev.Resolved
+		}
 	case e.Ref != "":
 		le.Resolved, err = s.resolve(ctx, e.Ref)
 	case e.URL != "":
@@ -262,7 +431,7 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 			return le, er, fmt.Errorf("%s is %s now, the lock file says %s", e.Path, d, le.Resolved)
 		}
 	}
-	if prev != nil && prev.Resolved == le.Resolved && have.Digest.String() == prev.Digest {
+	if prev != nil && le.Resolved != "" && prev.Resolved == le.Resolved && prev.Version == le.Version && prev.URL == le.URL && have.Digest.String() == prev.Digest {
 		if ok, err := s.l.Exists(ctx, have); err == nil && ok {
 			le.Digest, le.Size = prev.Digest, prev.Size
 			er.Digest, er.Size, er.Status = prev.Digest, prev.Size, Unchanged
@@ -284,8 +453,25 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 			return le, er, err
 		}
 		root, er.Bytes = r.Manifest, r.Bytes
+	case e.pick != nil:
+		want, from := e.pick.digest, "the repository's index.yaml"
+		if s.opts.Locked {
+			want, from = strings.TrimPrefix(le.Resolved, "sha256:"), "the lock file"
+		}
+		n, got, err := s.download(ctx, e.pick.url, want, from, func(file string) error {
+			r, err := pack.PackHelm(ctx, s.l, e.Name, file, s.packOptions())
+			if err == nil {
+				root = r.Manifest
+			}
+			return err
+		})
+		er.Bytes = n
+		if err != nil {
+			return le, er, err
+		}
+		le.Resolved = "sha256:" + got
 	case e.URL != "":
-		n, err := s.download(ctx, e, func(file string) error {
+		n, _, err := s.download(ctx, e.URL, e.SHA256, "the bundle file", func(file string) error {
 			r, err := pack.Pack(ctx, s.l, e.Name, []pack.Input{{Path: file}}, s.packOptions())
 			if err == nil {
 				root = r.Manifest
@@ -297,7 +483,7 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 			return le, er, err
 		}
 	case e.Helm:
-		r, err := pack.PackHelm(ctx, s.l, e.Name, e.Path, s.packOptions())
+		r, err := s.packChart(ctx, e)
 		if err != nil {
 			return le, er, err
 		}
@@ -366,39 +552,38 @@ func (s *syncer) packOptions() pack.Options {
 // not the one the bundle file gives.
 var ErrDigestMismatch = errors.New("sha256 mismatch")
 
-// download fetches e.URL into a temporary directory, under the URL's base
-// name, checks its sha256, and hands the file to use. It returns the number
-// of bytes received.
-func (s *syncer) download(ctx context.Context, e Entry, use func(file string) error) (int64, error) {
+// download fetches rawURL into a temporary directory, under the URL's
+// base name, checks its sha256 against want (hex; "" checks nothing; it
+// comes from wantFrom: "the bundle file", "the lock file"…), and
+// hands the file to use. It returns the number of bytes received and the
+// file's sha256 (hex).
+func (s *syncer) download(ctx context.Context, rawURL, want, wantFrom string, use func(file string) error) (int64, string, error) {
+	shown := redact(rawURL)
 	hc, err := s.opts.Transfer.Connection.HTTPClient()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer hc.CloseIdleConnections()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	ua := s.opts.Transfer.Connection.UserAgent
-	if ua == "" {
-		ua = "ocipack"
-	}
-	req.Header.Set("User-Agent", ua)
+	req.Header.Set("User-Agent", s.userAgent())
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("download: %w", err)
+		return 0, "", fmt.Errorf("download: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("download %s: %s", e.URL, resp.Status)
+		return 0, "", fmt.Errorf("download %s: %s", shown, resp.Status)
 	}
 	dir, err := os.MkdirTemp("", "ocipack-sync-*")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	defer os.RemoveAll(dir)
 	base := "download"
-	if u, err := url.Parse(e.URL); err == nil {
+	if u, err := url.Parse(rawURL); err == nil {
 		if b := path.Base(u.Path); b != "" && b != "/" && b != "." && b != ".." {
 			base = b
 		}
@@ -406,7 +591,7 @@ func (s *syncer) download(ctx context.Context, e Entry, use func(file string) er
 	name := filepath.Join(dir, base)
 	out, err := os.Create(name)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(out, h), resp.Body)
@@ -414,12 +599,45 @@ func (s *syncer) download(ctx context.Context, e Entry, use func(file string) er
 		err = cerr
 	}
 	if err != nil {
-		return n, fmt.Errorf("download %s: %w", e.URL, err)
+		return n, "", fmt.Errorf("download %s: %w", shown, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 {
-		return n, fmt.Errorf("%w: %s has sha256 %s, the bundle file says %s", ErrDigestMismatch, e.URL, got, e.SHA256)
+	got := hex.EncodeToString(h.Sum(nil))
+	if want != "" && got != want {
+		return n, got, fmt.Errorf("%w: %s has sha256 %s, %s says %s", ErrDigestMismatch, shown, got, wantFrom, want)
 	}
-	return n, use(name)
+	return n, got, use(name)
+}
+
+// packChart stores the local chart of e: a packaged chart as it is, a
+// chart directory packaged as `helm package` packages it (see
+// pack.PackageHelmDir), dated SourceDateEpoch.
+func (s *syncer) packChart(ctx context.Context, e Entry) (*pack.Result, error) {
+	opts := s.packOptions()
+	fi, err := os.Stat(e.Path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return pack.PackHelm(ctx, s.l, e.Name, e.Path, opts)
+	}
+	dir, err := os.MkdirTemp("", "ocipack-chart-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	tgz := filepath.Join(dir, "chart.tgz")
+	out, err := os.Create(tgz)
+	if err != nil {
+		return nil, err
+	}
+	_, err = pack.PackageHelmDir(ctx, e.Path, out, *opts.SourceDateEpoch)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pack.PackHelm(ctx, s.l, e.Name, tgz, opts)
 }
 
 // inputDigest is the sha256 of the file at p, or of the tree of the

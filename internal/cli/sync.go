@@ -32,7 +32,12 @@ A bundle file lists images, charts and files:
   charts:
     - ref: oci://registry.example/charts/podinfo # a chart in an OCI registry
       version: 6.7.0
+    - repo: https://charts.example/stable        # a chart repository (index.yaml)
+      name: podinfo
+      version: ^6.7.0                            # exact, or a semver range
+      images: true                               # and the images it lists
     - path: ./mychart-1.0.0.tgz                  # a packaged local chart
+    - path: ./charts/mychart                     # a chart directory
   files:
     - path: ./install.sh                         # a file or directory
       name: tools/install:1.0
@@ -41,11 +46,16 @@ A bundle file lists images, charts and files:
       name: tools/tool:1.0
 
 Images and OCI charts are named by their full names (registry.example/
-charts/podinfo:6.7.0); a local chart is bundle.local/charts/NAME:VERSION,
-a file named REPO:TAG is bundle.local/REPO:TAG. Unknown keys, an image
-without tag or digest, a URL without sha256, a path that does not exist
-fail before anything is fetched, naming the file and line. Chart
-repositories (repo:) and chart directories are not supported yet.
+charts/podinfo:6.7.0); a chart of a repository is HOST/PATH/NAME:VERSION
+after the repository URL (charts.example/stable/podinfo:6.8.1, the
+version a range picked); a local chart or chart directory is
+bundle.local/charts/NAME:VERSION, a file named REPO:TAG is
+bundle.local/REPO:TAG. Unknown keys, an image without tag or digest, a
+URL without sha256, a path that does not exist, and a chart version no
+repository has fail before anything is fetched, naming the file and line.
+images: true adds the images the chart lists in its Chart.yaml's
+artifacthub.io/images annotation. A chart directory is packaged as
+helm package does (.helmignore applies), reproducibly.
 
 sync writes BUNDLE.lock beside the file: each entry's resolved digest.
 A second run asks registries only for the tags (HEAD) and transfers

@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +53,64 @@ func TestSyncCLI(t *testing.T) {
 	}
 	if code, _, _ = runCLI(t, "sync", out); code != 2 {
 		t.Errorf("no -f: exit %d, want 2", code)
+	}
+}
+
+// TestSyncCLIChartRepo: a chart of a chart repository by range, and a
+// chart directory; a version the repository does not have exits 1 naming
+// file:line.
+func TestSyncCLIChartRepo(t *testing.T) {
+	hello, err := os.ReadFile("../../testdata/example/hello-0.1.0.tgz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(hello)
+	index := "apiVersion: v1\nentries:\n  hello:\n  - apiVersion: v2\n    digest: " + hex.EncodeToString(sum[:]) +
+		"\n    name: hello\n    urls:\n    - hello-0.1.0.tgz\n    version: 0.1.0\ngenerated: \"2024-01-01T00:00:00Z\"\n"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/repo/index.yaml":
+			w.Write([]byte(index))
+		case "/repo/hello-0.1.0.tgz":
+			w.Write(hello)
+		default:
+			http.NotFound(w, r)
+		}
+	})}}
+	srv.Start()
+	defer srv.Close()
+
+	dir := t.TempDir()
+	chart := filepath.Join(dir, "mine")
+	for name, content := range map[string]string{"Chart.yaml": "apiVersion: v2\nname: mine\nversion: 2.0.0\n", "templates/cm.yaml": "kind: ConfigMap\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(chart, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(chart, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bf := filepath.Join(dir, "bundle.yaml")
+	write := func(version string) {
+		b := "charts:\n  - repo: " + srv.URL + "/repo\n    name: hello\n    version: '" + version + "'\n  - path: ./mine\n"
+		if err := os.WriteFile(bf, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("~0.1")
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCLI(t, "sync", "-f", bf, out)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if code != 0 || !strings.Contains(stdout, host+"/repo/hello:0.1.0") || !strings.Contains(stdout, "bundle.local/charts/mine:2.0.0") || strings.Count(stdout, "added") != 2 {
+		t.Fatalf("sync: %d\n%s\n%s", code, stdout, stderr)
+	}
+	write("0.2.0")
+	code, _, stderr = runCLI(t, "sync", "-f", bf, out)
+	if code != 1 || !strings.Contains(stderr, bf+":2: the chart repository "+srv.URL+"/repo has no version 0.2.0 of chart hello (it has 0.1.0)") {
+		t.Errorf("unknown version: %d %s", code, stderr)
 	}
 }
