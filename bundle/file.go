@@ -93,6 +93,11 @@ type Entry struct {
 	Platforms []ocispec.Platform
 	// Path is a local file, directory or packaged chart (absolute).
 	Path string
+	// PathAsWritten is Path as the bundle file writes it (relative to
+	// the bundle file's directory, or absolute), with forward slashes:
+	// what the lock file records, so that it means the same on every
+	// machine that checks the bundle out.
+	PathAsWritten string
 	// URL is a file to download; SHA256 is its expected digest (hex).
 	URL, SHA256 string
 	// Helm is true for a chart.
@@ -357,7 +362,7 @@ func (p *parser) chart(n *yaml.Node) (Entry, error) {
 		if version != "" || name != "" || images != "" {
 			return e, p.errf(n, "a local chart takes only path (its name and version are its Chart.yaml's)")
 		}
-		e.Path = p.abs(path)
+		e.Path, e.PathAsWritten = p.abs(path), filepath.ToSlash(filepath.Clean(path))
 		fi, err := os.Stat(e.Path)
 		if err != nil {
 			return e, p.errf(at(n, pathLine), "chart path %s: %v", path, errors.Unwrap(err))
@@ -401,7 +406,7 @@ func (p *parser) fileItem(n *yaml.Node) (Entry, error) {
 		if e.SHA256 != "" {
 			return e, p.errf(at(n, shaLine), "sha256 goes with url:, not path:")
 		}
-		e.Path = p.abs(path)
+		e.Path, e.PathAsWritten = p.abs(path), filepath.ToSlash(filepath.Clean(path))
 		if _, err := os.Stat(e.Path); err != nil {
 			return e, p.errf(at(n, pathLine), "path %s: %v", path, errors.Unwrap(err))
 		}

@@ -139,6 +139,8 @@ func source(e Entry, platforms []ocispec.Platform) string {
 		return "repo " + redact(e.Repo) + " chart " + e.ChartName + " version " + e.Version
 	case e.URL != "":
 		return e.URL + " sha256:" + e.SHA256
+	case e.PathAsWritten != "":
+		return "path " + e.PathAsWritten
 	case e.Path != "":
 		return "path " + e.Path
 	}

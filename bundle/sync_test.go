@@ -344,3 +344,45 @@ func TestSyncFailureKeepsEntries(t *testing.T) {
 		t.Errorf("tags %v, were %v", after, before)
 	}
 }
+
+// TestLockPortable: the lock file records a local path as the bundle file
+// writes it, so that a checkout of the bundle elsewhere (another machine,
+// another directory) syncs --locked against the same lock.
+func TestLockPortable(t *testing.T) {
+	ctx := t.Context()
+	write := func(dir string) string {
+		if err := os.MkdirAll(filepath.Join(dir, "tools"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		testkit.WriteFile(t, filepath.Join(dir, "tools", "install.sh"), "#!/bin/sh\necho hi\n")
+		bf := filepath.Join(dir, "bundle.yaml")
+		testkit.WriteFile(t, bf, "files:\n  - path: ./tools/install.sh\n    name: tools/install:1.0\n")
+		return bf
+	}
+	syncFile := func(bf string, opts bundle.Options) error {
+		f, err := bundle.Load(bf)
+		if err != nil {
+			return err
+		}
+		l := testkit.NewLayout(t)
+		_, err = bundle.Sync(ctx, f, l, opts)
+		return err
+	}
+	a := write(filepath.Join(t.TempDir(), "a"))
+	if err := syncFile(a, bundle.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := bundle.ReadLock(bundle.LockPath(a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lock.Entries) != 1 || lock.Entries[0].Source != "path tools/install.sh" {
+		t.Fatalf("lock entries %+v, want one with source \"path tools/install.sh\"", lock.Entries)
+	}
+	// The same bundle checked out elsewhere, with its lock.
+	b := write(filepath.Join(t.TempDir(), "b"))
+	testkit.WriteFile(t, bundle.LockPath(b), string(testkit.ReadFile(t, bundle.LockPath(a))))
+	if err := syncFile(b, bundle.Options{Locked: true}); err != nil {
+		t.Errorf("--locked in another checkout: %v", err)
+	}
+}
