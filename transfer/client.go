@@ -249,6 +249,19 @@ func Login(ctx context.Context, store credentials.Store, host string, cred auth.
 	return nil
 }
 
+// StoreCredential stores cred for host in store without checking it
+// against a registry: for a chart repository or download server, which
+// HTTPClient then sends it to.
+func StoreCredential(ctx context.Context, store credentials.Store, host string, cred auth.Credential) error {
+	if host == "" || strings.ContainsAny(host, "/ ") {
+		return fmt.Errorf("%w: %q is not a host (write HOST[:PORT])", ErrInvalidReference, host)
+	}
+	if err := store.Put(ctx, host, cred); err != nil {
+		return fmt.Errorf("store the credential for %s: %w", host, err)
+	}
+	return nil
+}
+
 // Logout removes the stored credential for host.
 func Logout(ctx context.Context, store credentials.Store, host string) error {
 	return credentials.Logout(ctx, store, host)

@@ -21,6 +21,11 @@ func loginCommand() command {
 		summary: "Log in to a registry and store the credential as docker does",
 		examples: `  echo "$TOKEN" | ocipack login registry.internal:5000 -u robot --password-stdin
   ocipack login harbor.example -u admin      # asks for the password on the terminal
+  echo "$TOKEN" | ocipack login charts.example -u ci --password-stdin --no-verify   # a chart repository
+
+The credential is checked against the registry first; --no-verify stores it
+unchecked, for a chart repository or download server that 'sync' reads
+(which is no registry to check it against).
 
 The credential goes to docker's credential helper when config.json names one
 (credsStore, credHelpers), else into config.json under $DOCKER_CONFIG or
@@ -28,6 +33,7 @@ The credential goes to docker's credential helper when config.json names one
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			rf := addRegistryFlags(fs, false)
+			noVerify := fs.Bool("no-verify", false, "store the credential without checking it (for a chart repository or download server)")
 			return func(ctx context.Context, e *env, args []string) error {
 				host := args[0]
 				if rf.username == "" {
@@ -60,7 +66,15 @@ The credential goes to docker's credential helper when config.json names one
 				if err != nil {
 					return err
 				}
-				if err := transfer.Login(ctx, opts.Connection.Credentials, host, auth.Credential{Username: user, Password: password}, opts.Connection); err != nil {
+				cred := auth.Credential{Username: user, Password: password}
+				if *noVerify {
+					if err := transfer.StoreCredential(ctx, opts.Connection.Credentials, host, cred); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "credential stored (not checked): %s\n", host)
+					return nil
+				}
+				if err := transfer.Login(ctx, opts.Connection.Credentials, host, cred, opts.Connection); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.stdout, "login succeeded: %s\n", host)
