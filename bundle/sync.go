@@ -458,27 +458,20 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 		if s.opts.Locked {
 			want, from = strings.TrimPrefix(le.Resolved, "sha256:"), "the lock file"
 		}
-		n, got, err := s.download(ctx, e.pick.url, want, from, func(file string) error {
-			r, err := pack.PackHelm(ctx, s.l, e.Name, file, s.packOptions())
-			if err == nil {
-				root = r.Manifest
-			}
-			return err
+		var got string
+		var err error
+		root, er.Bytes, got, err = s.download(ctx, e.pick.url, want, from, func(file string) (*pack.Result, error) {
+			return pack.PackHelm(ctx, s.l, e.Name, file, s.packOptions())
 		})
-		er.Bytes = n
 		if err != nil {
 			return le, er, err
 		}
 		le.Resolved = "sha256:" + got
 	case e.URL != "":
-		n, _, err := s.download(ctx, e.URL, e.SHA256, "the bundle file", func(file string) error {
-			r, err := pack.Pack(ctx, s.l, e.Name, []pack.Input{{Path: file}}, s.packOptions())
-			if err == nil {
-				root = r.Manifest
-			}
-			return err
+		var err error
+		root, er.Bytes, _, err = s.download(ctx, e.URL, e.SHA256, "the bundle file", func(file string) (*pack.Result, error) {
+			return pack.Pack(ctx, s.l, e.Name, []pack.Input{{Path: file}}, s.packOptions())
 		})
-		er.Bytes = n
 		if err != nil {
 			return le, er, err
 		}
@@ -555,31 +548,32 @@ var ErrDigestMismatch = errors.New("sha256 mismatch")
 // download fetches rawURL into a temporary directory, under the URL's
 // base name, checks its sha256 against want (hex; "" checks nothing; it
 // comes from wantFrom: "the bundle file", "the lock file"…), and
-// hands the file to use. It returns the number of bytes received and the
-// file's sha256 (hex).
-func (s *syncer) download(ctx context.Context, rawURL, want, wantFrom string, use func(file string) error) (int64, string, error) {
+// hands the file to store (which packs it into the layout). It returns the
+// manifest store stored, the number of bytes received and the file's
+// sha256 (hex).
+func (s *syncer) download(ctx context.Context, rawURL, want, wantFrom string, store func(file string) (*pack.Result, error)) (m ocispec.Descriptor, n int64, got string, err error) {
 	shown := redact(rawURL)
 	hc, err := s.opts.Transfer.Connection.HTTPClient()
 	if err != nil {
-		return 0, "", err
+		return m, 0, "", err
 	}
 	defer hc.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return 0, "", err
+		return m, 0, "", err
 	}
 	req.Header.Set("User-Agent", s.userAgent())
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, "", fmt.Errorf("download: %w", err)
+		return m, 0, "", fmt.Errorf("download: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, "", fmt.Errorf("download %s: %s", shown, resp.Status)
+		return m, 0, "", fmt.Errorf("download %s: %s", shown, resp.Status)
 	}
 	dir, err := os.MkdirTemp("", "ocipack-sync-*")
 	if err != nil {
-		return 0, "", err
+		return m, 0, "", err
 	}
 	defer os.RemoveAll(dir)
 	base := "download"
@@ -591,21 +585,25 @@ func (s *syncer) download(ctx context.Context, rawURL, want, wantFrom string, us
 	name := filepath.Join(dir, base)
 	out, err := os.Create(name)
 	if err != nil {
-		return 0, "", err
+		return m, 0, "", err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), resp.Body)
+	n, err = io.Copy(io.MultiWriter(out, h), resp.Body)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return n, "", fmt.Errorf("download %s: %w", shown, err)
+		return m, n, "", fmt.Errorf("download %s: %w", shown, err)
 	}
-	got := hex.EncodeToString(h.Sum(nil))
+	got = hex.EncodeToString(h.Sum(nil))
 	if want != "" && got != want {
-		return n, got, fmt.Errorf("%w: %s has sha256 %s, %s says %s", ErrDigestMismatch, shown, got, wantFrom, want)
+		return m, n, got, fmt.Errorf("%w: %s has sha256 %s, %s says %s", ErrDigestMismatch, shown, got, wantFrom, want)
 	}
-	return n, got, use(name)
+	r, err := store(name)
+	if err != nil {
+		return m, n, got, err
+	}
+	return r.Manifest, n, got, nil
 }
 
 // packChart stores the local chart of e: a packaged chart as it is, a

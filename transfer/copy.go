@@ -72,6 +72,18 @@ type Result struct {
 	Attempts int
 }
 
+// Add adds the counts of o (blobs copied, skipped and mounted, manifests,
+// bytes and attempts) to r, for a total over several copies; r.Manifest
+// is left as it is.
+func (r *Result) Add(o *Result) {
+	r.Copied += o.Copied
+	r.Skipped += o.Skipped
+	r.Manifests += o.Manifests
+	r.Mounted += o.Mounted
+	r.Bytes += o.Bytes
+	r.Attempts += o.Attempts
+}
+
 // Push copies the artifact srcRef (a tag or digest) of the layout l (or of
 // an archive read in place) to the registry repository dst, tagged dstTag
 // ("" copies by digest only).

@@ -68,11 +68,7 @@ TLS) apply to both registries.
 						finish() // end the progress line before the summary
 						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", copySummary(res), dstRepo, tag)
 						n++
-						total.Bytes += res.Bytes
-						total.Copied += res.Copied
-						total.Mounted += res.Mounted
-						total.Skipped += res.Skipped
-						total.Manifests += res.Manifests
+						total.Add(res)
 					})
 					finish() // end the progress line before an error is printed too
 					if err != nil {

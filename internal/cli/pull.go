@@ -95,10 +95,7 @@ stops the rest and names its tag.
 						name, _ := layout.FullName(ref.String()) // PullTags checked it
 						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, name)
 						n++
-						total.Bytes += res.Bytes
-						total.Copied += res.Copied
-						total.Skipped += res.Skipped
-						total.Manifests += res.Manifests
+						total.Add(res)
 					})
 					finish() // end the progress line before an error is printed too
 					if err != nil {

@@ -152,11 +152,7 @@ func pushMirror(ctx context.Context, e *env, rf *registryFlags, args []string, a
 		fmt.Fprintf(e.stdout, "%s -> %s %s: %s sent, %d blob(s) copied%s, %d skipped (already there), %d manifest(s)\n",
 			m.Name, m.Destination, res.Manifest.Digest, progress.Bytes(res.Bytes), res.Copied, mountedNote(res), res.Skipped, res.Manifests)
 		n++
-		total.Bytes += res.Bytes
-		total.Copied += res.Copied
-		total.Mounted += res.Mounted
-		total.Skipped += res.Skipped
-		total.Manifests += res.Manifests
+		total.Add(res)
 	})
 	finish() // end the progress line before an error is printed too
 	if err != nil {
