@@ -12,7 +12,8 @@
 //	                             server starts from)
 //	freeport                     print a free TCP port on 127.0.0.1
 //	wait URL SECONDS             wait until URL answers HTTP (any status)
-//	summary JUNIT MODE           read the conformance suite's junit.xml, print
+//	summary OUTPUT MODE          read the report the conformance suite printed
+//	                             (its stdout), print
 //	                             one line per category and exit 1 when a test
 //	                             of MODE's categories failed or was skipped
 //	                             (writable: pull, push, discovery,
@@ -23,12 +24,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ func main() {
 			os.Exit(1)
 		}
 	default:
-		err = fmt.Errorf("usage: conformance-helper init LAYOUT | freeport | wait URL SECONDS | referrer LAYOUT TAG REFTAG | summary JUNIT writable|readonly")
+		err = fmt.Errorf("usage: conformance-helper init LAYOUT | freeport | wait URL SECONDS | referrer LAYOUT TAG REFTAG | summary OUTPUT writable|readonly")
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance-helper:", err)
@@ -175,24 +176,6 @@ func referrer(ctx context.Context, path, tag, refTag string) error {
 	return nil
 }
 
-type junitCase struct {
-	Name      string `xml:"name,attr"`
-	Status    string `xml:"status,attr"`
-	SystemOut string `xml:"system-out"`
-	SystemErr string `xml:"system-err"`
-}
-
-type junitSuites struct {
-	Suites []struct {
-		Tests    int         `xml:"tests,attr"`
-		Failures int         `xml:"failures,attr"`
-		Errors   int         `xml:"errors,attr"`
-		Skipped  int         `xml:"skipped,attr"`
-		Disabled int         `xml:"disabled,attr"`
-		Cases    []junitCase `xml:"testcase"`
-	} `xml:"testsuite"`
-}
-
 // category names the distribution-spec category a leaf test of the suite
 // belongs to, from its last path element (the API it calls) and, for
 // manifests, the step it runs in (push, pull, head).
@@ -226,6 +209,23 @@ func category(name string) string {
 
 type counts struct{ passed, failed, skipped, disabled int }
 
+// node is one line of the tree the suite prints under "Test results": a
+// test's full name, its depth, its status and the error lines after it.
+type node struct {
+	name, status string
+	depth        int
+	errs         []string
+}
+
+var (
+	nodeLine  = regexp.MustCompile(`^( *)(OCI Conformance Test(?:/.*)?): (Pass|Skip|Disabled|FAIL|Error|Unknown)$`)
+	countLine = regexp.MustCompile(`^  (Disabled|Skip|Pass|FAIL|Error|Total)\.*: +([0-9]+)$`)
+)
+
+// summary reads the report the suite prints on stdout. junit.xml would do
+// too, but it says "skipped" both for a test the configuration disabled and
+// for one the registry said it does not support, and with push off the
+// suite panics after printing its report, before it writes any file.
 func summary(path, mode string) (bool, error) {
 	var asked []string
 	switch mode {
@@ -240,76 +240,107 @@ func summary(path, mode string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	var js junitSuites
-	if err := xml.Unmarshal(b, &js); err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
+	var nodes []*node
+	suite := map[string]string{}
+	inTree, inCounts := false, false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "Test results":
+			inTree = true
+			continue
+		case strings.HasPrefix(line, "Configuration:"):
+			inTree = false
+		case strings.HasPrefix(line, "OCI Conformance Result: "):
+			suite["Result"] = strings.TrimPrefix(line, "OCI Conformance Result: ")
+			inCounts = true
+			continue
+		}
+		if inCounts {
+			if m := countLine.FindStringSubmatch(line); m != nil {
+				suite[m[1]] = m[2]
+				continue
+			}
+			inCounts = false
+		}
+		if !inTree {
+			continue
+		}
+		if m := nodeLine.FindStringSubmatch(line); m != nil {
+			nodes = append(nodes, &node{name: m[2], status: m[3], depth: len(m[1]) / 2})
+		} else if len(nodes) > 0 && strings.TrimSpace(line) != "" {
+			n := nodes[len(nodes)-1]
+			n.errs = append(n.errs, strings.TrimPrefix(strings.TrimSpace(line), "- "))
+		}
 	}
-	if len(js.Suites) != 1 {
-		return false, fmt.Errorf("%s: %d test suites, want 1", path, len(js.Suites))
+	if len(nodes) == 0 || suite["Total"] == "" {
+		return false, fmt.Errorf("%s: no test report (no \"Test results\" tree or no counts)", path)
 	}
-	s := js.Suites[0]
 	byCat := map[string]*counts{}
 	bad := map[string][]string{}
-	for _, c := range []string{"pull", "push", "discovery", "management", "other"} {
+	cats := []string{"pull", "push", "discovery", "management", "other"}
+	for _, c := range cats {
 		byCat[c] = &counts{}
 	}
-	for _, tc := range s.Cases {
-		cat := category(tc.Name)
-		n := byCat[cat]
-		short := strings.TrimPrefix(tc.Name, "OCI Conformance Test/")
-		switch tc.Status {
-		case "passed":
-			n.passed++
-		case "skipped":
-			// junit says "skipped" both for a test the configuration
-			// disabled and for one skipped because the registry said it
-			// does not support the API; only the second is the server's.
-			if strings.Contains(tc.SystemErr, "disabled in the configuration") {
-				n.disabled++
-			} else {
-				n.skipped++
-				bad[cat] = append(bad[cat], "SKIP "+short+": "+firstLine(tc.SystemOut))
-			}
-		default: // failure, error
-			n.failed++
-			bad[cat] = append(bad[cat], strings.ToUpper(tc.Status)+" "+short+": "+firstLine(tc.SystemOut))
+	leaves := 0
+	for i, n := range nodes {
+		if i+1 < len(nodes) && nodes[i+1].depth > n.depth {
+			continue // not a leaf: its status is its children's
+		}
+		leaves++
+		cat := category(n.name)
+		c := byCat[cat]
+		short := strings.TrimPrefix(n.name, "OCI Conformance Test/")
+		msg := ""
+		if len(n.errs) > 0 {
+			msg = ": " + firstLine(n.errs[0])
+		}
+		switch n.status {
+		case "Pass":
+			c.passed++
+		case "Disabled":
+			c.disabled++
+		case "Skip":
+			c.skipped++
+			bad[cat] = append(bad[cat], "SKIP "+short+msg)
+		default: // FAIL, Error, Unknown
+			c.failed++
+			bad[cat] = append(bad[cat], strings.ToUpper(n.status)+" "+short+msg)
 		}
 	}
 	ok := true
-	isAsked := map[string]bool{}
+	isAsked := map[string]bool{"other": true}
 	for _, c := range asked {
 		isAsked[c] = true
 	}
-	fmt.Printf("conformance (%s): the suite's own count: %d passed of %d (failed %d, error %d, skipped %d, disabled %d); %d leaf tests in junit.xml\n",
-		mode, s.Tests-s.Failures-s.Errors-s.Skipped-s.Disabled, s.Tests, s.Failures, s.Errors, s.Skipped, s.Disabled, len(s.Cases))
-	for _, c := range []string{"pull", "push", "discovery", "management", "other"} {
+	fmt.Printf("conformance %s: the suite says %s: %s passed of %s (FAIL %s, Error %s, Skip %s, Disabled %s); %d leaf tests:\n",
+		mode, suite["Result"], suite["Pass"], suite["Total"], suite["FAIL"], suite["Error"], suite["Skip"], suite["Disabled"], leaves)
+	for _, c := range cats {
 		n := byCat[c]
+		if c == "other" && n.passed+n.failed+n.skipped+n.disabled == 0 {
+			continue
+		}
 		verdict := "not asked"
-		if isAsked[c] || c == "other" {
+		if isAsked[c] {
 			switch {
 			case n.failed > 0 || n.skipped > 0:
 				verdict = "FAIL"
 				ok = false
-			case isAsked[c] && n.passed == 0:
+			case c != "other" && n.passed == 0:
 				verdict = "FAIL (nothing ran)"
 				ok = false
 			default:
 				verdict = "ok"
 			}
 		}
-		if c == "other" && n.passed+n.failed+n.skipped+n.disabled == 0 {
-			continue
-		}
-		fmt.Printf("conformance %-10s passed %4d  failed %3d  skipped %3d  disabled %3d  %s\n", c+":", n.passed, n.failed, n.skipped, n.disabled, verdict)
+		fmt.Printf("conformance %-11s passed %4d  failed %3d  skipped %3d  disabled %3d  %s\n", c+":", n.passed, n.failed, n.skipped, n.disabled, verdict)
 	}
-	for _, c := range []string{"pull", "push", "discovery", "management", "other"} {
-		if !isAsked[c] && c != "other" {
+	for _, c := range cats {
+		if !isAsked[c] {
 			continue
 		}
-		lines := bad[c]
-		for i, l := range lines {
+		for i, l := range bad[c] {
 			if i == 20 {
-				fmt.Printf("  %s: ... and %d more (see junit.xml)\n", c, len(lines)-i)
+				fmt.Printf("  %s: ... and %d more (see the suite's output)\n", c, len(bad[c])-i)
 				break
 			}
 			fmt.Printf("  %s: %s\n", c, l)
