@@ -92,6 +92,20 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) *apiError {
 	if err != nil {
 		return internalError(err)
 	}
+	names := s.repoNames(sn)
+	names, link, e := page(r, names)
+	if e != nil {
+		return e
+	}
+	if link != "" {
+		w.Header().Set("Link", link)
+	}
+	return writeJSON(w, r, "application/json", map[string][]string{"repositories": nonNil(names)})
+}
+
+// repoNames returns the repositories: those of sn and those blobs were
+// pushed to, sorted.
+func (s *Server) repoNames(sn *snapshot) []string {
 	names := sn.names()
 	s.mu.Lock()
 	for n, m := range s.pushed {
@@ -101,14 +115,7 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	s.mu.Unlock()
 	slices.Sort(names)
-	names, link, e := page(r, names)
-	if e != nil {
-		return e
-	}
-	if link != "" {
-		w.Header().Set("Link", link)
-	}
-	return writeJSON(w, r, "application/json", map[string][]string{"repositories": nonNil(names)})
+	return names
 }
 
 func nonNil(s []string) []string {

@@ -113,9 +113,16 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 		q := r.URL.Query()
 		if m := q.Get("mount"); m != "" {
 			if d, ok := parseDigest(m); ok {
-				if from := q.Get("from"); validRepo(from) {
-					if sn, err := s.snapshot(ctx); err == nil {
-						if desc, ok := s.lookup(r, sn, from, d); ok {
+				if sn, err := s.snapshot(ctx); err == nil {
+					from := q.Get("from")
+					var froms []string
+					if validRepo(from) {
+						froms = []string{from}
+					} else if from == "" { // anonymous: any repository
+						froms = s.repoNames(sn)
+					}
+					for _, f := range froms {
+						if desc, ok := s.lookup(r, sn, f, d); ok {
 							s.remember(repo, desc)
 							blobCreated(w, repo, d)
 							return nil
@@ -184,12 +191,8 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 	case http.MethodPatch:
 		up.mu.Lock()
 		defer up.mu.Unlock()
-		if cr := r.Header.Get("Content-Range"); cr != "" {
-			a, _, _ := strings.Cut(strings.TrimPrefix(cr, "bytes "), "-")
-			if start, err := strconv.ParseInt(a, 10, 64); err != nil || start != up.size {
-				uploadHeaders(w, repo, id, up.size)
-				return errf(http.StatusRequestedRangeNotSatisfiable, CodeRangeInvalid, "chunk does not start where the upload ends")
-			}
+		if e := checkChunk(w, r, repo, id, up); e != nil {
+			return e
 		}
 		if e := s.appendBody(w, r, up); e != nil {
 			return e
@@ -204,6 +207,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 		}
 		up.mu.Lock()
 		defer up.mu.Unlock()
+		if e := checkChunk(w, r, repo, id, up); e != nil {
+			return e
+		}
 		if e := s.appendBody(w, r, up); e != nil {
 			return e
 		}
@@ -220,6 +226,21 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 		return nil
 	}
 	return errf(http.StatusMethodNotAllowed, CodeUnsupported, "method not allowed")
+}
+
+// checkChunk refuses (416) a chunk whose Content-Range does not start where
+// the upload ends; the upload stays as it was.
+func checkChunk(w http.ResponseWriter, r *http.Request, repo, id string, up *upload) *apiError {
+	cr := r.Header.Get("Content-Range")
+	if cr == "" {
+		return nil
+	}
+	a, _, _ := strings.Cut(strings.TrimPrefix(cr, "bytes "), "-")
+	if start, err := strconv.ParseInt(a, 10, 64); err != nil || start != up.size {
+		uploadHeaders(w, repo, id, up.size)
+		return errf(http.StatusRequestedRangeNotSatisfiable, CodeRangeInvalid, "chunk does not start where the upload ends")
+	}
+	return nil
 }
 
 func (s *Server) newUpload(ctx context.Context, repo string) (*upload, *apiError) {
@@ -323,6 +344,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, repo, ref s
 	}
 	defer l.Close()
 	for _, c := range m.Children() {
+		if nondistributable(c) {
+			continue
+		}
 		if ok, err := l.Exists(ctx, c); err != nil || !ok {
 			return errf(http.StatusBadRequest, CodeManifestBlobUnknown, "manifest references a blob unknown to registry: "+c.Digest.String())
 		}
@@ -421,4 +445,11 @@ func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, repo, ref st
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
 	return nil
+}
+
+// nondistributable reports whether d is a layer that the spec lets a
+// manifest name without the registry holding it (a non-distributable layer,
+// fetched from its URLs).
+func nondistributable(d ocispec.Descriptor) bool {
+	return strings.Contains(d.MediaType, ".nondistributable.") || strings.Contains(d.MediaType, ".foreign.") || len(d.URLs) > 0
 }
