@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -24,8 +25,13 @@ import (
 
 var specsVersioned = specs.Versioned{SchemaVersion: 2}
 
-// maxUploads bounds the uploads in progress at once.
-const maxUploads = 1024
+// maxUploads bounds the uploads in progress at once; an upload left idle
+// for uploadIdle is dropped (its temporary file removed) when a new one
+// starts.
+const (
+	maxUploads = 1024
+	uploadIdle = time.Hour
+)
 
 // upload is a blob upload in progress: its bytes in a temporary file of the
 // layout.
@@ -34,6 +40,7 @@ type upload struct {
 	repo string
 	f    *os.File
 	size int64
+	last time.Time // last request, under uploads.mu
 }
 
 type uploads struct {
@@ -44,7 +51,24 @@ type uploads struct {
 func (u *uploads) get(id string) *upload {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.m[id]
+	up := u.m[id]
+	if up != nil {
+		up.last = time.Now()
+	}
+	return up
+}
+
+// idle returns the uploads nothing touched for uploadIdle.
+func (u *uploads) idle() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var ids []string
+	for id, up := range u.m {
+		if time.Since(up.last) > uploadIdle {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (u *uploads) remove(id string) {
@@ -151,10 +175,14 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 			blobCreated(w, repo, d)
 			return nil
 		}
+		for _, id := range s.uploads.idle() {
+			s.uploads.remove(id)
+		}
 		up, e := s.newUpload(ctx, repo)
 		if e != nil {
 			return e
 		}
+		up.last = time.Now()
 		nid := make([]byte, 16)
 		rand.Read(nid)
 		id := hex.EncodeToString(nid)
