@@ -170,9 +170,9 @@ func (s *Server) referrers(w http.ResponseWriter, r *http.Request, repo, ref str
 	}
 	slices.SortFunc(list, func(a, b ocispec.Descriptor) int { return strings.Compare(string(a.Digest), string(b.Digest)) })
 	list = slices.CompactFunc(list, func(a, b ocispec.Descriptor) bool { return a.Digest == b.Digest })
-	return writeJSON(w, r, ocispec.MediaTypeImageIndex, ocispec.Index{
+	return writeJSON(w, r, graph.MediaTypeOCIIndex, ocispec.Index{
 		Versioned: specsVersioned,
-		MediaType: ocispec.MediaTypeImageIndex,
+		MediaType: graph.MediaTypeOCIIndex,
 		Manifests: list,
 	})
 }
