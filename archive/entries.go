@@ -193,7 +193,7 @@ func (t *tally) setIndex(b []byte) error {
 		return err
 	}
 	for i, e := range idx.Manifests {
-		if tag := layout.EntryName(e); tag != "" && !layout.ValidName(tag) {
+		if tag := layout.EntryName(e); tag != "" && !layout.ValidName(tag) && !layout.IsRepoName(tag) {
 			return fmt.Errorf("%w: index.json: tag %q is not a valid tag or full name", layout.ErrInvalidReference, tag)
 		}
 		idx.Manifests[i] = layout.WithEntryName(e)

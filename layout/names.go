@@ -3,6 +3,7 @@ package layout
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -41,8 +42,26 @@ func IsFullName(s string) bool {
 }
 
 // ValidName reports whether s may name an entry of a layout: a valid tag
-// (see ValidTag) or a full name (see IsFullName).
+// (see ValidTag) or a full name (see IsFullName). Put accepts a repository
+// name (see IsRepoName) as well.
 func ValidName(s string) bool { return ValidTag(s) || IsFullName(s) }
+
+// IsRepoName reports whether s is a repository name without a registry:
+// REPO:TAG, where REPO is a repository path as the distribution spec
+// writes it ("a/b", "charts/app") and TAG a valid tag, and s is not a full
+// name. Put accepts it as an entry's name (Tag does not): `ocipack serve
+// --writable` names so a manifest pushed to REPO with
+// TAG, since the server's own address is no part of its name.
+func IsRepoName(s string) bool {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 || !ValidTag(s[i+1:]) || IsFullName(s) {
+		return false
+	}
+	return repoPathPattern.MatchString(s[:i])
+}
+
+// repoPathPattern is the distribution spec's grammar of a repository name.
+var repoPathPattern = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
 
 // FullName returns the full name of the image reference s, normalised as
 // docker normalises it: "nginx:1.27" is "docker.io/library/nginx:1.27",
@@ -139,6 +158,9 @@ func resolveShortTag(idx *ocispec.Index, tag string) (m ocispec.Descriptor, ok b
 func NameTag(name string) string {
 	if ValidTag(name) {
 		return name
+	}
+	if IsRepoName(name) {
+		return name[strings.LastIndexByte(name, ':')+1:]
 	}
 	named, err := reference.ParseNamed(name)
 	if err != nil {

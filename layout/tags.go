@@ -60,7 +60,7 @@ func (l *Layout) Put(ctx context.Context, entries ...ocispec.Descriptor) error {
 		return nil
 	}
 	for _, e := range entries {
-		if tag := e.Annotations[ocispec.AnnotationRefName]; tag != "" {
+		if tag := e.Annotations[ocispec.AnnotationRefName]; tag != "" && !IsRepoName(tag) {
 			if err := checkTag(tag); err != nil {
 				return err
 			}
