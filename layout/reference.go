@@ -60,20 +60,37 @@ func (r Reference) String() string {
 // followed by a full name (./bundle:docker.io/library/nginx:1.27,
 // ./bundle:registry.example/app@sha256:…), the PATH is the longest of the
 // possible paths that exists as a directory; when none exists, the PATH
-// ends at the first ':' that a full name follows. Strings with no full name
-// after a ':' are read as before, without looking at the file system.
+// ends at the first ':' that a full name follows. A name without a host,
+// REPO:TAG (see IsRepoName: ./served:team/app:1.0), is read so only where
+// its PATH exists as a directory. Strings with neither after a ':' are read
+// as before, without looking at the file system.
 func ParseReference(s string) (Reference, error) {
 	plain, err := parsePlainReference(s)
-	var full []Reference
+	var full, repo []Reference
 	for i := 1; i < len(s); i++ {
-		if s[i] == ':' && IsFullName(s[i+1:]) && !isWindowsDrive(s[:i]) {
+		if s[i] != ':' || isWindowsDrive(s[:i]) {
+			continue
+		}
+		switch {
+		case IsFullName(s[i+1:]):
 			full = append(full, Reference{Path: s[:i], Tag: s[i+1:]})
+		case IsRepoName(s[i+1:]):
+			repo = append(repo, Reference{Path: s[:i], Tag: s[i+1:]})
 		}
 	}
-	if len(full) == 0 {
+	// REPO:TAG (what a push to `ocipack serve --writable` names) counts
+	// only where its PATH exists as a directory: elsewhere "a:b:v1" stays
+	// the path "a:b" with tag v1, as it always was.
+	var repoDirs []Reference
+	for _, c := range repo {
+		if isDir(c.Path) {
+			repoDirs = append(repoDirs, c)
+		}
+	}
+	if len(full) == 0 && len(repoDirs) == 0 {
 		return plain, err
 	}
-	candidates := full
+	candidates := append(full, repoDirs...)
 	if err == nil {
 		candidates = append(candidates, plain)
 	}
@@ -85,6 +102,9 @@ func ParseReference(s string) (Reference, error) {
 	}
 	if best.Path != "" {
 		return best, nil
+	}
+	if len(full) == 0 {
+		return plain, err
 	}
 	return full[0], nil
 }

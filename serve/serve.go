@@ -55,7 +55,8 @@ type Options struct {
 	// Path is the layout directory or the archive (.tar, .tar.zst, split
 	// volumes) to serve.
 	Path string
-	// Writable accepts pushes and deletes (a layout directory only).
+	// Writable accepts pushes and deletes (a layout directory only; a new
+	// or empty directory becomes an empty layout).
 	Writable bool
 	// Repo is the repository that entries named by a plain tag are served
 	// under; "" means the base name of Path, made a valid repository name.
@@ -124,7 +125,13 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.st, s.closer = src, src
 		return s, nil
 	}
-	l, err := layout.Open(ctx, opts.Path)
+	open := layout.Open
+	if opts.Writable {
+		// A writable server may start on a new or empty directory, as a
+		// registry starts on empty storage: pushes fill it.
+		open = layout.OpenOrCreate
+	}
+	l, err := open(ctx, opts.Path)
 	if err != nil {
 		return nil, err
 	}

@@ -221,12 +221,19 @@ func parseNameList(s string) (path string, tags []string, ok bool) {
 			continue
 		}
 		names := strings.Split(s[i+1:], ",")
-		valid, full := true, false
+		valid, full, repo := true, false, false
 		for _, n := range names {
-			valid = valid && layout.ValidName(n)
+			isRepo := layout.IsRepoName(n) // REPO:TAG, as serve --writable names a push
+			valid = valid && (layout.ValidName(n) || isRepo)
 			full = full || layout.IsFullName(n)
+			repo = repo || isRepo
 		}
-		if valid && (full || len(found) > 0) {
+		// REPO:TAG counts only where its path is a directory, as
+		// layout.ParseReference reads it.
+		if fi, err := os.Stat(s[:i]); repo && (err != nil || !fi.IsDir()) && !full {
+			repo = false
+		}
+		if valid && (full || repo || len(found) > 0) {
 			found = append(found, split{s[:i], names})
 		}
 	}

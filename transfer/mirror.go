@@ -57,13 +57,27 @@ func ParseMirrorReference(s string) (registry.Reference, error) {
 }
 
 // MirrorDestination returns where PushMirror pushes the entry named by the
-// full name name, given the mirror dst (REGISTRY[/PREFIX], see
+// full name name (or REPO:TAG, as a push to `ocipack serve --writable`
+// names an entry: kept as it is), given the mirror dst (REGISTRY[/PREFIX], see
 // ParseMirrorReference): dst's registry, the repository PREFIX/PATH (the
 // source's host dropped, its path kept), and the name's tag, or its digest
 // when it has no tag. docker.io/library/nginx:1.27 with
 // registry.internal/mirror gives registry.internal/mirror/library/nginx:1.27.
 // A name that is not a full name fails with ErrInvalidReference.
 func MirrorDestination(name string, dst registry.Reference) (registry.Reference, error) {
+	if layout.IsRepoName(name) {
+		// REPO:TAG, as a push to `ocipack serve --writable` names an
+		// entry: no host to drop, the path kept.
+		i := strings.LastIndexByte(name, ':')
+		out := registry.Reference{Registry: dst.Registry, Repository: name[:i], Reference: name[i+1:]}
+		if dst.Repository != "" {
+			out.Repository = path.Join(dst.Repository, out.Repository)
+		}
+		if err := out.Validate(); err != nil {
+			return registry.Reference{}, fmt.Errorf("%w: %s mirrors to %s, which is not a valid reference: %v", ErrInvalidReference, name, out, err)
+		}
+		return out, nil
+	}
 	if !layout.IsFullName(name) {
 		return registry.Reference{}, fmt.Errorf("%w: %q is not a full name (HOST/REPO:TAG)", ErrInvalidReference, name)
 	}
@@ -119,7 +133,7 @@ func PushMirror(ctx context.Context, src oras.ReadOnlyTarget, names []string, ds
 		dests       = map[string]registry.Reference{}
 	)
 	for _, n := range names {
-		if !layout.IsFullName(n) {
+		if !layout.IsFullName(n) && !layout.IsRepoName(n) {
 			plain = append(plain, n)
 			continue
 		}
