@@ -244,6 +244,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 			return e
 		}
 		if e := s.appendBody(w, r, up); e != nil {
+			if e.status == http.StatusRequestEntityTooLarge {
+				s.uploads.remove(id)
+			}
 			return e
 		}
 		e := s.commit(ctx, repo, up, d)
