@@ -316,7 +316,12 @@ func parseRange(h string, size int64) (start, end int64, partial bool, e *apiErr
 	}
 	bad := errf(http.StatusRequestedRangeNotSatisfiable, CodeRangeInvalid, "invalid or unsatisfiable range")
 	spec, ok := strings.CutPrefix(h, "bytes=")
-	if !ok || strings.Contains(spec, ",") {
+	if !ok {
+		// RFC 9110 14.2: a range unit the server does not know is
+		// ignored; the whole blob is sent.
+		return 0, size, false, nil
+	}
+	if strings.Contains(spec, ",") {
 		return 0, 0, false, bad
 	}
 	a, b, ok := strings.Cut(strings.TrimSpace(spec), "-")
