@@ -325,3 +325,18 @@ func (l *logWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (l *logWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }
+
+// Timeouts of the http.Server that NewHTTPServer returns. There is no read
+// or write timeout on a whole request: a blob of many GiB takes as long as
+// it takes; a slow client is bounded by ReadHeaderTimeout while it sends its
+// header, by MaxUpload while it sends a body.
+const (
+	ReadHeaderTimeout = 30 * time.Second
+	IdleTimeout       = 2 * time.Minute
+)
+
+// NewHTTPServer returns an http.Server for h with the timeouts against slow
+// clients that `ocipack serve` uses (ReadHeaderTimeout, IdleTimeout).
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout}
+}

@@ -223,6 +223,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 			return e
 		}
 		if e := s.appendBody(w, r, up); e != nil {
+			if e.status == http.StatusRequestEntityTooLarge {
+				// Do not keep MaxUpload bytes on disk for an
+				// upload that can never complete.
+				s.uploads.remove(id)
+			}
 			return e
 		}
 		uploadHeaders(w, repo, id, up.size)
@@ -239,6 +244,9 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 			return e
 		}
 		if e := s.appendBody(w, r, up); e != nil {
+			if e.status == http.StatusRequestEntityTooLarge {
+				s.uploads.remove(id)
+			}
 			return e
 		}
 		e := s.commit(ctx, repo, up, d)
@@ -290,6 +298,11 @@ func (s *Server) appendBody(w http.ResponseWriter, r *http.Request, up *upload) 
 		return nil
 	}
 	limit := s.opts.MaxUpload - up.size
+	if r.ContentLength > limit {
+		// Refused before a byte is read: net/http closes the
+		// connection rather than drain a body this large.
+		return errf(http.StatusRequestEntityTooLarge, CodeSizeInvalid, "blob larger than the server accepts")
+	}
 	n, err := io.Copy(up.f, io.LimitReader(r.Body, limit+1))
 	up.size += n
 	if n > limit {
@@ -339,6 +352,9 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, repo, ref s
 		return errf(http.StatusBadRequest, CodeTagInvalid, "invalid tag")
 	} else {
 		tag = ref
+	}
+	if r.ContentLength > graph.MaxManifestSize {
+		return errf(http.StatusRequestEntityTooLarge, CodeSizeInvalid, "manifest too large")
 	}
 	b, err := io.ReadAll(io.LimitReader(r.Body, graph.MaxManifestSize+1))
 	if err != nil {

@@ -67,7 +67,7 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 					fmt.Fprintf(e.stderr, "warning: serving on %s without TLS: credentials and content travel in clear\n", ln.Addr())
 				}
 				fmt.Fprintf(e.stderr, "serving %s on %s://%s\n", args[0], scheme, ln.Addr())
-				hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+				hs := serve.NewHTTPServer(srv)
 				ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 				defer stop()
 				done := make(chan error, 1)
