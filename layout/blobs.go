@@ -258,7 +258,11 @@ func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadC
 	}
 	p := l.blobPath(target.Digest)
 	// A hostile layout may hold a fifo (which would block Open) or a
-	// symlink to any file of the machine where a blob should be.
+	// symlink to any file of the machine where a blob should be, or have
+	// its blob directory swapped for a link after Open checked it.
+	if err := l.checkBlobDirs(target.Digest); err != nil {
+		return nil, err
+	}
 	if fi, err := os.Lstat(p); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("blob %s: %w: %s is a %v, not a regular file", target.Digest, ErrCorrupt, p, fi.Mode().Type())
 	}
@@ -279,4 +283,26 @@ func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadC
 		return nil, fmt.Errorf("blob %s: %w: stored file has %d bytes, descriptor says %d", target.Digest, ErrSizeMismatch, fi.Size(), target.Size)
 	}
 	return f, nil
+}
+
+// checkBlobDirs refuses to read a blob of digest d through blobs/ or
+// blobs/<alg>/ when either is no longer a real directory (a link swapped
+// in after Open checked the layout, by a layout served or read while
+// another process changes it): a link there could point anywhere on the
+// machine. Missing directories are left to the caller (the blob is not
+// found).
+func (l *Layout) checkBlobDirs(d digest.Digest) error {
+	for _, rel := range []string{ocispec.ImageBlobsDir, ocispec.ImageBlobsDir + "/" + d.Algorithm().String()} {
+		fi, err := os.Lstat(filepath.Join(l.root, filepath.FromSlash(rel)))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("layout %s: %w", l.root, err)
+		}
+		if err := l.wantKind(rel, fi.Mode(), true); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -291,3 +291,27 @@ func TestPartialSegmentLinkNotFollowed(t *testing.T) {
 	}
 	testkit.SameTree(t, "the directory outside the layout changed", before, testkit.Snapshot(t, out), testkit.TypeSize)
 }
+
+// TestFetchRefusesLinkedBlobDirAfterOpen: blobs/sha256 swapped for a link
+// to a directory elsewhere after the layout was opened (a layout served or
+// read while another process changes it). Fetch refuses it rather than
+// read the other directory's files, which have the right names and sizes.
+func TestFetchRefusesLinkedBlobDirAfterOpen(t *testing.T) {
+	ctx := t.Context()
+	l := testkit.NewLayout(t)
+	d, err := l.Ingest(ctx, "application/octet-stream", bytes.NewReader([]byte("inside the layout")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, d.Digest.Encoded()), []byte("OUTSIDE the layout"[:d.Size]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lnLink(t, l, "blobs/sha256", outside)
+	rc, err := l.Fetch(ctx, d)
+	if err == nil {
+		rc.Close()
+		t.Fatal("Fetch read a blob through a linked blobs/sha256")
+	}
+	lnWantUnsafe(t, "Fetch", err, "blobs/sha256")
+}

@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -222,9 +219,6 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, repo, ref s
 		return errf(http.StatusNotFound, CodeManifestUnknown, "manifest unknown (too large)")
 	}
 	desc.MediaType = ""
-	if e := s.checkBlobDirs(desc.Digest); e != nil {
-		return e
-	}
 	b, err := layout.ReadBlob(r.Context(), s.st, ocispec.Descriptor{Digest: desc.Digest, Size: desc.Size}, graph.MaxManifestSize)
 	if err != nil {
 		if errors.Is(err, layout.ErrNotFound) {
@@ -275,9 +269,6 @@ func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, repo, ref strin
 	if r.Method == http.MethodHead && !partial {
 		h.Set("Content-Length", strconv.FormatInt(desc.Size, 10))
 		return nil
-	}
-	if e := s.checkBlobDirs(d); e != nil {
-		return e
 	}
 	rc, err := s.st.Fetch(r.Context(), ocispec.Descriptor{MediaType: desc.MediaType, Digest: d, Size: desc.Size})
 	if err != nil {
@@ -348,25 +339,4 @@ func parseRange(h string, size int64) (start, end int64, partial bool, e *apiErr
 		end = min(l+1, size)
 	}
 	return s, end, true, nil
-}
-
-// checkBlobDirs refuses to read d when blobs/ or blobs/<alg>/ of a served
-// layout directory is not a real directory: a link put there while the
-// server runs would lead out of the layout (layout.Layout.Fetch refuses a
-// blob file that is a link, not a directory on the way to it; New refuses
-// such a layout when it opens it).
-func (s *Server) checkBlobDirs(d digest.Digest) *apiError {
-	if !s.dir {
-		return nil
-	}
-	for _, p := range []string{ocispec.ImageBlobsDir, filepath.Join(ocispec.ImageBlobsDir, d.Algorithm().String())} {
-		fi, err := os.Lstat(filepath.Join(s.opts.Path, p))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // Fetch tells the blob is unknown
-		}
-		if err != nil || !fi.IsDir() {
-			return errf(http.StatusInternalServerError, CodeUnsupported, "corrupt layout: "+filepath.ToSlash(p)+" is not a directory")
-		}
-	}
-	return nil
 }
