@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,31 +29,10 @@ import (
 // Build helm with: GOBIN=/tmp/helm-bin go install helm.sh/helm/v3/cmd/helm@v3.22.0
 // then run: HELM_BIN=/tmp/helm-bin/helm go test ./pack -run HelmE2E -v
 func TestHelmE2E(t *testing.T) {
-	helm := os.Getenv("HELM_BIN")
-	if helm == "" {
-		t.Skip("HELM_BIN is not set; set it to a helm v3 binary to run this test")
-	}
+	run := testkit.Helm(t)
 	ctx := context.Background()
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 
-	home := t.TempDir()
-	env := append(os.Environ(),
-		"HOME="+home,
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"),
-		"TZ=UTC",
-	)
-	run := func(t *testing.T, args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, helm, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
 	t.Logf("%s", run(t, "version"))
 
 	for _, tc := range []struct{ chart, name, version string }{

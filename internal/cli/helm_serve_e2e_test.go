@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,33 +30,12 @@ import (
 // Build helm with: GOBIN=/tmp/helm-bin go install helm.sh/helm/v3/cmd/helm@v3.22.0
 // then run: HELM_BIN=/tmp/helm-bin/helm go test ./internal/cli -run HelmServeE2E -v
 func TestHelmServeE2E(t *testing.T) {
-	helm := os.Getenv("HELM_BIN")
-	if helm == "" {
-		t.Skip("HELM_BIN is not set; set it to a helm v3 binary to run this test")
-	}
+	run := testkit.Helm(t)
 	ctx := context.Background()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	chart := filepath.Join("..", "..", "testdata", "example", "hello-0.1.0.tgz")
 	chartBytes := testkit.ReadFile(t, chart)
 
-	home := t.TempDir()
-	env := append(os.Environ(),
-		"HOME="+home,
-		"HELM_CACHE_HOME="+filepath.Join(home, "cache"),
-		"HELM_CONFIG_HOME="+filepath.Join(home, "config"),
-		"HELM_DATA_HOME="+filepath.Join(home, "data"),
-		"DOCKER_CONFIG="+filepath.Join(home, "docker"),
-	)
-	run := func(t *testing.T, args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, helm, args...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
 	startServe := func(t *testing.T, opts serve.Options) string {
 		t.Helper()
 		srv, err := serve.New(ctx, opts)
