@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/serve"
 )
 
@@ -51,6 +52,9 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 					opts.AccessLog = e.stderr
 				}
 				srv, err := serve.New(ctx, opts)
+				if errors.Is(err, layout.ErrNotLayout) && !opts.Writable {
+					return fmt.Errorf("%w; to serve a new, empty registry that pushes fill, add --writable", err)
+				}
 				if err != nil {
 					return err
 				}

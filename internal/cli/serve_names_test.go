@@ -68,3 +68,12 @@ func TestServePushedNamesTravel(t *testing.T) {
 		t.Errorf("rm left the entry:\n%s", out)
 	}
 }
+
+// TestServeMissingLayoutHint: serving a directory that is no layout, read
+// only, says how to start a new registry instead.
+func TestServeMissingLayoutHint(t *testing.T) {
+	code, _, stderr := runCLI(t, "serve", filepath.Join(t.TempDir(), "none"), "--addr", "127.0.0.1:0", "--quiet")
+	if code != 1 || !strings.Contains(stderr, "not an OCI image layout") || !strings.Contains(stderr, "add --writable") {
+		t.Errorf("serve of a missing layout: exit %d, %q", code, stderr)
+	}
+}
