@@ -59,6 +59,10 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 					return err
 				}
 				defer srv.Close()
+				// SIGTERM stops the server gracefully from the moment it
+				// says where it serves (a caller may signal it right away).
+				ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+				defer stop()
 				ln, err := net.Listen("tcp", *addr)
 				if err != nil {
 					return err
@@ -72,8 +76,6 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 				}
 				fmt.Fprintf(e.stderr, "serving %s on %s://%s\n", args[0], scheme, ln.Addr())
 				hs := serve.NewHTTPServer(srv)
-				ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
-				defer stop()
 				done := make(chan error, 1)
 				go func() {
 					if *cert != "" {
