@@ -196,17 +196,8 @@ func TestNamesExportDockerManifest(t *testing.T) {
 	out := filepath.Join(work, "out.tar")
 	mustRun(t, "export", lay, out)
 	files := map[string][]byte{}
-	tr := tar.NewReader(bytes.NewReader(testkit.ReadFile(t, out)))
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			break
-		}
-		b := new(bytes.Buffer)
-		if _, err := b.ReadFrom(tr); err != nil {
-			t.Fatal(err)
-		}
-		files[h.Name] = b.Bytes()
+	for _, e := range testkit.TarEntries(t, bytes.NewReader(testkit.ReadFile(t, out))) {
+		files[e.Header.Name] = e.Body
 	}
 	var dm []struct {
 		Config   string

@@ -123,16 +123,9 @@ func TestExportIsDeterministic(t *testing.T) {
 	}
 	// Fixed header fields.
 	a, _ := exportFile(t, f.l, nil, "a.tar", archive.ExportOptions{})
-	tr := tar.NewReader(bytes.NewReader(testkit.ReadFile(t, a)))
 	var names []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, e := range testkit.TarEntries(t, bytes.NewReader(testkit.ReadFile(t, a))) {
+		h := e.Header
 		names = append(names, h.Name)
 		wantMode := int64(0o644)
 		if h.Typeflag == tar.TypeDir {
@@ -146,16 +139,10 @@ func TestExportIsDeterministic(t *testing.T) {
 		t.Fatalf("entries start %v", names[:min(len(names), 6)])
 	}
 	// Small blobs (manifests, config) come before the 100 KiB layers.
-	r := testkit.NewLayout(t)
-	_ = r
 	sizes := map[string]int64{}
-	tr = tar.NewReader(bytes.NewReader(testkit.ReadFile(t, a)))
 	var order []int64
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			break
-		}
+	for _, e := range testkit.TarEntries(t, bytes.NewReader(testkit.ReadFile(t, a))) {
+		h := e.Header
 		if strings.HasPrefix(h.Name, "blobs/sha256/") && h.Typeflag == tar.TypeReg {
 			sizes[h.Name] = h.Size
 			order = append(order, h.Size)

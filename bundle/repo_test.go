@@ -1,7 +1,6 @@
 package bundle_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -576,16 +575,8 @@ func TestSyncChartDir(t *testing.T) {
 		if zr.Comment != "Helm" {
 			t.Errorf("gzip comment %q, want Helm's", zr.Comment)
 		}
-		tr := tar.NewReader(zr)
-		for {
-			hd, err := tr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			files = append(files, hd.Name)
+		for _, e := range testkit.TarEntries(t, zr) {
+			files = append(files, e.Header.Name)
 		}
 		want := []string{"mychart/Chart.yaml", "mychart/.helmignore", "mychart/templates/deploy.yaml", "mychart/values.yaml"}
 		if fmt.Sprint(files) != fmt.Sprint(want) {

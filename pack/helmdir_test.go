@@ -30,23 +30,10 @@ func unpackChart(t *testing.T, tgz string) string {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	tr := tar.NewReader(zr)
-	for {
-		hd, err := tr.Next()
-		if err == io.EOF {
-			break
+	for _, e := range testkit.TarEntries(t, zr) {
+		if e.Header.Typeflag == tar.TypeReg {
+			writeFile(t, filepath.Join(dir, filepath.FromSlash(e.Header.Name)), string(e.Body))
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hd.Typeflag != tar.TypeReg {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, filepath.FromSlash(hd.Name)), string(b))
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
@@ -79,17 +66,8 @@ func readTgz(t *testing.T, b []byte) ([]dirTarEntry, *gzip.Reader) {
 		t.Fatal(err)
 	}
 	var out []dirTarEntry
-	tr := tar.NewReader(zr)
-	for {
-		hd, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(tr)
-		out = append(out, dirTarEntry{hd.Name, hd.Mode, hd.ModTime, string(body)})
+	for _, e := range testkit.TarEntries(t, zr) {
+		out = append(out, dirTarEntry{e.Header.Name, e.Header.Mode, e.Header.ModTime, string(e.Body)})
 	}
 	return out, zr
 }

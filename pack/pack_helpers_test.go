@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/pack"
 )
@@ -129,16 +129,9 @@ func ptDecompress(t testing.TB, mediaType string, b []byte) []byte {
 // ptTarHeaders lists the headers of a tar.
 func ptTarHeaders(t testing.TB, b []byte) []*tar.Header {
 	t.Helper()
-	tr := tar.NewReader(bytes.NewReader(b))
 	var out []*tar.Header
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("read tar: %v", err)
-		}
-		out = append(out, h)
+	for _, e := range testkit.TarEntries(t, bytes.NewReader(b)) {
+		out = append(out, e.Header)
 	}
+	return out
 }

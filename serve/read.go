@@ -151,14 +151,24 @@ func (s *Server) tagsList(w http.ResponseWriter, r *http.Request, repo string) *
 	}{repo, nonNil(tags)})
 }
 
-func (s *Server) referrers(w http.ResponseWriter, r *http.Request, repo, ref string) *apiError {
+// digestRequest parses the digest of a blob or referrers request and takes
+// the snapshot of the layout the answer is read from.
+func (s *Server) digestRequest(r *http.Request, ref string) (digest.Digest, *snapshot, *apiError) {
 	d, ok := parseDigest(ref)
 	if !ok {
-		return errf(http.StatusBadRequest, CodeDigestInvalid, "invalid digest")
+		return "", nil, errf(http.StatusBadRequest, CodeDigestInvalid, "invalid digest")
 	}
 	sn, err := s.snapshot(r.Context())
 	if err != nil {
-		return internalError(err)
+		return "", nil, internalError(err)
+	}
+	return d, sn, nil
+}
+
+func (s *Server) referrers(w http.ResponseWriter, r *http.Request, repo, ref string) *apiError {
+	d, sn, e := s.digestRequest(r, ref)
+	if e != nil {
+		return e
 	}
 	list := []ocispec.Descriptor{}
 	if _, ok := sn.repos[repo]; ok {
@@ -241,13 +251,9 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, repo, ref s
 }
 
 func (s *Server) getBlob(w http.ResponseWriter, r *http.Request, repo, ref string) *apiError {
-	d, ok := parseDigest(ref)
-	if !ok {
-		return errf(http.StatusBadRequest, CodeDigestInvalid, "invalid digest")
-	}
-	sn, err := s.snapshot(r.Context())
-	if err != nil {
-		return internalError(err)
+	d, sn, e := s.digestRequest(r, ref)
+	if e != nil {
+		return e
 	}
 	if !s.known(sn, repo) {
 		return errf(http.StatusNotFound, CodeNameUnknown, "repository name not known to registry")

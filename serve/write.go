@@ -219,15 +219,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 	case http.MethodPatch:
 		up.mu.Lock()
 		defer up.mu.Unlock()
-		if e := checkChunk(w, r, repo, id, up); e != nil {
-			return e
-		}
-		if e := s.appendBody(w, r, up); e != nil {
-			if e.status == http.StatusRequestEntityTooLarge {
-				// Do not keep MaxUpload bytes on disk for an
-				// upload that can never complete.
-				s.uploads.remove(id)
-			}
+		if e := s.appendChunk(w, r, repo, id, up); e != nil {
 			return e
 		}
 		uploadHeaders(w, repo, id, up.size)
@@ -240,13 +232,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, repo, id string)
 		}
 		up.mu.Lock()
 		defer up.mu.Unlock()
-		if e := checkChunk(w, r, repo, id, up); e != nil {
-			return e
-		}
-		if e := s.appendBody(w, r, up); e != nil {
-			if e.status == http.StatusRequestEntityTooLarge {
-				s.uploads.remove(id)
-			}
+		if e := s.appendChunk(w, r, repo, id, up); e != nil {
 			return e
 		}
 		e := s.commit(ctx, repo, up, d)
@@ -467,20 +453,33 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, repo, re
 	return nil
 }
 
-func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, repo, ref string) *apiError {
-	d, ok := parseDigest(ref)
-	if !ok {
-		return errf(http.StatusBadRequest, CodeDigestInvalid, "invalid digest")
+// appendChunk checks that the request body continues upload id where it
+// stands and appends it. An upload that grew past MaxUpload is dropped: do
+// not keep that many bytes on disk for an upload that can never complete.
+// The caller holds up.mu.
+func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, repo, id string, up *upload) *apiError {
+	if e := checkChunk(w, r, repo, id, up); e != nil {
+		return e
 	}
-	sn, err := s.snapshot(r.Context())
-	if err != nil {
-		return internalError(err)
+	if e := s.appendBody(w, r, up); e != nil {
+		if e.status == http.StatusRequestEntityTooLarge {
+			s.uploads.remove(id)
+		}
+		return e
+	}
+	return nil
+}
+
+func (s *Server) deleteBlob(w http.ResponseWriter, r *http.Request, repo, ref string) *apiError {
+	d, sn, e := s.digestRequest(r, ref)
+	if e != nil {
+		return e
 	}
 	if _, ok := sn.reachOf(r.Context(), s.st, repo).blobs[d]; ok {
 		return errf(http.StatusMethodNotAllowed, CodeUnsupported, "the blob is referenced by a manifest of the repository: delete the manifest first")
 	}
 	s.mu.Lock()
-	_, ok = s.pushed[repo][d]
+	_, ok := s.pushed[repo][d]
 	delete(s.pushed[repo], d)
 	s.mu.Unlock()
 	if !ok {
