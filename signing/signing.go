@@ -88,4 +88,3 @@ type Target interface {
 type indexer interface {
 	Index(ctx context.Context) (*ocispec.Index, error)
 }
-
