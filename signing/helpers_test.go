@@ -10,7 +10,9 @@ import (
 	"github.com/ocipack/ocipack/signing"
 )
 
-func x509MarshalPKIX(pub *signing.PublicKey) ([]byte, error) { return x509.MarshalPKIXPublicKey(pub.Key) }
+func x509MarshalPKIX(pub *signing.PublicKey) ([]byte, error) {
+	return x509.MarshalPKIXPublicKey(pub.Key)
+}
 
 func loadECDSAPub(t *testing.T, k crypto.PublicKey) *signing.PublicKey {
 	t.Helper()

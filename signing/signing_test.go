@@ -357,10 +357,14 @@ func TestGarbageBundles(t *testing.T) {
 		bundle func(d digest.Digest) []byte
 		want   string
 	}{
-		"not JSON":          {func(digest.Digest) []byte { return []byte("\x00garbage{") }, "malformed bundle"},
-		"empty object":      {func(digest.Digest) []byte { return []byte("{}") }, "malformed bundle"},
-		"unknown field":     {func(d digest.Digest) []byte { return bytes.Replace(good(d), []byte(`{"mediaType"`), []byte(`{"evil":1,"mediaType"`), 1) }, "malformed bundle"},
-		"v0.1 media type":   {func(d digest.Digest) []byte { return bytes.Replace(good(d), []byte("v0.3+json"), []byte("v0.9+json"), 1) }, "malformed bundle"},
+		"not JSON":     {func(digest.Digest) []byte { return []byte("\x00garbage{") }, "malformed bundle"},
+		"empty object": {func(digest.Digest) []byte { return []byte("{}") }, "malformed bundle"},
+		"unknown field": {func(d digest.Digest) []byte {
+			return bytes.Replace(good(d), []byte(`{"mediaType"`), []byte(`{"evil":1,"mediaType"`), 1)
+		}, "malformed bundle"},
+		"v0.1 media type": {func(d digest.Digest) []byte {
+			return bytes.Replace(good(d), []byte("v0.3+json"), []byte("v0.9+json"), 1)
+		}, "malformed bundle"},
 		"signature garbage": {func(d digest.Digest) []byte { return replaceSig(t, good(d), "AAAA") }, "not made by"},
 		"payload swapped": {func(d digest.Digest) []byte {
 			return replacePayload(t, good(d), []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"`+d.Encoded()+`"}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}`))
