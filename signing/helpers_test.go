@@ -3,6 +3,7 @@ package signing_test
 import (
 	"crypto"
 	"crypto/x509"
+	"strings"
 	"testing"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -26,3 +27,5 @@ func loadECDSAPub(t *testing.T, k crypto.PublicKey) *signing.PublicKey {
 	}
 	return pub
 }
+
+func bytesReader(s string) *strings.Reader { return strings.NewReader(s) }
