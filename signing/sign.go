@@ -22,7 +22,8 @@ import (
 // SignOptions controls Sign.
 type SignOptions struct {
 	// Recursive signs each manifest of an image index too (one level, as
-	// `cosign sign --recursive`).
+	// `cosign sign --recursive`); those the layout does not hold (it keeps
+	// a platform subset) are skipped.
 	Recursive bool
 	// Created is the org.opencontainers.image.created annotation of the
 	// signature manifests (cosign sets the time of signing); zero means now.
@@ -53,17 +54,22 @@ func Sign(ctx context.Context, l *layout.Layout, subject ocispec.Descriptor, nam
 	if opts.Created.IsZero() {
 		opts.Created = time.Now()
 	}
-	m, err := graph.Read(ctx, l, subject)
-	if err != nil {
-		return nil, fmt.Errorf("sign %s: %w", name, err)
-	}
 	one, err := signOne(ctx, l, subject, name, s, opts)
 	if err != nil {
 		return nil, err
 	}
+	m, err := graph.Read(ctx, l, subject)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: %w", name, err)
+	}
 	out := []Signed{one}
 	if opts.Recursive && m.Kind == graph.KindIndex {
 		for i, c := range m.Manifests {
+			if ok, err := l.Exists(ctx, c); err != nil {
+				return nil, fmt.Errorf("sign %s: %w", name, err)
+			} else if !ok {
+				continue // not carried here (a platform subset): nothing to sign
+			}
 			sub, err := signOne(ctx, l, c, fmt.Sprintf("%s manifests[%d]", name, i), s, opts)
 			if err != nil {
 				return nil, err

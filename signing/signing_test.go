@@ -283,6 +283,16 @@ func TestRecursive(t *testing.T) {
 			t.Errorf("%s: %v", d.Digest, r.Err)
 		}
 	}
+	// A platform subset: a child the layout does not hold is skipped.
+	l3 := testkit.NewLayout(t)
+	idx3, imgs3 := testkit.PushPlatformIndex(t, l3, "multi", "linux/amd64", "linux/arm64/v8")
+	if err := os.Remove(testkit.BlobPath(l3.Path(), imgs3[1].Manifest.Digest.String())); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := signing.Sign(ctx, l3, idx3, "multi", s, signing.SignOptions{Recursive: true}); err != nil || len(got) != 2 {
+		t.Errorf("Sign --recursive of a subset = %+v, %v; want the index and its one child", got, err)
+	}
+
 	l2 := testkit.NewLayout(t)
 	idx2, imgs2 := testkit.PushPlatformIndex(t, l2, "multi", "linux/amd64")
 	if _, err := signing.Sign(ctx, l2, idx2, "multi", s, signing.SignOptions{}); err != nil {
