@@ -26,10 +26,10 @@ func addPolicyFlags(fs *pflag.FlagSet) *policyFlags {
 	f := &policyFlags{}
 	fs.StringArrayVar(&f.keys, "key", nil, "require a signature by this public key `FILE` (cosign's NAME.pub); repeatable: any one of them")
 	fs.StringVar(&f.trustedRoot, "trusted-root", "", "accept keyless signatures (Fulcio certificate, Rekor entry) that Sigstore's trusted_root.json `FILE` vouches for, offline")
-	fs.StringVar(&f.identity, "certificate-identity", "", "keyless: the signer's identity (an e-mail, a workflow URI), exactly")
-	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the signer's identity matches")
-	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the signer's identity, exactly")
-	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression the OIDC issuer matches")
+	fs.StringVar(&f.identity, "certificate-identity", "", "keyless: the signer's identity `ID` (an e-mail, a workflow URI), exactly")
+	fs.StringVar(&f.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression `REGEXP` the signer's identity matches")
+	fs.StringVar(&f.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer `URL` of the signer's identity, exactly")
+	fs.StringVar(&f.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression `REGEXP` the OIDC issuer matches")
 	fs.BoolVar(&f.ignoreSCT, "insecure-ignore-sct", false, "keyless: accept a certificate without a signed certificate timestamp")
 	return f
 }
