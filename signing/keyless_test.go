@@ -1,9 +1,6 @@
 package signing_test
 
 import (
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,15 +9,8 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
-	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
-	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
-	"github.com/sigstore/sigstore-go/pkg/tlog"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
@@ -36,28 +26,8 @@ const (
 // loads it back, as a user brings it along.
 func trustedRoot(t *testing.T, vs *ca.VirtualSigstore) root.TrustedMaterial {
 	t.Helper()
-	// The virtual Sigstore keeps a log's ID as its hex text, where a
-	// trusted_root.json holds the raw bytes: give them as a real root does.
-	rawIDs := func(logs map[string]*root.TransparencyLog) map[string]*root.TransparencyLog {
-		for k, v := range logs {
-			id, err := hex.DecodeString(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			v.ID = id
-		}
-		return logs
-	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, vs.FulcioCertificateAuthorities(), rawIDs(vs.CTLogs()), vs.TimestampingAuthorities(), rawIDs(vs.RekorLogs()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.Marshal(tr)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := filepath.Join(t.TempDir(), "trusted_root.json")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
+	if err := os.WriteFile(p, testkit.TrustedRootJSON(t, vs), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	loaded, err := signing.LoadTrustedRoot(p)
@@ -67,69 +37,15 @@ func trustedRoot(t *testing.T, vs *ca.VirtualSigstore) root.TrustedMaterial {
 	return loaded
 }
 
-// keylessBundle has vs attest d's cosign statement for id at logTime (a
-// Fulcio certificate, a Rekor entry with an inclusion proof and promise)
-// and returns it as a bundle v0.3, JSON.
+// keylessBundle has vs sign d's cosign statement keyless for id, logged at
+// logTime.
 func keylessBundle(t *testing.T, vs *ca.VirtualSigstore, d ocispec.Descriptor, id string, logTime time.Time) []byte {
 	t.Helper()
 	st, err := signing.Statement(d.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ent, err := vs.AttestAtTime(id, issuer, st, logTime, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vc, err := ent.VerificationContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := vc.(*bundle.Certificate).Certificate()
-	sc, err := ent.SignatureContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := sc.(*bundle.Envelope).Envelope
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := ent.TlogEntries()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tle := entries[0].TransparencyLogEntry()
-	tle.KindVersion = &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"}
-	set, err := vs.RekorSignPayload(tlog.RekorPayload{
-		Body:           base64.StdEncoding.EncodeToString(tle.CanonicalizedBody),
-		IntegratedTime: tle.IntegratedTime,
-		LogIndex:       tle.LogIndex,
-		LogID:          hex.EncodeToString(tle.LogId.KeyId),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
-	pb := &protobundle.Bundle{
-		MediaType: signing.BundleMediaType,
-		VerificationMaterial: &protobundle.VerificationMaterial{
-			Content:     &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: cert.Raw}},
-			TlogEntries: []*protorekor.TransparencyLogEntry{tle},
-		},
-		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
-			Payload: payload, PayloadType: env.PayloadType,
-			Signatures: []*protodsse.Signature{{Sig: sig}},
-		}},
-	}
-	b, err := protojson.Marshal(pb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.KeylessBundle(t, vs, st, id, issuer, logTime)
 }
 
 // TestKeyless: a keyless signature (Fulcio certificate, Rekor entry) made

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ocipack/ocipack/internal/testkit"
+	"github.com/ocipack/ocipack/signing"
 )
 
 // runCLIIn runs the command line in-process with stdin.
@@ -116,5 +120,40 @@ func TestSignCLI(t *testing.T) {
 		if code, _, errOut := runCLI(t, c...); code != 2 {
 			t.Errorf("%v: exit %d, %q, want a usage error", c, code, errOut)
 		}
+	}
+}
+
+// TestVerifyKeylessCLI: verify --trusted-root with cosign's identity flags
+// takes a keyless signature of sigstore-go's virtual Sigstore, offline, and
+// refuses another identity.
+func TestVerifyKeylessCLI(t *testing.T) {
+	dir := t.TempDir()
+	lay := filepath.Join(dir, "bundle")
+	f := testkit.WriteFile(t, filepath.Join(dir, "a.txt"), "hello\n")
+	if code, _, errOut := runCLI(t, "pack", "-q", lay+":v1", f); code != 0 {
+		t.Fatalf("pack: %s", errOut)
+	}
+	vs := testkit.VirtualSigstore(t)
+	root := testkit.WriteFile(t, filepath.Join(dir, "trusted_root.json"), testkit.TrustedRootJSON(t, vs))
+	l := testkit.OpenLayout(t, lay)
+	d, err := l.Resolve(context.Background(), "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := signing.Statement(d.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testkit.KeylessBundle(t, vs, st, "ci@example.com", "https://issuer.example", time.Now().Add(time.Minute))
+	if _, err := signing.AttachBundle(context.Background(), l, d, b, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	args := []string{"verify", lay + ":v1", "--trusted-root", root, "--certificate-oidc-issuer", "https://issuer.example", "--insecure-ignore-sct"}
+	if code, out, errOut := runCLI(t, append(args, "--certificate-identity", "ci@example.com")...); code != 0 || !strings.Contains(out, "signed: v1 (sha256:") || !strings.Contains(out, "by ci@example.com (issuer https://issuer.example)") {
+		t.Errorf("keyless: exit %d, %q %q", code, out, errOut)
+	}
+	if code, out, _ := runCLI(t, append(args, "--certificate-identity-regexp", `^mallory@`)...); code != 1 || !strings.Contains(out, "keyless signature refused") {
+		t.Errorf("keyless, another identity: exit %d, %q", code, out)
 	}
 }
