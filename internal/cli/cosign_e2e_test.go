@@ -296,3 +296,49 @@ func assertCosignBundleReferrer(t *testing.T, dir, digest string) {
 		t.Errorf("the pulled layout holds %d Sigstore bundle referrers of %s, want cosign's 1", found, digest)
 	}
 }
+
+// TestCosignE2ELegacySignature: an older cosign signature, made by `cosign
+// sign --new-bundle-format=false` (the sha256-<hex>.sig tag with a
+// simple-signing payload, which cosign v3.1.3 still writes on request),
+// verifies with `ocipack verify --key cosign.pub` once a layout holds that
+// tag: pulled under a plain tag beside the entry, or by `pull --all-tags`
+// under full names. Another key fails, naming the entry.
+func TestCosignE2ELegacySignature(t *testing.T) {
+	c := testkit.Cosign(t)
+	c.Run(t, "generate-key-pair")
+	c.Run(t, "generate-key-pair", "--output-key-prefix", "other")
+	cosignKey, cosignPub, otherPub := filepath.Join(c.Dir, "cosign.key"), filepath.Join(c.Dir, "cosign.pub"), filepath.Join(c.Dir, "other.pub")
+	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
+
+	src, digest := cosignE2EPack(t, "signed by cosign, the old way\n")
+	runOK(t, "push", src+":v1", reg.Ref("legacy/app:v1"), "--plain-http")
+	c.Run(t, "sign", "--key", cosignKey, "--use-signing-config=false", "--tlog-upload=false", "--new-bundle-format=false", "-y", reg.Ref("legacy/app@"+digest))
+	sigTag := strings.Replace(digest, ":", "-", 1) + ".sig"
+	// cosign itself accepts it.
+	cosignVerifyOK(t, c, cosignPub, reg.Ref("legacy/app@"+digest), digest)
+
+	t.Run("plain tags", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "lay")
+		runOK(t, "pull", reg.Ref("legacy/app:v1"), dir+":v1", "--plain-http")
+		runOK(t, "pull", reg.Ref("legacy/app:"+sigTag), dir+":"+sigTag, "--plain-http")
+		if code, out, errOut := runCLI(t, "verify", dir+":v1", "--key", cosignPub); code != 0 {
+			t.Errorf("ocipack verify --key cosign.pub of a .sig signature: exit %d\n%s%s", code, out, errOut)
+		}
+		code, out, errOut := runCLI(t, "verify", dir+":v1", "--key", otherPub)
+		if code != 1 || !strings.Contains(out+errOut, "v1") {
+			t.Errorf("ocipack verify --key other.pub of a .sig signature: exit %d, want 1 naming v1\n%s%s", code, out, errOut)
+		}
+	})
+
+	t.Run("full names", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "all")
+		runOK(t, "pull", "--all-tags", reg.Ref("legacy/app"), dir, "--plain-http")
+		entry := dir + ":" + reg.Ref("legacy/app:v1")
+		if code, out, errOut := runCLI(t, "verify", entry, "--key", cosignPub); code != 0 {
+			t.Errorf("ocipack verify --key cosign.pub of a full-named entry with its .sig: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, out, errOut := runCLI(t, "verify", entry, "--key", otherPub); code != 1 {
+			t.Errorf("ocipack verify --key other.pub: exit %d, want 1\n%s%s", code, out, errOut)
+		}
+	})
+}
