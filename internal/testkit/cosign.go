@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // CosignVersion is the cosign release the end-to-end tests run, and the one
@@ -50,8 +51,9 @@ var cosignBuild struct {
 // it); else a binary built before in the user's cache directory
 // (ocipack-test/cosign-VERSION/cosign); else it builds that one with
 // `go install` from the local Go module cache only (a test never
-// downloads), which takes a few minutes once. When none of these
-// works, it skips the test, saying how to run it.
+// downloads), which takes a few minutes once, and stops two minutes
+// before the test binary's -timeout. When none of these works, it skips
+// the test, saying how to run it.
 //
 // cosign runs in Dir with a HOME and docker configuration of its own,
 // TZ=UTC, COSIGN_PASSWORD=Password, and HTTPS_PROXY/HTTP_PROXY pointing at
@@ -65,7 +67,19 @@ func Cosign(t testing.TB) *CosignCLI {
 	t.Helper()
 	bin := os.Getenv("COSIGN_BIN")
 	if bin == "" {
-		cosignBuild.once.Do(func() { cosignBuild.bin, cosignBuild.err = buildCosign() })
+		cosignBuild.once.Do(func() {
+			// The build must end before the test binary's -timeout
+			// does (a panic there would orphan the go command): stop
+			// it two minutes before, and skip.
+			ctx, cancel := context.Background(), context.CancelFunc(func() {})
+			if dl, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+				if d, ok := dl.Deadline(); ok {
+					ctx, cancel = context.WithDeadline(ctx, d.Add(-2*time.Minute))
+				}
+			}
+			defer cancel()
+			cosignBuild.bin, cosignBuild.err = buildCosign(ctx)
+		})
 		if cosignBuild.err != nil {
 			t.Skipf("COSIGN_BIN is not set and cosign %s could not be built offline (%v); "+
 				"run: GOBIN=/tmp/cosign-bin go install %s@%s, then set COSIGN_BIN=/tmp/cosign-bin/cosign",
@@ -134,7 +148,7 @@ func (c *CosignCLI) Fail(t testing.TB, args ...string) string {
 
 // buildCosign returns the cached cosign binary, building it first when it
 // is not there, from the Go module cache only.
-func buildCosign() (string, error) {
+func buildCosign(ctx context.Context) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
@@ -167,7 +181,7 @@ func buildCosign() (string, error) {
 	// The module cache's download directory is itself a module proxy
 	// (GOPROXY=file://...): go install finds there what an earlier
 	// download left, and nothing else; it never goes online.
-	modCache, err := exec.CommandContext(context.Background(), goBin, "env", "GOMODCACHE").Output()
+	modCache, err := exec.CommandContext(ctx, goBin, "env", "GOMODCACHE").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMODCACHE: %w", err)
 	}
@@ -175,13 +189,16 @@ func buildCosign() (string, error) {
 	if !strings.HasPrefix(proxyDir, "/") {
 		proxyDir = "/" + proxyDir // file:///C:/...
 	}
-	cmd := exec.CommandContext(context.Background(), goBin, "install", CosignModule+"@"+CosignVersion)
+	cmd := exec.CommandContext(ctx, goBin, "install", CosignModule+"@"+CosignVersion)
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOPROXY=file://"+proxyDir, "GOSUMDB=off", "GOFLAGS=",
-		"GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
+		"GOWORK=off", "GOTOOLCHAIN=local", "GOOS="+runtime.GOOS, "GOARCH="+runtime.GOARCH)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("building took too long for this test run's -timeout (the compiled packages are cached: run again, or with -timeout 30m)")
+		}
 		msg := strings.TrimSpace(out.String())
 		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
 			msg = msg[i+1:]
