@@ -74,7 +74,7 @@ type env struct {
 }
 
 func commands() []command {
-	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), copyCommand(), tagsCommand(), syncCommand(), loginCommand(), logoutCommand(), exportCommand(), importCommand(), verifyCommand(), gcCommand(), inspectCommand(), tagCommand(), rmCommand(), serveCommand()}
+	return []command{packCommand(), unpackCommand(), lsCommand(), pushCommand(), pullCommand(), copyCommand(), tagsCommand(), syncCommand(), loginCommand(), logoutCommand(), exportCommand(), importCommand(), verifyCommand(), keyCommand(), signCommand(), gcCommand(), inspectCommand(), tagCommand(), rmCommand(), serveCommand()}
 }
 
 // Main runs the command line of the process (os.Args, the standard
