@@ -28,6 +28,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -240,10 +241,11 @@ func TestCosignE2EOcipackVerifiesCosignSignature(t *testing.T) {
 			if code, out, errOut := runCLI(t, "verify", dir+":v1", "--key", cosignPub); code != 0 {
 				t.Errorf("ocipack verify --key cosign.pub of cosign's signature: exit %d\n%s%s", code, out, errOut)
 			}
-			// Another key: exit 1, and the report names the entry.
+			// Another key: exit 1, and the report names the entry (tag
+			// and digest) and the key it was checked against.
 			code, out, errOut := runCLI(t, "verify", dir+":v1", "--key", otherPub)
-			if code != 1 || !strings.Contains(out+errOut, "v1") {
-				t.Errorf("ocipack verify --key other.pub: exit %d, want 1 and a report naming v1\n%s%s", code, out, errOut)
+			if code != 1 || !strings.Contains(out+errOut, "v1 ("+digest+")") || !strings.Contains(out+errOut, "other.pub") {
+				t.Errorf("ocipack verify --key other.pub: exit %d, want 1 and a report naming v1 (%s) and other.pub\n%s%s", code, digest, out, errOut)
 			}
 			// Both keys: one of them signed it, so it passes.
 			if code, out, errOut := runCLI(t, "verify", dir+":v1", "--key", otherPub, "--key", cosignPub); code != 0 {
@@ -254,8 +256,8 @@ func TestCosignE2EOcipackVerifiesCosignSignature(t *testing.T) {
 			bare := filepath.Join(t.TempDir(), "bare")
 			runOK(t, "pull", r.host+"/cosigned/app:v1", bare+":v1", "--plain-http")
 			code, out, errOut = runCLI(t, "verify", bare+":v1", "--key", cosignPub)
-			if code != 1 || !strings.Contains(out+errOut, "v1") {
-				t.Errorf("ocipack verify --key cosign.pub of an unsigned copy: exit %d, want 1 and a report naming v1\n%s%s", code, out, errOut)
+			if code != 1 || !strings.Contains(out+errOut, "v1 ("+digest+")") || !strings.Contains(out+errOut, "not signed") {
+				t.Errorf("ocipack verify --key cosign.pub of an unsigned copy: exit %d, want 1 and a report naming v1 (%s) as not signed\n%s%s", code, digest, out, errOut)
 			}
 		})
 	}
@@ -314,8 +316,14 @@ func TestCosignE2ELegacySignature(t *testing.T) {
 	runOK(t, "push", src+":v1", reg.Ref("legacy/app:v1"), "--plain-http")
 	c.Run(t, "sign", "--key", cosignKey, "--use-signing-config=false", "--tlog-upload=false", "--new-bundle-format=false", "-y", reg.Ref("legacy/app@"+digest))
 	sigTag := strings.Replace(digest, ":", "-", 1) + ".sig"
-	// cosign itself accepts it.
-	cosignVerifyOK(t, c, cosignPub, reg.Ref("legacy/app@"+digest), digest)
+	// cosign itself accepts it, as the old kind.
+	out := c.Run(t, "verify", "--key", cosignPub, "--insecure-ignore-tlog=true", reg.Ref("legacy/app@"+digest))
+	if !strings.Contains(out, `"docker-manifest-digest":"`+digest+`"`) || !strings.Contains(out, `"type":"cosign container image signature"`) {
+		t.Fatalf("cosign verify printed no simple-signing claim for %s:\n%s", digest, out)
+	}
+	if tags := strings.Fields(runOK(t, "tags", reg.Ref("legacy/app"), "--plain-http")); !slices.Contains(tags, sigTag) {
+		t.Fatalf("cosign --new-bundle-format=false left the tags %v, want %s among them", tags, sigTag)
+	}
 
 	t.Run("plain tags", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "lay")
@@ -325,8 +333,8 @@ func TestCosignE2ELegacySignature(t *testing.T) {
 			t.Errorf("ocipack verify --key cosign.pub of a .sig signature: exit %d\n%s%s", code, out, errOut)
 		}
 		code, out, errOut := runCLI(t, "verify", dir+":v1", "--key", otherPub)
-		if code != 1 || !strings.Contains(out+errOut, "v1") {
-			t.Errorf("ocipack verify --key other.pub of a .sig signature: exit %d, want 1 naming v1\n%s%s", code, out, errOut)
+		if code != 1 || !strings.Contains(out+errOut, "v1 ("+digest+")") || !strings.Contains(out+errOut, "other.pub") {
+			t.Errorf("ocipack verify --key other.pub of a .sig signature: exit %d, want 1 naming v1 (%s) and other.pub\n%s%s", code, digest, out, errOut)
 		}
 	})
 
