@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -327,7 +328,37 @@ func (u *unpacker) commit() error {
 			}
 		}
 	}
+	u.syncPlaced(created)
 	return nil
+}
+
+// syncPlaced makes the renames of commit durable: it syncs dest and every
+// directory that gained an entry (the titles' parents, and those of the
+// parents commit created), and the parents of the directories created for
+// dest. Best effort: the content is in place whatever a
+// directory's sync says, and some systems (Windows) cannot sync a
+// directory at all.
+func (u *unpacker) syncPlaced(created []string) {
+	dirs := map[string]bool{".": true}
+	for _, l := range u.layers {
+		dirs[path.Dir(l.title)] = true
+	}
+	for _, p := range created {
+		dirs[path.Dir(p)] = true
+	}
+	for d := range dirs {
+		if f, err := u.destRoot.Open(d); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
+	// The directories created for dest itself, outside the root.
+	for _, d := range u.createdDest {
+		if f, err := os.Open(filepath.Dir(d)); err == nil {
+			f.Sync()
+			f.Close()
+		}
+	}
 }
 
 // removeStaging removes the staging directory. Directories in it may be

@@ -84,6 +84,7 @@ var errTooLong = errors.New("blob longer than its descriptor says")
 // says), each charged to budget before it is written.
 type fileSink struct {
 	f      *os.File
+	w      io.Writer // writes to f, when not nil (else f itself)
 	size   int64
 	n      int64
 	budget *budget
@@ -97,7 +98,11 @@ func (s *fileSink) Write(p []byte) (int, error) {
 	if err := s.budget.charge(int64(len(p))); err != nil {
 		return 0, err
 	}
-	n, err := s.f.Write(p)
+	w := s.w
+	if w == nil {
+		w = s.f
+	}
+	n, err := w.Write(p)
 	s.n += int64(n)
 	return n, err
 }

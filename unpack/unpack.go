@@ -367,7 +367,9 @@ func (u *unpacker) writeFileLayer(root *os.Root, l *layerPlan, rc io.Reader) err
 		if err != nil {
 			return fmt.Errorf("create staging file: %w", err)
 		}
-		sink := &fileSink{f: f, size: d.Size, budget: &u.budget}
+		// FileWriter starts write-back as the copy goes, so that the
+		// Sync below has little left to write.
+		sink := &fileSink{f: f, w: hashcopy.NewFileWriter(f), size: d.Size, budget: &u.budget}
 		_, err = hashcopy.Copy(u.ctx, sink, h, src)
 		if we, ok := errors.AsType[*hashcopy.WriteError](err); ok {
 			err = we.Err
@@ -376,6 +378,13 @@ func (u *unpacker) writeFileLayer(root *os.Root, l *layerPlan, rc io.Reader) err
 		}
 		if err == nil {
 			err = f.Chmod(l.mode)
+		}
+		if err == nil {
+			// Durable before it is moved into place (commit, which
+			// then syncs the directories it changed).
+			if err = f.Sync(); err != nil {
+				err = fmt.Errorf("sync staging file: %w", err)
+			}
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr

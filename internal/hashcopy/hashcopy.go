@@ -19,6 +19,7 @@ package hashcopy
 
 import (
 	"context"
+	"errors"
 	"hash"
 	"io"
 	"sync"
@@ -72,6 +73,24 @@ func fill(src io.Reader, buf []byte) (int, error) {
 	return m, err
 }
 
+// write writes p to dst, as io.Copy does: a write that takes fewer bytes
+// than given without saying why fails with io.ErrShortWrite, so that a
+// misbehaving writer cannot drop bytes that were hashed.
+func write(dst io.Writer, p []byte) (int, error) {
+	n, err := dst.Write(p)
+	if n < 0 || n > len(p) {
+		n, err = 0, errInvalidWrite
+	}
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	return n, err
+}
+
+// errInvalidWrite is io.Copy's own error for a Write that claims more (or
+// fewer than no) bytes than it was given.
+var errInvalidWrite = errors.New("invalid write result")
+
 // Copy copies src to dst and writes the same bytes to h, until src returns
 // io.EOF, and returns the number of bytes written to dst. The stream is
 // read in BufferSize pieces, each read in full (several Reads) before it is
@@ -79,7 +98,9 @@ func fill(src io.Reader, buf []byte) (int, error) {
 //
 // Reads and writes happen as in a serial copy, on the calling goroutine:
 // piece k is written before piece k+1 is read. The first error wins: a
-// failed dst.Write (returned as a *WriteError; nothing more is read), a
+// failed dst.Write (returned as a *WriteError; nothing more is read; a
+// Write that takes fewer bytes than given with no error fails with
+// io.ErrShortWrite, as in io.Copy), a
 // cancelled ctx, or an error from src other than io.EOF (returned as it
 // is, after the bytes read with it are hashed and written;
 // io.ErrUnexpectedEOF is such an error, not an end). The count is of the
@@ -105,8 +126,8 @@ func Copy(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader) (int64
 		defer bufPool.Put(first)
 		if m > 0 {
 			h.Write((*first)[:m])
-			if _, err := dst.Write((*first)[:m]); err != nil {
-				return 0, &WriteError{Err: err}
+			if n, err := write(dst, (*first)[:m]); err != nil {
+				return int64(n), &WriteError{Err: err}
 			}
 		}
 		if rerr == io.EOF {
@@ -148,10 +169,12 @@ func pipeline(ctx context.Context, dst io.Writer, h hash.Hash, src io.Reader, fi
 	for {
 		// Hashed (on the other goroutine) while it is written here.
 		toHash <- piece{buf: buf, n: m}
-		if _, werr = dst.Write((*buf)[:m]); werr != nil {
+		var k int
+		k, werr = write(dst, (*buf)[:m])
+		written += int64(k)
+		if werr != nil {
 			break
 		}
-		written += int64(m)
 		if rerr != nil {
 			break // the bytes read with the error are hashed and written first
 		}

@@ -483,3 +483,63 @@ func BenchmarkCopy(b *testing.B) {
 		}
 	}
 }
+
+// shortWriter takes at most max bytes of each Write and, breaking the
+// io.Writer contract, reports no error for the rest (or, with bogus,
+// claims more bytes than it was given).
+type shortWriter struct {
+	buf   bytes.Buffer
+	after int // Writes are whole until after bytes are written
+	max   int
+	bogus bool
+}
+
+func (w *shortWriter) Write(p []byte) (int, error) {
+	if w.buf.Len() < w.after {
+		return w.buf.Write(p)
+	}
+	if w.bogus {
+		return len(p) + 1, nil
+	}
+	n, _ := w.buf.Write(p[:min(len(p), w.max)])
+	return n, nil
+}
+
+// TestCopyShortWrite: a writer that takes fewer bytes than given with no
+// error fails the copy with io.ErrShortWrite (as io.Copy does), counting
+// only what it took, so that no hashed byte is silently missing from dst;
+// one that claims more than it was given fails too.
+func TestCopyShortWrite(t *testing.T) {
+	data := random(6*BufferSize + 5)
+	for _, tc := range []struct {
+		name  string
+		after int
+		size  int
+	}{
+		{"single piece", 0, 1000},
+		{"first piece", 0, len(data)},
+		{"mid-way", 3 * BufferSize, len(data)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			w := &shortWriter{after: tc.after, max: 100}
+			n, err := Copy(context.Background(), w, sha256.New(), bytes.NewReader(data[:tc.size]))
+			checkNoLeak(t, before)
+			var we *WriteError
+			if !errors.As(err, &we) || !errors.Is(err, io.ErrShortWrite) {
+				t.Fatalf("error %v (%T), want a *WriteError of io.ErrShortWrite", err, err)
+			}
+			if n != int64(w.buf.Len()) || n != int64(tc.after+100) || !bytes.Equal(w.buf.Bytes(), data[:n]) {
+				t.Errorf("count %d, written %d, want %d", n, w.buf.Len(), tc.after+100)
+			}
+		})
+	}
+	t.Run("bogus count", func(t *testing.T) {
+		w := &shortWriter{after: BufferSize, bogus: true}
+		n, err := Copy(context.Background(), w, sha256.New(), bytes.NewReader(data))
+		var we *WriteError
+		if !errors.As(err, &we) || err.Error() != errInvalidWrite.Error() || n != BufferSize {
+			t.Fatalf("Copy = %d, %v; want %d, a *WriteError of %v", n, err, BufferSize, errInvalidWrite)
+		}
+	})
+}
