@@ -6,6 +6,7 @@
 //	gendata tree -o DIR [-files N] [-seed N]        a source-tree-like directory
 //	gendata small -o DIR [-n N] [-seed N]           N small text files (2-6 KB)
 //	gendata tags -layout DIR [-n N]                 rewrite index.json with N tags
+//	gendata scale -o DIR -blobs N -tags T           a layout of N small blobs, T tagged manifests
 //	gendata freeport                                print a free TCP port on 127.0.0.1
 //	gendata wait-http -url URL [-timeout D]         wait until URL answers
 //	gendata quiet [-max F] [-interval D] [-timeout D] wait until the CPUs are idle
@@ -13,7 +14,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -26,6 +29,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,6 +47,8 @@ func main() {
 		err = cmdSmall(os.Args[2:])
 	case "tags":
 		err = cmdTags(os.Args[2:])
+	case "scale":
+		err = cmdScale(os.Args[2:])
 	case "freeport":
 		err = cmdFreePort()
 	case "wait-http":
@@ -59,7 +65,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gendata random|tree|small|tags|freeport|wait-http|quiet [flags]")
+	fmt.Fprintln(os.Stderr, "usage: gendata random|tree|small|tags|scale|freeport|wait-http|quiet [flags]")
 	os.Exit(2)
 }
 
@@ -452,4 +458,131 @@ func cmdQuiet(args []string) error {
 			return nil
 		}
 	}
+}
+
+// cmdScale writes a valid OCI layout of exactly -blobs blobs for the scale
+// rows: -tags image manifests tagged t00000, t00001, ... (sorted as ocipack
+// writes them), one shared empty config, and the remaining blobs as small
+// layers (64-320 bytes each) spread round robin over the manifests, so that
+// every blob is reachable (gc has nothing to collect, only the walk to do).
+// The blobs are written by a few goroutines: 100,000 take a few seconds.
+func cmdScale(args []string) error {
+	fs := flag.NewFlagSet("scale", flag.ExitOnError)
+	out := fs.String("o", "", "output layout directory (must not exist)")
+	nBlobs := fs.Int("blobs", 10000, "number of blobs")
+	nTags := fs.Int("tags", 2000, "number of tags (one manifest each)")
+	fs.Parse(args)
+	if *out == "" || *nTags < 1 || *nBlobs < *nTags+2 {
+		return fmt.Errorf("need -o, -tags >= 1 and -blobs >= tags+2")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s exists", *out)
+	}
+	blobDir := filepath.Join(*out, "blobs", "sha256")
+	if err := os.MkdirAll(blobDir, 0o755); err != nil {
+		return err
+	}
+	type blob struct {
+		data []byte
+		hex  string
+	}
+	work := make(chan blob, 256)
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if err := os.WriteFile(filepath.Join(blobDir, b.hex), b.data, 0o644); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	put := func(data []byte) (string, int) {
+		sum := sha256.Sum256(data)
+		h := hex.EncodeToString(sum[:])
+		work <- blob{data, h}
+		return "sha256:" + h, len(data)
+	}
+	type desc struct {
+		MediaType   string            `json:"mediaType"`
+		Digest      string            `json:"digest"`
+		Size        int               `json:"size"`
+		Annotations map[string]string `json:"annotations,omitempty"`
+	}
+	cfgDigest, cfgSize := put([]byte("{}"))
+	cfg := desc{MediaType: "application/vnd.oci.empty.v1+json", Digest: cfgDigest, Size: cfgSize}
+	rng := rand.New(rand.NewChaCha8(seed32(7)))
+	nLayers := *nBlobs - *nTags - 1
+	layers := make([][]desc, *nTags)
+	for j := range nLayers {
+		data := make([]byte, 64+rng.IntN(257))
+		n := copy(data, fmt.Sprintf("bench scale blob %d\n", j))
+		for k := n; k < len(data); k++ {
+			data[k] = 'a' + byte(rng.IntN(26))
+		}
+		d, s := put(data)
+		m := j % *nTags
+		layers[m] = append(layers[m], desc{MediaType: "application/vnd.oci.image.layer.v1.tar", Digest: d, Size: s,
+			Annotations: map[string]string{"org.opencontainers.image.title": fmt.Sprintf("f%d.txt", j)}})
+	}
+	type manifest struct {
+		SchemaVersion int               `json:"schemaVersion"`
+		MediaType     string            `json:"mediaType"`
+		ArtifactType  string            `json:"artifactType"`
+		Config        desc              `json:"config"`
+		Layers        []desc            `json:"layers"`
+		Annotations   map[string]string `json:"annotations"`
+	}
+	type entry struct {
+		MediaType    string            `json:"mediaType"`
+		Digest       string            `json:"digest"`
+		Size         int               `json:"size"`
+		Annotations  map[string]string `json:"annotations"`
+		ArtifactType string            `json:"artifactType"`
+	}
+	entries := make([]entry, 0, *nTags)
+	for i := range *nTags {
+		ls := layers[i]
+		if ls == nil {
+			ls = []desc{}
+		}
+		b, err := json.Marshal(manifest{SchemaVersion: 2, MediaType: "application/vnd.oci.image.manifest.v1+json",
+			ArtifactType: "application/vnd.ocipack.bundle.v1", Config: cfg, Layers: ls,
+			Annotations: map[string]string{"org.opencontainers.image.created": fixedTime.UTC().Format(time.RFC3339)}})
+		if err != nil {
+			return err
+		}
+		d, s := put(b)
+		entries = append(entries, entry{MediaType: "application/vnd.oci.image.manifest.v1+json", Digest: d, Size: s,
+			Annotations:  map[string]string{"org.opencontainers.image.ref.name": fmt.Sprintf("t%05d", i)},
+			ArtifactType: "application/vnd.ocipack.bundle.v1"})
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		return entries[i].Annotations["org.opencontainers.image.ref.name"] < entries[j].Annotations["org.opencontainers.image.ref.name"]
+	})
+	idx, err := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "index.json"), idx, 0o644); err != nil {
+		return err
+	}
+	fmt.Printf("%d blobs, %d tags\n", *nBlobs, *nTags)
+	return nil
 }
