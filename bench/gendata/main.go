@@ -6,6 +6,7 @@
 //	gendata tree -o DIR [-files N] [-seed N]        a source-tree-like directory
 //	gendata small -o DIR [-n N] [-seed N]           N small text files (2-6 KB)
 //	gendata tags -layout DIR [-n N]                 rewrite index.json with N tags
+//	gendata layout -o DIR [-blobs N] [-tags T]      a layout of about N small blobs, T tags
 //	gendata freeport                                print a free TCP port on 127.0.0.1
 //	gendata wait-http -url URL [-timeout D]         wait until URL answers
 //	gendata quiet [-max F] [-interval D] [-timeout D] wait until the CPUs are idle
@@ -43,6 +44,8 @@ func main() {
 		err = cmdSmall(os.Args[2:])
 	case "tags":
 		err = cmdTags(os.Args[2:])
+	case "layout":
+		err = cmdLayout(os.Args[2:])
 	case "freeport":
 		err = cmdFreePort()
 	case "wait-http":
@@ -59,7 +62,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gendata random|tree|small|tags|freeport|wait-http|quiet [flags]")
+	fmt.Fprintln(os.Stderr, "usage: gendata random|tree|small|tags|layout|freeport|wait-http|quiet [flags]")
 	os.Exit(2)
 }
 
