@@ -254,7 +254,7 @@ func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadC
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := target.Digest.Validate(); err != nil {
+	if err := graph.ValidateDigest(target.Digest); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
 	p := l.blobPath(target.Digest)
