@@ -251,7 +251,7 @@ func prepare(ctx context.Context, l Source, tags []string, opts ExportOptions) (
 		return nil, nil, err
 	}
 	if len(p.required) == 0 { // a delta's images cannot load alone
-		if p.docker, err = dockerManifest(ctx, l, p.index); err != nil {
+		if p.docker, err = dockerManifest(ctx, l, p.index, p.images); err != nil {
 			return nil, nil, fmt.Errorf("export: %w", err)
 		}
 	}

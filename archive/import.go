@@ -327,20 +327,24 @@ func (im *importer) blob(r io.Reader, d digest.Digest, size int64) error {
 	// is the blob's only one.
 	im.seen[d] = size
 	desc := ocispec.Descriptor{Digest: d, Size: size}
-	if ok, err := im.dst.Exists(im.ctx, desc); err != nil {
-		return err
-	} else if ok {
-		im.rep.Skipped++
-		return nil
-	}
 	if im.t.contents == nil {
+		// No contents list, so no room was checked for the whole: check
+		// it for this blob, unless the layout has it.
+		if ok, err := im.dst.Exists(im.ctx, desc); err != nil {
+			return err
+		} else if ok {
+			im.rep.Skipped++
+			return nil
+		}
 		if err := checkSpace(im.opts.FreeSpace, im.dst.Path(), size); err != nil {
 			return fmt.Errorf("blob %s: %w", d, err)
 		}
 	}
-	// Push verifies size and digest as it writes; the media type is left
-	// empty so that it does not list referrers in index.json: that is done
-	// at the end, with the tags.
+	// Push verifies size and digest as it writes, and refuses a blob the
+	// layout has (ErrAlreadyExists, before reading a byte of it: the
+	// one look at the blob directory per blob, where a look here first
+	// made two); the media type is left empty so that it does not list
+	// referrers in index.json: that is done at the end, with the tags.
 	err := im.dst.Push(im.ctx, desc, r)
 	if errors.Is(err, layout.ErrAlreadyExists) {
 		im.rep.Skipped++

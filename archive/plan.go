@@ -26,6 +26,7 @@ type plan struct {
 	required []ocispec.Descriptor // left out (delta)
 	contents []byte               // ocipack-archive.json
 	docker   []byte               // manifest.json for docker load (nil: none)
+	images   map[digest.Digest]dockerImage
 }
 
 type planner struct {
@@ -37,6 +38,15 @@ type planner struct {
 	layers []ocispec.Descriptor
 	req    []ocispec.Descriptor
 	from   string // the tag being walked, for messages
+	// images are the image manifests read, for dockerManifest, so that
+	// it need not read and parse each a second time.
+	images map[digest.Digest]dockerImage
+}
+
+// dockerImage is what manifest.json needs of an image manifest.
+type dockerImage struct {
+	config ocispec.Descriptor
+	layers []ocispec.Descriptor
 }
 
 // makePlan walks everything the tags reach in l (nil tags: every tag), and
@@ -70,7 +80,7 @@ func makePlan(ctx context.Context, l Source, tags []string, since DigestSet) (*p
 		return nil, errors.New("no tags given: nothing to export")
 	}
 
-	p := &planner{ctx: ctx, l: l, since: since, seen: map[digest.Digest]bool{}}
+	p := &planner{ctx: ctx, l: l, since: since, seen: map[digest.Digest]bool{}, images: map[digest.Digest]dockerImage{}}
 	out := &plan{tags: tags}
 	out.index.SchemaVersion = 2
 	out.index.MediaType = graph.MediaTypeOCIIndex
@@ -88,19 +98,26 @@ func makePlan(ctx context.Context, l Source, tags []string, since DigestSet) (*p
 
 	// Referrers: untagged entries whose subject is exported, until no more
 	// are found (referrers of referrers).
+	// Each untagged entry is read once, not once a round: a chain of k
+	// referrers took k rounds over every untagged entry.
 	added := map[digest.Digest]bool{}
+	subjects := map[digest.Digest]digest.Digest{} // untagged entry -> its subject ("": none, or unreadable)
 	for more := true; more; {
 		more = false
 		for _, d := range idx.Manifests {
 			if d.Annotations[ocispec.AnnotationRefName] != "" || added[d.Digest] || !isManifest(d.MediaType) {
 				continue
 			}
-			b, err := layout.ReadBlob(ctx, l, d, layout.MaxManifestSize)
-			if err != nil {
-				continue // not ours to judge: it is not exported
+			subject, read := subjects[d.Digest]
+			if !read {
+				if b, err := layout.ReadBlob(ctx, l, d, layout.MaxManifestSize); err == nil { // else not ours to judge: it is not exported
+					if c, err := parseChildren(d, b); err == nil && c.Subject != nil {
+						subject = c.Subject.Digest
+					}
+				}
+				subjects[d.Digest] = subject
 			}
-			c, err := parseChildren(d, b)
-			if err != nil || c.Subject == nil || !p.seen[c.Subject.Digest] {
+			if subject == "" || !p.seen[subject] {
 				continue
 			}
 			added[d.Digest] = true
@@ -115,6 +132,7 @@ func makePlan(ctx context.Context, l Source, tags []string, since DigestSet) (*p
 	sortEntries(out.index.Manifests)
 	out.blobs = slices.Concat(p.meta, p.layers)
 	out.required = p.req
+	out.images = p.images
 	return out, nil
 }
 
@@ -148,6 +166,9 @@ func (p *planner) visit(d ocispec.Descriptor, manifest, small bool) error {
 		}
 		if !have {
 			p.meta = append(p.meta, d)
+		}
+		if c.Kind == graph.KindImage && c.Config != nil {
+			p.images[d.Digest] = dockerImage{config: *c.Config, layers: c.Layers}
 		}
 		for _, k := range c.ChildList() {
 			// A config belongs with the small blobs.

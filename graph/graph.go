@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -142,12 +143,36 @@ func IsManifest(mediaType string) bool { return KindOf(mediaType) != KindUnknown
 // IsIndex reports whether mediaType is an image index or a manifest list.
 func IsIndex(mediaType string) bool { return KindOf(mediaType) == KindIndex }
 
+// ValidateDigest is d.Validate() (go-digest), with a fast path for the
+// common case: go-digest matches the encoded part against a regular
+// expression on every call, which was 5-8% of the CPU time of `ocipack
+// verify --fast`, `gc` and `import` of a layout of 100,000 small blobs. A
+// digest that is "sha256:" and 64 lowercase hex digits is valid; anything
+// else gets go-digest's own verdict and error.
+func ValidateDigest(d digest.Digest) error {
+	const prefix = "sha256:"
+	s := string(d)
+	if len(s) == len(prefix)+64 && s[:len(prefix)] == prefix {
+		ok := true
+		for i := len(prefix); i < len(s); i++ {
+			if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return nil
+		}
+	}
+	return d.Validate()
+}
+
 // CheckDescriptor refuses a descriptor no blob can have: an invalid digest,
 // a negative size, or one beyond MaxBlobSize. The error matches
 // ErrInvalidDescriptor and names the digest; its message is the problem
 // alone, for the caller to say where the descriptor was found.
 func CheckDescriptor(d ocispec.Descriptor) error {
-	if err := d.Digest.Validate(); err != nil {
+	if err := ValidateDigest(d.Digest); err != nil {
 		return &sentinelError{ErrInvalidDescriptor, fmt.Sprintf("bad digest %q: %v", d.Digest, err)}
 	}
 	switch {

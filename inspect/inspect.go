@@ -376,7 +376,7 @@ func summarize(ctx context.Context, t Target, desc ocispec.Descriptor, buf *[]by
 // which is reused and grown as needed (Summaries reads thousands of
 // manifests).
 func readSmall(ctx context.Context, t Target, desc ocispec.Descriptor, buf *[]byte) ([]byte, error) {
-	if err := desc.Digest.Validate(); err != nil {
+	if err := graph.ValidateDigest(desc.Digest); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", desc.Digest, err)
 	}
 	if desc.Size < 0 || desc.Size > layout.MaxManifestSize {

@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/internal/hashcopy"
 )
 
@@ -39,7 +40,7 @@ func (l *Layout) Ingest(ctx context.Context, mediaType string, r io.Reader) (oci
 // ErrAlreadyExists when the blob is stored already. It implements oras-go's
 // content.Pusher.
 func (l *Layout) Push(ctx context.Context, expected ocispec.Descriptor, r io.Reader) error {
-	if err := expected.Digest.Validate(); err != nil {
+	if err := graph.ValidateDigest(expected.Digest); err != nil {
 		return fmt.Errorf("push blob %q: %w", expected.Digest, err)
 	}
 	// Held before looking, so that GC cannot remove a blob found here
@@ -223,7 +224,7 @@ func syncFile(path string) error {
 // Exists reports whether the blob target describes is stored with the right
 // size. It implements oras-go's content.ReadOnlyStorage.
 func (l *Layout) Exists(ctx context.Context, target ocispec.Descriptor) (bool, error) {
-	if err := target.Digest.Validate(); err != nil {
+	if err := graph.ValidateDigest(target.Digest); err != nil {
 		return false, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
 	p := l.blobPath(target.Digest)
@@ -253,7 +254,7 @@ func (l *Layout) Fetch(ctx context.Context, target ocispec.Descriptor) (io.ReadC
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := target.Digest.Validate(); err != nil {
+	if err := graph.ValidateDigest(target.Digest); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", target.Digest, err)
 	}
 	p := l.blobPath(target.Digest)

@@ -447,7 +447,7 @@ func (g *reachGraph) scanBlobs(ctx context.Context, live map[digest.Digest]bool,
 		for _, e := range entries {
 			erel := path.Join(rel, e.Name())
 			d := digest.NewDigestFromEncoded(alg, e.Name())
-			if err := d.Validate(); err != nil {
+			if err := graph.ValidateDigest(d); err != nil {
 				g.problem(ProblemBadName, "", erel, fmt.Sprintf("%q is not a %s digest", e.Name(), alg), false)
 				continue
 			}

@@ -140,7 +140,7 @@ func (l *Layout) gcLocked(ctx context.Context, opts GCOptions) (*GCReport, error
 		}
 		for _, e := range entries {
 			d := digest.NewDigestFromEncoded(alg, e.Name())
-			if e.IsDir() || d.Validate() != nil || live[d] {
+			if e.IsDir() || graph.ValidateDigest(d) != nil || live[d] {
 				continue
 			}
 			r := Removed{Digest: d, Path: blobRel(d), Size: entrySize(e)}

@@ -459,7 +459,7 @@ func (l *Layout) Index(ctx context.Context) (*ocispec.Index, error) {
 		return nil, fmt.Errorf("%s: %w: schemaVersion %d, want 2", p, ErrCorrupt, idx.SchemaVersion)
 	}
 	for i, d := range idx.Manifests {
-		if err := d.Digest.Validate(); err != nil {
+		if err := graph.ValidateDigest(d.Digest); err != nil {
 			return nil, fmt.Errorf("%s: %w: manifests[%d] has a bad digest %q: %v", p, ErrCorrupt, i, d.Digest, err)
 		}
 	}

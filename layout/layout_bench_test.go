@@ -205,3 +205,35 @@ func BenchmarkResolve10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTag20k adds a tag to a layout holding 20,000 tags (issue 14's
+// "index update with 20,000 tags"): lock, read, parse, one pass to set the
+// tag, sort, write, fsync, rename.
+func BenchmarkTag20k(b *testing.B) {
+	l, desc := benchTaggedLayout(b, 20000)
+	ctx := context.Background()
+	for b.Loop() {
+		if err := l.Tag(ctx, desc, "bench-new"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPut20k writes 20,000 tags in one Put, as an import of 20,000
+// tags does, into a layout that holds them already (each entry replaces
+// one): linear in the entries, where a scan of the index per entry was
+// quadratic.
+func BenchmarkPut20k(b *testing.B) {
+	l, desc := benchTaggedLayout(b, 20000)
+	ctx := context.Background()
+	tags := make([]string, 20000)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("t%05d", i)
+	}
+	entries := layout.WithTags(desc, tags...)
+	for b.Loop() {
+		if err := l.Put(ctx, entries...); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

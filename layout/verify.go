@@ -31,7 +31,7 @@ type VerifyReader struct {
 // the blob desc describes.
 func NewVerifyReader(r io.Reader, desc ocispec.Descriptor) *VerifyReader {
 	v := &VerifyReader{r: r, desc: desc}
-	if err := desc.Digest.Validate(); err != nil {
+	if err := graph.ValidateDigest(desc.Digest); err != nil {
 		v.err = fmt.Errorf("blob %q: %w", desc.Digest, err)
 		return v
 	}
@@ -111,7 +111,7 @@ func ReadManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 		return nil, fmt.Errorf("manifest %s: %w: mediaType %q is not an OCI image manifest", desc.Digest, ErrCorrupt, m.MediaType)
 	}
 	for i, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
-		if err := d.Digest.Validate(); err != nil {
+		if err := graph.ValidateDigest(d.Digest); err != nil {
 			return nil, fmt.Errorf("manifest %s: %w: descriptor %d has a bad digest %q", desc.Digest, ErrCorrupt, i, d.Digest)
 		}
 		if d.Size < 0 {
