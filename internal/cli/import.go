@@ -54,9 +54,18 @@ backup) import too.
 					return err
 				}
 				fmt.Fprintf(e.stdout, "imported %d blob(s), %s, %d skipped (already there); tags: %s\n",
-					rep.Blobs, progress.Bytes(rep.Bytes), rep.Skipped, strings.Join(rep.Tags, ", "))
+					rep.Blobs, progress.Bytes(rep.Bytes), rep.Skipped, tagList(rep.Tags, 10, dst))
 				return nil
 			}
 		},
 	}
+}
+
+// tagList joins tags for one line of output: the first max of them, then
+// how many more there are and where to see them all.
+func tagList(tags []string, max int, lay string) string {
+	if len(tags) <= max {
+		return strings.Join(tags, ", ")
+	}
+	return fmt.Sprintf("%s and %d more (ocipack ls %s)", strings.Join(tags[:max], ", "), len(tags)-max, lay)
 }
