@@ -215,7 +215,7 @@ type reachGraph struct {
 type gnode struct {
 	d        digest.Digest
 	size     int64  // from the first descriptor that reached it
-	via      string // what first referenced it, in words
+	via      origin // what first referenced it
 	manifest bool   // reached as a manifest or image index
 	stored   bool   // present, a regular file, of the right size
 	children []digest.Digest
@@ -242,6 +242,26 @@ func (g *reachGraph) warn(kind ProblemKind, d digest.Digest, rel, detail string)
 	g.warnings = append(g.warnings, Problem{Digest: d, Path: rel, Kind: kind, Detail: detail})
 }
 
+// origin says what referenced a blob: its words are built only when a
+// message needs them (a check of 100,000 blobs would otherwise build as
+// many strings for nothing).
+type origin struct {
+	what   string        // `tag "v1"`, "index.json manifests[3]", or a field such as "layers[0]"
+	parent digest.Digest // the manifest or index that has the field; "" for index.json
+	index  bool          // parent is an image index
+}
+
+// String is the origin in words: `layers[0] of manifest sha256:…`.
+func (o origin) String() string {
+	if o.parent == "" {
+		return o.what
+	}
+	if o.index {
+		return o.what + " of index " + o.parent.String()
+	}
+	return o.what + " of manifest " + o.parent.String()
+}
+
 // role is how a descriptor is reached.
 type role int
 
@@ -255,9 +275,9 @@ const (
 // reachable from it.
 func (g *reachGraph) walk(ctx context.Context, idx *ocispec.Index) error {
 	for i, e := range idx.Manifests {
-		via := fmt.Sprintf("index.json manifests[%d]", i)
+		via := origin{what: fmt.Sprintf("index.json manifests[%d]", i)}
 		if t := e.Annotations[ocispec.AnnotationRefName]; t != "" {
-			via = fmt.Sprintf("tag %q", t)
+			via = origin{what: fmt.Sprintf("tag %q", t)}
 		}
 		r := roleManifest
 		if e.MediaType != "" && !graph.IsManifest(e.MediaType) {
@@ -274,17 +294,16 @@ func (g *reachGraph) walk(ctx context.Context, idx *ocispec.Index) error {
 
 // visit checks the blob desc describes and, for a manifest, what it
 // references. Problems are recorded; only ctx ends it early.
-func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role, via string, depth int) error {
+func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role, via origin, depth int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	asManifest := r != roleBlob
-	rel := blobRel(desc.Digest)
 	p := g.l.blobPath(desc.Digest)
 	n := g.nodes[desc.Digest]
 	if n != nil {
 		if desc.Size != n.size {
-			g.problem(ProblemSize, desc.Digest, rel,
+			g.problem(ProblemSize, desc.Digest, blobRel(desc.Digest),
 				fmt.Sprintf("%s says it has %d bytes, %s says %d", via, desc.Size, n.via, n.size), asManifest)
 			return nil
 		}
@@ -307,21 +326,21 @@ func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role,
 		switch {
 		case r == roleSubject:
 			delete(g.nodes, desc.Digest) // not a blob of the layout
-			g.warn(ProblemMissingSubject, desc.Digest, rel, fmt.Sprintf("the subject of %s is not stored", via))
+			g.warn(ProblemMissingSubject, desc.Digest, blobRel(desc.Digest), fmt.Sprintf("the subject of %s is not stored", via))
 		case r == roleBlob && len(desc.URLs) > 0:
 			// A non-distributable layer, fetched from its URLs.
 		default:
-			g.problem(ProblemMissing, desc.Digest, rel, "referenced by "+via, asManifest)
+			g.problem(ProblemMissing, desc.Digest, blobRel(desc.Digest), "referenced by "+via.String(), asManifest)
 		}
 		return nil
 	case err != nil:
-		g.problem(ProblemUnreadable, desc.Digest, rel, err.Error(), asManifest)
+		g.problem(ProblemUnreadable, desc.Digest, blobRel(desc.Digest), err.Error(), asManifest)
 		return nil
 	case !fi.Mode().IsRegular():
-		g.problem(ProblemNotRegular, desc.Digest, rel, fmt.Sprintf("a %v, not a regular file (referenced by %s)", fi.Mode().Type(), via), asManifest)
+		g.problem(ProblemNotRegular, desc.Digest, blobRel(desc.Digest), fmt.Sprintf("a %v, not a regular file (referenced by %s)", fi.Mode().Type(), via), asManifest)
 		return nil
 	case fi.Size() != desc.Size:
-		g.problem(ProblemSize, desc.Digest, rel, fmt.Sprintf("stored file has %d bytes, %s says %d", fi.Size(), via, desc.Size), asManifest)
+		g.problem(ProblemSize, desc.Digest, blobRel(desc.Digest), fmt.Sprintf("stored file has %d bytes, %s says %d", fi.Size(), via, desc.Size), asManifest)
 		return nil
 	}
 	n.stored = true
@@ -333,7 +352,7 @@ func (g *reachGraph) visit(ctx context.Context, desc ocispec.Descriptor, r role,
 
 // readManifest reads, verifies and parses the stored manifest n, and visits
 // what it references.
-func (g *reachGraph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descriptor, via string, depth int) error {
+func (g *reachGraph) readManifest(ctx context.Context, n *gnode, desc ocispec.Descriptor, via origin, depth int) error {
 	rel := blobRel(desc.Digest)
 	p := g.l.blobPath(desc.Digest)
 	if desc.Size > MaxManifestSize {
@@ -383,12 +402,8 @@ func (g *reachGraph) readManifest(ctx context.Context, n *gnode, desc ocispec.De
 		kids = append(kids, child{*doc.Subject, roleSubject, "subject"})
 		n.subject = doc.Subject.Digest
 	}
-	name := "manifest " + desc.Digest.String()
-	if doc.Kind == graph.KindIndex {
-		name = "index " + desc.Digest.String()
-	}
 	for _, k := range kids {
-		kvia := k.what + " of " + name
+		kvia := origin{what: k.what, parent: desc.Digest, index: doc.Kind == graph.KindIndex}
 		if err := checkDescriptor(k.d); err != nil {
 			g.problem(ProblemCorruptManifest, desc.Digest, rel, fmt.Sprintf("%s: %v", k.what, err), true)
 			continue

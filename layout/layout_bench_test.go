@@ -237,3 +237,56 @@ func BenchmarkPut20k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckFast is `ocipack verify --fast` of the layout named by
+// OCIPACK_BENCH_LAYOUT (e.g. one of bench/gendata scale's layouts, to
+// profile the scale rows of bench/run), or of 2,000 tagged manifests of
+// four small layers each.
+func BenchmarkCheckFast(b *testing.B) {
+	ctx := context.Background()
+	dir := os.Getenv("OCIPACK_BENCH_LAYOUT")
+	if dir == "" {
+		dir = b.TempDir()
+		l, err := layout.OpenOrCreate(ctx, dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg, err := l.Ingest(ctx, ocispec.MediaTypeEmptyJSON, bytes.NewReader([]byte("{}")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var entries []ocispec.Descriptor
+		for i := range 2000 {
+			var layers []ocispec.Descriptor
+			for j := range 4 {
+				d, err := l.Ingest(ctx, "text/plain", bytes.NewReader(fmt.Appendf(nil, "%d-%d", i, j)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				layers = append(layers, d)
+			}
+			m, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: layers})
+			d, err := l.Ingest(ctx, ocispec.MediaTypeImageManifest, bytes.NewReader(m))
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.Annotations = map[string]string{ocispec.AnnotationRefName: fmt.Sprintf("t%05d", i)}
+			entries = append(entries, d)
+		}
+		if err := l.UpdateIndex(ctx, func(idx *ocispec.Index) error { idx.Manifests = entries; return nil }); err != nil {
+			b.Fatal(err)
+		}
+		l.Close()
+	}
+	l, err := layout.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for b.Loop() {
+		rep, err := l.Check(ctx, layout.CheckOptions{SkipHash: true})
+		if err != nil || len(rep.Problems) > 0 {
+			b.Fatalf("check: %v %v", err, rep)
+		}
+	}
+}
