@@ -113,6 +113,14 @@ func NewWriter(w io.Writer, opts Options) (*Writer, error) {
 	if level == 0 {
 		level = zstd.SpeedDefault
 	}
+	// The window: the frame size rounded up to a power of two. A frame
+	// never refers back past its own start, so a larger window (8 MiB
+	// at the default level) changes no byte of the output; it would only
+	// cost each encoder a history buffer of that size.
+	window := zstd.MinWindowSize
+	for window < size && window < zstd.MaxWindowSize {
+		window <<= 1
+	}
 	encs := make([]*zstd.Encoder, workers)
 	for i := range encs {
 		// One single-threaded encoder a worker: EncodeAll of one frame
@@ -121,6 +129,7 @@ func NewWriter(w io.Writer, opts Options) (*Writer, error) {
 			zstd.WithEncoderLevel(level),
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithEncoderCRC(true),
+			zstd.WithWindowSize(window),
 			zstd.WithZeroFrames(true)) // empty input: one empty frame, still a zstd stream
 		if err != nil {
 			return nil, fmt.Errorf("zstd encoder: %w", err)
@@ -159,6 +168,9 @@ func (z *Writer) work(enc *zstd.Encoder) {
 			select {
 			case out = <-z.outs:
 			default:
+				// Room for the largest frame, so that EncodeAll
+				// never grows it.
+				out = make([]byte, 0, enc.MaxEncodedSize(z.size))
 			}
 			j.out = enc.EncodeAll(j.in, out[:0])
 		}
