@@ -163,7 +163,9 @@ func (z *Writer) work(enc *zstd.Encoder) {
 	defer z.wg.Done()
 	defer enc.Close()
 	for j := range z.jobs {
-		if !z.aborted.Load() {
+		// After an abort or a failed write nothing more is written:
+		// the frames left are only handed back.
+		if !z.aborted.Load() && z.failed() == nil {
 			var out []byte
 			select {
 			case out = <-z.outs:
