@@ -399,6 +399,10 @@ func writeArchive(ctx context.Context, l Source, p *plan, w io.Writer, opts Expo
 		return nil
 	}()
 	if err != nil {
+		if fw != nil {
+			// Stops the compressing goroutines; the output is abandoned.
+			fw.abort()
+		}
 		return cw.n, fmt.Errorf("export: %w", err)
 	}
 	return cw.n, nil

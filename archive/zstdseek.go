@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/ocipack/ocipack/internal/zstdframes"
 )
 
 // The zstd archives ocipack writes follow Zstandard's seekable format
@@ -45,84 +48,83 @@ const maxZstdWindow = 128 << 20
 // and where its content starts in the decompressed one.
 type frame struct{ c, d int64 }
 
-// frameWriter writes a seekable zstd stream to w.
+// frameWriter writes a seekable zstd stream to w. The frames are
+// compressed several at once (internal/zstdframes), each on its own: the
+// bytes depend on where frames are cut (maxFrame, and boundary before
+// each tar entry), never on the number of CPUs.
 type frameWriter struct {
 	w     io.Writer
-	enc   *zstd.Encoder
-	buf   []byte
-	out   []byte
-	sizes [][2]uint32 // compressed, decompressed
+	z     *zstdframes.Writer
+	sizes [][2]uint32 // compressed, decompressed; appended by z's writing goroutine until z.Close returns
 	err   error
 }
 
+// exportWorkers bounds the frames compressed at once: each one in flight
+// holds up to maxFrame of input and as much of output.
+const exportWorkers = 4
+
 func newFrameWriter(w io.Writer) (*frameWriter, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true))
+	f := &frameWriter{w: w}
+	z, err := zstdframes.NewWriter(w, zstdframes.Options{
+		FrameSize: maxFrame,
+		Workers:   min(runtime.GOMAXPROCS(0), exportWorkers),
+		Level:     zstd.SpeedDefault,
+		OnFrame: func(c, d int) {
+			f.sizes = append(f.sizes, [2]uint32{uint32(c), uint32(d)})
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &frameWriter{w: w, enc: enc, buf: make([]byte, 0, maxFrame)}, nil
+	f.z = z
+	return f, nil
 }
 
 func (f *frameWriter) Write(p []byte) (int, error) {
-	n := 0
-	for len(p) > 0 {
-		if f.err != nil {
-			return n, f.err
-		}
-		k := min(len(p), maxFrame-len(f.buf))
-		f.buf = append(f.buf, p[:k]...)
-		p, n = p[k:], n+k
-		if len(f.buf) == maxFrame {
-			f.flush()
-		}
-	}
-	return n, f.err
+	return f.z.Write(p)
 }
 
 // boundary starts a new frame if the current one is large enough: called
 // before each tar entry.
 func (f *frameWriter) boundary() error {
-	if len(f.buf) >= minFrame {
-		f.flush()
-	}
-	return f.err
+	return f.z.EndFrame(minFrame)
 }
 
-func (f *frameWriter) flush() {
-	if f.err != nil || len(f.buf) == 0 {
-		return
-	}
-	f.out = f.enc.EncodeAll(f.buf, f.out[:0])
-	if _, err := f.w.Write(f.out); err != nil {
-		f.err = err
-		return
-	}
-	f.sizes = append(f.sizes, [2]uint32{uint32(len(f.out)), uint32(len(f.buf))})
-	f.buf = f.buf[:0]
+// abort stops the compression of an archive that failed; its output is
+// abandoned.
+func (f *frameWriter) abort() {
+	f.z.Abort()
 }
 
 // Close writes the last frame and the seek table. It does not close w.
 func (f *frameWriter) Close() error {
-	f.flush()
 	if f.err != nil {
 		return f.err
 	}
-	table := make([]byte, 8, 8+len(f.sizes)*seekEntrySize+seekFooterSize)
-	binary.LittleEndian.PutUint32(table[0:], skippableSeekMagic)
-	binary.LittleEndian.PutUint32(table[4:], uint32(len(f.sizes)*seekEntrySize+seekFooterSize))
-	for _, s := range f.sizes {
-		table = binary.LittleEndian.AppendUint32(table, s[0])
-		table = binary.LittleEndian.AppendUint32(table, s[1])
+	if f.err = f.z.Close(); f.err != nil {
+		return f.err
 	}
-	table = binary.LittleEndian.AppendUint32(table, uint32(len(f.sizes)))
-	table = append(table, 0) // descriptor: no checksums
-	table = binary.LittleEndian.AppendUint32(table, seekableMagic)
+	table := appendSeekTable(nil, f.sizes)
 	_, f.err = f.w.Write(table)
 	if f.err == nil {
 		f.err = errors.New("frame writer closed")
 		return nil
 	}
 	return f.err
+}
+
+// appendSeekTable appends the seek table of frames of the given
+// (compressed, decompressed) sizes to b: a skippable frame.
+func appendSeekTable(b []byte, sizes [][2]uint32) []byte {
+	b = binary.LittleEndian.AppendUint32(b, skippableSeekMagic)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(sizes)*seekEntrySize+seekFooterSize))
+	for _, s := range sizes {
+		b = binary.LittleEndian.AppendUint32(b, s[0])
+		b = binary.LittleEndian.AppendUint32(b, s[1])
+	}
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(sizes)))
+	b = append(b, 0) // descriptor: no checksums
+	return binary.LittleEndian.AppendUint32(b, seekableMagic)
 }
 
 // readSeekTable reads the seek table at the end of a zstd stream of size

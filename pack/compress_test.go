@@ -8,7 +8,6 @@ package pack
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -42,19 +41,17 @@ func compressibleInput(n int) []byte {
 
 // compressWith compresses in with c, written in chunks of varying sizes
 // (as the tar writer writes), with the given settings.
-func compressWith(t *testing.T, c Compression, in []byte, procs, zstdConc, gzipW int) []byte {
+func compressWith(t *testing.T, c Compression, in []byte, procs, zstdW, gzipW int) []byte {
 	t.Helper()
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-	defer func(z, c, g int) { zstdConcurrency, zstdChunk, gzipWorkers = z, c, g }(zstdConcurrency, zstdChunk, gzipWorkers)
-	zstdConcurrency, gzipWorkers = zstdConc, gzipW
-	// The asyncWriter's chunks too: 1 MiB, 64 KiB, 4 KiB.
-	zstdChunk = 1 << 20 >> (4 * (zstdConc / 2))
+	defer func(z, g int) { zstdWorkers, gzipWorkers = z, g }(zstdWorkers, gzipWorkers)
+	zstdWorkers, gzipWorkers = zstdW, gzipW
 	var out bytes.Buffer
 	cw, err := compressor(&out, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(uint64(procs), uint64(zstdConc*10+gzipW)))
+	r := rand.New(rand.NewPCG(uint64(procs), uint64(zstdW*10+gzipW)))
 	for p := in; len(p) > 0; {
 		n := min(len(p), 1+r.IntN(100<<10))
 		if _, err := cw.Write(p[:n]); err != nil {
@@ -68,19 +65,21 @@ func compressWith(t *testing.T, c Compression, in []byte, procs, zstdConc, gzipW
 	return out.Bytes()
 }
 
-// TestCompressorConcurrencyDeterministic: gzip (pgzip) and zstd give the
-// same bytes with 1, 2 and 4 workers (zstd: encoder concurrency, and
-// asyncWriter chunks of 1 MiB, 64 KiB and 4 KiB) and GOMAXPROCS 1, 2 and
-// 4, however the input is cut into writes, and the output decompresses to
+// TestCompressorConcurrencyDeterministic: gzip (pgzip) and zstd (frames)
+// give the same bytes with 1, 2 and 8 workers and GOMAXPROCS 1, 2 and 4,
+// however the input is cut into writes, and the output decompresses to
 // the input.
 func TestCompressorConcurrencyDeterministic(t *testing.T) {
-	// Several gzip blocks and zstd blocks, and a last partial one.
+	// Several gzip blocks and zstd frames (256 KiB here), and a last
+	// partial one.
+	defer func(f int) { zstdFrameSize = f }(zstdFrameSize)
+	zstdFrameSize = 256 << 10
 	in := compressibleInput(3*gzipBlockSize + 12345)
 	for _, c := range []Compression{Gzip, Zstd} {
 		t.Run(string(c), func(t *testing.T) {
 			var want []byte
 			for _, procs := range []int{1, 2, 4} {
-				for _, conc := range []int{1, 2, 4} {
+				for _, conc := range []int{1, 2, 8} {
 					zc, gw := 1, 1
 					if c == Zstd {
 						zc = conc
@@ -137,8 +136,8 @@ func decompress(t *testing.T, c Compression, b []byte) []byte {
 }
 
 // TestPackDigestIndependentOfConcurrency: packing the same tree with the
-// compressors' concurrency at 1, 2 and 4 and GOMAXPROCS at 1, 2 and 4
-// gives the same manifest digest.
+// compressors' workers at 1, 2 and 4 and GOMAXPROCS at 1, 2 and 4 gives
+// the same manifest digest.
 func TestPackDigestIndependentOfConcurrency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("packs a 1.5 MB tree 18 times")
@@ -154,8 +153,8 @@ func TestPackDigestIndependentOfConcurrency(t *testing.T) {
 				for _, conc := range []int{1, 2, 4} {
 					func() {
 						defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-						defer func(z, g int) { zstdConcurrency, gzipWorkers = z, g }(zstdConcurrency, gzipWorkers)
-						zstdConcurrency, gzipWorkers = conc, conc
+						defer func(z, g int) { zstdWorkers, gzipWorkers = z, g }(zstdWorkers, gzipWorkers)
+						zstdWorkers, gzipWorkers = conc, conc
 						l, err := layout.OpenOrCreate(ctx, filepath.Join(t.TempDir(), "layout"))
 						if err != nil {
 							t.Fatal(err)
@@ -209,73 +208,5 @@ func TestPackFailureStopsCompressor(t *testing.T) {
 				t.Errorf("%d goroutines after the failed pack, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 			}
 		})
-	}
-}
-
-// failingWriter accepts n bytes, then fails.
-type failingWriter struct {
-	n      int
-	closed bool
-}
-
-var errWriteFailed = errors.New("write failed")
-
-func (f *failingWriter) Write(p []byte) (int, error) {
-	if len(p) > f.n {
-		k := f.n
-		f.n = 0
-		return k, errWriteFailed
-	}
-	f.n -= len(p)
-	return len(p), nil
-}
-
-func (f *failingWriter) Close() error { f.closed = true; return nil }
-
-// TestAsyncWriter: the bytes arrive whole and in order; a failure of the
-// writer behind reaches Write (soon) and Close; abort after Close, and
-// Close twice, do nothing.
-func TestAsyncWriter(t *testing.T) {
-	in := compressibleInput(3<<20 + 17)
-	var out bytes.Buffer
-	a := newAsyncWriter(nopCloser{&out}, 64<<10, 2)
-	for p := in; len(p) > 0; {
-		n := min(len(p), 10000)
-		if _, err := a.Write(p[:n]); err != nil {
-			t.Fatal(err)
-		}
-		p = p[n:]
-	}
-	if err := a.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
-	a.abort()
-	if !bytes.Equal(out.Bytes(), in) {
-		t.Fatalf("got %d bytes, not the %d written", out.Len(), len(in))
-	}
-
-	fw := &failingWriter{n: 100 << 10}
-	a = newAsyncWriter(fw, 64<<10, 2)
-	var err error
-	for i := 0; i < 100 && err == nil; i++ {
-		_, err = a.Write(in[:64<<10])
-	}
-	if !errors.Is(err, errWriteFailed) {
-		t.Errorf("Write after the writer failed: %v, want errWriteFailed", err)
-	}
-	if err := a.Close(); !errors.Is(err, errWriteFailed) {
-		t.Errorf("Close after the writer failed: %v, want errWriteFailed", err)
-	}
-
-	// abort releases the writer without waiting for it to finish.
-	fw = &failingWriter{n: 1 << 30}
-	a = newAsyncWriter(fw, 64<<10, 2)
-	a.Write(in)
-	a.abort()
-	if !fw.closed {
-		t.Errorf("abort did not close the writer")
 	}
 }
