@@ -29,7 +29,7 @@ Every blob is verified while it is read; tags are added only once all of it
 checked out. On any failure (a tampered byte, a missing volume, a full disk)
 the layout is left exactly as it was. Plain layout tars (tar -cf, oras
 backup) import too.
-`+fmt.Sprintf(policyHelp, "imported")+`
+` + fmt.Sprintf(policyHelp, "imported") + `
 An archive ocipack wrote (tar, zstd) is checked read in place; other
 archives, and standard input, once their blobs are stored and before any
 tag is added (those blobs are removed again). The signatures may be in the

@@ -23,7 +23,7 @@ func unpackCommand() command {
 Every byte is checked against its digest before any file appears in DIR;
 on any error DIR is left exactly as it was. A layout with a single tag
 needs no tag.
-`+fmt.Sprintf(policyHelp, "written to DIR"),
+` + fmt.Sprintf(policyHelp, "written to DIR"),
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			out := fs.StringP("output", "o", ".", "destination `DIR` (created if missing)")
 			overwrite := fs.Bool("overwrite", false, "replace files and directories that already exist in DIR")
