@@ -241,13 +241,16 @@ func (c *compiled) verify(ctx context.Context, t Target, desc ocispec.Descriptor
 // place), those its index.json lists.
 func referrers(ctx context.Context, t Target, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	out, err := t.Predecessors(ctx, desc)
-	if err != nil || len(out) > 0 {
+	ix, ok := t.(indexer)
+	if err != nil && !ok || len(out) > 0 {
 		return out, err
 	}
-	ix, ok := t.(indexer)
 	if !ok {
 		return nil, nil
 	}
+	// Also when Predecessors failed: a layout's fails on any manifest of
+	// index.json it cannot read (another entry's, damaged), which is no
+	// reason to refuse this one; the scan below skips such manifests.
 	idx, err := ix.Index(ctx)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ocipack/ocipack/signing"
 )
@@ -38,6 +39,9 @@ func refused(e *env, err error, nothing string) error {
 	for _, r := range fe.Failed {
 		fmt.Fprintf(e.stderr, "refused: %s\n", oneLine(r.Err.Error()))
 	}
+	// What the command said about where it was (sync's FILE:LINE), if
+	// anything, stays in front.
+	where := strings.TrimSuffix(err.Error(), fe.Error())
 	n := len(fe.Failed)
-	return fmt.Errorf("%w: %d entr%s without a valid signature (listed above); %s", errProblems, n, map[bool]string{true: "y", false: "ies"}[n == 1], nothing)
+	return fmt.Errorf("%s%w: %d entr%s without a valid signature (listed above); %s", where, errProblems, n, map[bool]string{true: "y", false: "ies"}[n == 1], nothing)
 }
