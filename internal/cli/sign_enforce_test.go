@@ -336,6 +336,17 @@ func TestEnforcePushPullCopy(t *testing.T) {
 	if code, _, _ := runCLI(t, "pull", "-q", repo+":"+fallback, filepath.Join(dir, "fallback"), "--plain-http"); code != 0 {
 		t.Errorf("no fallback tag %s on a registry without the referrers API", fallback)
 	}
+	// pull --key: fetches the signatures itself, tags only a signed one.
+	withKey := filepath.Join(dir, "pulled-key")
+	runOK(t, "pull", repo+":v1", withKey+":v1", "--plain-http", "--key", pubA)
+	if code, out, errOut := runCLI(t, "verify", withKey+":v1", "--key", pubA); code != 0 {
+		t.Errorf("verify after pull --key: exit %d %q %q", code, out, errOut)
+	}
+	runOK(t, "push", lay+":v2", repo+":v2", "--plain-http")
+	before := testkit.Snapshot(t, filepath.Join(withKey, "index.json"))
+	code, _, errOut = runCLI(t, "pull", "-q", repo+":v2", withKey+":v2", "--plain-http", "--key", pubA)
+	wantRefused(t, "pull --key of unsigned v2", code, errOut, []string{repo + ":v2"}, "not signed")
+	testkit.Unchanged(t, before, filepath.Join(withKey, "index.json"))
 	copied := reg.Host + "/copied/app"
 	runOK(t, "copy", repo+":v1", copied+":v1", "--plain-http", "--referrers")
 	for _, src := range []string{repo, copied} {
