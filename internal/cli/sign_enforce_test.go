@@ -490,3 +490,51 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// TestEnforceCosignSigned: an image signed in a registry by the real
+// cosign (v3.1.3, skipped without it) passes the enforcement of pull,
+// sync, export/import and serve with --key cosign.pub, on Distribution
+// (the sha256-<hex> fallback tag) and on ocipack serve (referrers API).
+func TestEnforceCosignSigned(t *testing.T) {
+	c := testkit.Cosign(t)
+	c.Run(t, "generate-key-pair")
+	cosignKey, cosignPub := filepath.Join(c.Dir, "cosign.key"), filepath.Join(c.Dir, "cosign.pub")
+	for _, r := range cosignE2ERegistries(t) {
+		t.Run(r.name, func(t *testing.T) {
+			src, digest := cosignE2EPack(t, "enforced, signed by cosign on "+r.name+"\n")
+			repo := r.host + "/enforced/app"
+			runOK(t, "push", src+":v1", repo+":v1", "--plain-http")
+			cosignSign(t, c, cosignKey, repo+"@"+digest)
+			dir := t.TempDir()
+			pulled := filepath.Join(dir, "pulled")
+			runOK(t, "pull", repo+":v1", pulled+":v1", "--plain-http", "--key", cosignPub)
+			if got := testkit.IndexTags(t, pulled)["v1"]; got != digest {
+				t.Fatalf("pull --key: v1 is %q, want %s", got, digest)
+			}
+			bf := testkit.WriteFile(t, filepath.Join(dir, "b.yaml"), "images:\n  - ref: "+repo+":v1\n")
+			runOK(t, "sync", "-f", bf, filepath.Join(dir, "synced"), "--plain-http", "--key", cosignPub)
+			tarPath := filepath.Join(dir, "x.tar")
+			runOK(t, "export", pulled, tarPath)
+			runOK(t, "import", tarPath, filepath.Join(dir, "far"), "--key", cosignPub)
+			runOK(t, "unpack", filepath.Join(dir, "far")+":v1", "-o", filepath.Join(dir, "out"), "--key", cosignPub)
+			srv, err := serve.New(context.Background(), serve.Options{Path: filepath.Join(dir, "far"), Policy: policyOf(t, cosignPub)})
+			if err != nil {
+				t.Fatalf("serve of cosign-signed entries with its key: %v", err)
+			}
+			srv.Close()
+		})
+	}
+}
+
+func policyOf(t *testing.T, pubs ...string) *signing.Policy {
+	t.Helper()
+	p := &signing.Policy{}
+	for _, f := range pubs {
+		k, err := signing.LoadPublicKeyFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Keys = append(p.Keys, k)
+	}
+	return p
+}
