@@ -113,3 +113,43 @@ func TestImportPolicy(t *testing.T) {
 		t.Errorf("verify after import: %v %v", err, r.Err)
 	}
 }
+
+// TestImportPolicyDelta: a delta into a layout without its base fails as
+// an incomplete delta (not as a signature problem); into one with its base,
+// a signature added after the base export travels in the delta and passes.
+func TestImportPolicyDelta(t *testing.T) {
+	ctx := context.Background()
+	l, pol, s := signedFixture(t)
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.tar")
+	if _, err := archive.ExportFile(ctx, l, []string{"v1"}, base, archive.ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	far := testkit.NewLayout(t)
+	if _, err := archive.Import(ctx, []string{base}, far, archive.ImportOptions{Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := l.Resolve(ctx, "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := signing.Sign(ctx, l, d2, "v2", s, signing.SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	since, err := archive.DigestsOfArchive(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta := filepath.Join(dir, "delta.tar")
+	if _, err := archive.ExportFile(ctx, l, nil, delta, archive.ExportOptions{Since: since}); err != nil {
+		t.Fatal(err)
+	}
+	empty := testkit.NewLayout(t)
+	if _, err := archive.Import(ctx, []string{delta}, empty, archive.ImportOptions{Policy: pol}); !errors.Is(err, archive.ErrIncompleteDelta) {
+		t.Errorf("delta into a layout without its base: %v, want ErrIncompleteDelta", err)
+	}
+	rep, err := archive.Import(ctx, []string{delta}, far, archive.ImportOptions{Policy: pol})
+	if err != nil || strings.Join(rep.Tags, ",") != "v1,v2" {
+		t.Fatalf("delta with v2's new signature: %+v %v", rep, err)
+	}
+}
