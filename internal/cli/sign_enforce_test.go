@@ -275,6 +275,17 @@ func TestEnforceImport(t *testing.T) {
 	wantRefused(t, "import from stdin", code, stderr.String(), []string{"v2"})
 	testkit.Unchanged(t, before, existing)
 
+	// Signed, but by another key: refused, naming the key.
+	sb, _ := enforceKey(t, filepath.Join(dir, "b"))
+	byB := filepath.Join(dir, "byb")
+	enforceLayout(t, byB, "w1")
+	enforceSign(t, byB, sb, "w1")
+	byBTar := filepath.Join(dir, "byb.tar")
+	runOK(t, "export", byB, byBTar)
+	code, _, errOut = runCLI(t, "import", "-q", byBTar, existing, "--key", pubA)
+	wantRefused(t, "import of an archive signed by another key", code, errOut, []string{"w1"}, "no valid signature", "not made by the key "+pubA)
+	testkit.Unchanged(t, before, existing)
+
 	// Only the signed entry: imported, and it verifies there.
 	signed := filepath.Join(dir, "signed.tar")
 	runOK(t, "export", lay+":v1", signed)
@@ -418,8 +429,12 @@ func TestEnforceServe(t *testing.T) {
 	lay := filepath.Join(dir, "bundle")
 	ds := enforceLayout(t, lay, "v1", "v2", "v3")
 	enforceSign(t, lay, sa, "v1")
+	gl := testkit.OpenLayout(t, lay)
+	testkit.PushReferrer(t, gl, ds["v3"], signing.BundleMediaType, signing.BundleMediaType, []byte(`{"garbage":`))
+	gl.Close()
 	code, _, errOut := runCLI(t, "serve", lay, "--addr", "127.0.0.1:0", "--key", pubA)
-	wantRefused(t, "serve", code, errOut, []string{"v2", "v3"}, "not signed")
+	wantRefused(t, "serve", code, errOut, []string{"v2"}, "not signed")
+	wantRefused(t, "serve", code, errOut, []string{"v3"}, "no valid signature", "malformed bundle")
 	if strings.Contains(errOut, "serving") {
 		t.Errorf("serve said it serves: %q", errOut)
 	}
@@ -428,7 +443,7 @@ func TestEnforceServe(t *testing.T) {
 	code, _, errOut = runCLI(t, "serve", archivePath, "--addr", "127.0.0.1:0", "--key", pubA)
 	wantRefused(t, "serve of an archive", code, errOut, []string{"v2", "v3"})
 
-	enforceSign(t, lay, sa, "v2", "v3")
+	enforceSign(t, lay, sa, "v2", "v3") // v3 still carries the garbage: one valid signature is enough
 	pub, err := signing.LoadPublicKeyFile(pubA)
 	if err != nil {
 		t.Fatal(err)
@@ -537,4 +552,35 @@ func policyOf(t *testing.T, pubs ...string) *signing.Policy {
 		p.Keys = append(p.Keys, k)
 	}
 	return p
+}
+
+// TestEnforceKeyless: the enforcement flags take keyless signatures with
+// --trusted-root and the signer's identity (sigstore-go's virtual
+// Sigstore, offline), and refuse another identity.
+func TestEnforceKeyless(t *testing.T) {
+	dir := t.TempDir()
+	lay := filepath.Join(dir, "bundle")
+	ds := enforceLayout(t, lay, "v1")
+	vs := testkit.VirtualSigstore(t)
+	root := testkit.WriteFile(t, filepath.Join(dir, "trusted_root.json"), testkit.TrustedRootJSON(t, vs))
+	st, err := signing.Statement(ds["v1"].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := testkit.KeylessBundle(t, vs, st, "ci@example.com", "https://issuer.example", time.Now().Add(time.Minute))
+	l := testkit.OpenLayout(t, lay)
+	if _, err := signing.AttachBundle(context.Background(), l, ds["v1"], b, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	flags := []string{"--trusted-root", root, "--certificate-oidc-issuer", "https://issuer.example", "--insecure-ignore-sct"}
+	out := filepath.Join(dir, "out")
+	if code, _, errOut := runCLI(t, append([]string{"unpack", "-q", lay + ":v1", "-o", out, "--certificate-identity", "ci@example.com"}, flags...)...); code != 0 {
+		t.Errorf("unpack --trusted-root, the signer's identity: exit %d %q", code, errOut)
+	}
+	code, _, errOut := runCLI(t, append([]string{"unpack", "-q", lay + ":v1", "-o", filepath.Join(dir, "out2"), "--certificate-identity-regexp", "^mallory@"}, flags...)...)
+	wantRefused(t, "unpack --trusted-root, another identity", code, errOut, []string{"v1"}, "keyless signature refused")
+	if _, err := os.Stat(filepath.Join(dir, "out2")); !os.IsNotExist(err) {
+		t.Errorf("refused unpack created out2: %v", err)
+	}
 }
