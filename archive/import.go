@@ -20,6 +20,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/signing"
 )
 
 // ImportOptions tunes Import.
@@ -31,6 +32,16 @@ type ImportOptions struct {
 	// FreeSpace replaces the free-space query Import makes before storing
 	// blobs (nil means FreeSpace); tests use it.
 	FreeSpace func(path string) (int64, error)
+	// Policy, when not nil, requires a valid signature (see
+	// signing.Verify) of every named entry of the archive's index.json
+	// (signature tags such as sha256-<hex>.sig aside), found in the
+	// archive or in the layout (a delta's base). An archive file ocipack
+	// wrote (a tar, or zstd with a seek table) is checked read in place
+	// before anything is stored; any archive is checked again once its
+	// blobs are stored and before anything is tagged. Without a valid
+	// signature the import fails with a *signing.FailedError naming each
+	// such entry, and the layout is left as it was.
+	Policy *signing.Policy
 }
 
 // ImportReport describes an import.
@@ -71,6 +82,11 @@ type ImportReport struct {
 // order of their entries; their blobs that no tag reaches are not kept.
 // The caller closes dst.
 func Import(ctx context.Context, paths []string, dst *layout.Layout, opts ImportOptions) (*ImportReport, error) {
+	if opts.Policy != nil {
+		if err := precheckSigned(ctx, paths, dst, opts.Policy); err != nil {
+			return nil, err
+		}
+	}
 	src, err := openSource(paths)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
@@ -400,6 +416,14 @@ func (im *importer) finish() error {
 	}
 	if err := im.ctx.Err(); err != nil {
 		return err
+	}
+	if im.opts.Policy != nil {
+		// The archive's blobs are stored (and go again on failure): the
+		// layout as it would be, before anything of it is tagged.
+		v := &signedView{index: index, dst: im.dst}
+		if err := v.requireSigned(im.ctx, im.opts.Policy); err != nil {
+			return err
+		}
 	}
 	var tags []string
 	for _, e := range index.Manifests {

@@ -44,7 +44,14 @@ const (
 type Options struct {
 	// Transfer reaches registries and URLs (Connection, Retry,
 	// Concurrency, Resume, Referrers). Its Platforms are the default of
-	// images that name none; its OnEvent is told about each blob.
+	// images that name none; its OnEvent is told about each blob. With its
+	// Policy, each image and OCI chart (what comes from a registry) is
+	// pulled with its referrers and must carry a valid signature before it
+	// is tagged (see transfer.Options.Policy), also when it did not change
+	// since the last sync; a refused entry stops the sync, named, and
+	// keeps what the layout had under its name. Files and charts packed
+	// here (local paths, URLs, chart repositories) carry no upstream
+	// signature and are not checked.
 	Transfer transfer.Options
 	// Locked fetches exactly what the lock file names, and fails before
 	// fetching anything when the bundle file and the lock disagree. The
@@ -431,7 +438,10 @@ func (s *syncer) entry(ctx context.Context, e Entry) (LockEntry, EntryResult, er
 			return le, er, fmt.Errorf("%s is %s now, the lock file says %s", e.Path, d, le.Resolved)
 		}
 	}
-	if prev != nil && le.Resolved != "" && prev.Resolved == le.Resolved && prev.Version == le.Version && prev.URL == le.URL && have.Digest.String() == prev.Digest {
+	// With a signature policy, what comes from a registry is pulled again
+	// (blobs the layout has are skipped) with its signatures, and checked.
+	recheck := s.opts.Transfer.Policy != nil && e.Ref != ""
+	if !recheck && prev != nil && le.Resolved != "" && prev.Resolved == le.Resolved && prev.Version == le.Version && prev.URL == le.URL && have.Digest.String() == prev.Digest {
 		if ok, err := s.l.Exists(ctx, have); err == nil && ok {
 			le.Digest, le.Size = prev.Digest, prev.Size
 			er.Digest, er.Size, er.Status = prev.Digest, prev.Size, Unchanged

@@ -41,6 +41,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/signing"
 	"github.com/ocipack/ocipack/source"
 )
 
@@ -72,6 +73,14 @@ type Options struct {
 	// AccessLog, when set, gets one line a request: method, path, status,
 	// bytes sent and duration.
 	AccessLog io.Writer
+	// Policy, when not nil, requires a valid signature (see
+	// signing.Verify) of every tagged entry (signature tags such as
+	// sha256-<hex>.sig aside) when the server starts: New fails with a
+	// *signing.FailedError naming each entry without one, and nothing is
+	// served. It is checked once, in New: manifests pushed to a Writable
+	// server later, or tags another process adds to the layout while it
+	// is served, are not checked.
+	Policy *signing.Policy
 }
 
 // Server is an http.Handler serving a layout or an archive as a registry.
@@ -123,6 +132,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.st, s.closer = src, src
+		if err := s.requireSigned(ctx, src); err != nil {
+			return nil, err
+		}
 		return s, nil
 	}
 	open := layout.Open
@@ -136,7 +148,36 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.st, s.closer, s.dir = l, l, true
+	if err := s.requireSigned(ctx, l); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// requireSigned checks opts.Policy on the named entries of t, and closes
+// what New opened when they do not pass.
+func (s *Server) requireSigned(ctx context.Context, t interface {
+	signing.Target
+	Index(context.Context) (*ocispec.Index, error)
+}) error {
+	if s.opts.Policy == nil {
+		return nil
+	}
+	idx, err := t.Index(ctx)
+	if err == nil {
+		var entries []ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if n := layout.EntryName(d); n != "" && !signing.IsSignatureTag(n) {
+				entries = append(entries, d)
+			}
+		}
+		err = signing.RequireSigned(ctx, t, entries, s.opts.Policy)
+	}
+	if err != nil {
+		s.closer.Close()
+		return err
+	}
+	return nil
 }
 
 // DefaultRepo is the repository a layout at path serves its plain tags

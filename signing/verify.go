@@ -144,8 +144,14 @@ type Result struct {
 	// Signatures are the digests of the manifests holding the valid
 	// signatures.
 	Signatures []digest.Digest `json:"signatures,omitempty"`
-	// Problems say why each signature found was refused.
+	// Problems say why each signature found was refused, when none was
+	// valid (the entry is refused).
 	Problems []string `json:"problems,omitempty"`
+	// Unverified, when the entry carries a valid signature, say why each
+	// of its other signatures is not valid under the policy (made by a
+	// key the policy does not name, say): they are no problem, since one
+	// valid signature is enough.
+	Unverified []string `json:"unverified,omitempty"`
 	// Err is nil when the entry carries a valid signature, else an error
 	// wrapping ErrUnsigned or ErrBadSignature that names the entry.
 	Err error `json:"-"`
@@ -219,10 +225,13 @@ func (c *compiled) verify(ctx context.Context, t Target, desc ocispec.Descriptor
 	found += lf
 	switch {
 	case len(r.SignedBy) > 0:
+		// One valid signature is enough: the others are not problems
+		// (another signer's, say).
+		r.Unverified, r.Problems = r.Problems, nil
 	case found == 0:
 		r.Err = fmt.Errorf("%s (%s): %w: no signature refers to it (sign it with 'ocipack sign', or bring its signatures along with --referrers)", name, desc.Digest, ErrUnsigned)
 	default:
-		r.Err = fmt.Errorf("%s (%s): %w: %s", name, desc.Digest, ErrBadSignature, strings.Join(r.Problems, "; "))
+		r.Err = fmt.Errorf("%s (%s): %w: %s (give the key it was signed with, or sign it with 'ocipack sign')", name, desc.Digest, ErrBadSignature, strings.Join(r.Problems, "; "))
 	}
 	return r, nil
 }
@@ -232,13 +241,16 @@ func (c *compiled) verify(ctx context.Context, t Target, desc ocispec.Descriptor
 // place), those its index.json lists.
 func referrers(ctx context.Context, t Target, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 	out, err := t.Predecessors(ctx, desc)
-	if err != nil || len(out) > 0 {
+	ix, ok := t.(indexer)
+	if err != nil && !ok || len(out) > 0 {
 		return out, err
 	}
-	ix, ok := t.(indexer)
 	if !ok {
 		return nil, nil
 	}
+	// Also when Predecessors failed: a layout's fails on any manifest of
+	// index.json it cannot read (another entry's, damaged), which is no
+	// reason to refuse this one; the scan below skips such manifests.
 	idx, err := ix.Index(ctx)
 	if err != nil {
 		return nil, err
@@ -519,6 +531,34 @@ func (c *compiled) verifyLegacy(ctx context.Context, t Target, desc ocispec.Desc
 		found = 1
 	}
 	return found, nil
+}
+
+// RequireSignedNames is RequireSigned for the entries names (tags, full
+// names or digests) resolves to in t: each must carry a valid signature
+// under p. A name t does not resolve fails it, naming the name.
+func RequireSignedNames(ctx context.Context, t Target, names []string, p *Policy) error {
+	c, err := p.compile()
+	if err != nil {
+		return err
+	}
+	var failed []*Result
+	for _, n := range names {
+		d, err := t.Resolve(ctx, n)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		r, err := c.verify(ctx, t, d, n)
+		if err != nil {
+			return err
+		}
+		if !r.OK() {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		return &FailedError{Failed: failed}
+	}
+	return nil
 }
 
 // FailedError is RequireSigned's error: the entries without a valid

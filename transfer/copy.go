@@ -103,6 +103,9 @@ func Push(ctx context.Context, l oras.ReadOnlyTarget, srcRef string, dst registr
 		}
 		dstTag = desc.Digest.String()
 	}
+	if err := requireSigned(ctx, l, []string{srcRef}, opts); err != nil {
+		return nil, err
+	}
 	repo, err := NewRepository(dst, opts.Connection)
 	if err != nil {
 		return nil, err
@@ -178,6 +181,9 @@ func Pull(ctx context.Context, src registry.Reference, l *layout.Layout, dstTag 
 func pullRepo(ctx context.Context, repo *remote.Repository, srcRef string, l *layout.Layout, dstTag string, opts Options, fl *blobFlights) (*Result, error) {
 	src := repo.Reference
 	src.Reference = srcRef
+	if opts.Policy != nil {
+		opts.Referrers = true // the signatures, to check
+	}
 	// Blobs l has are skipped: hold GC off from before the copy looks at
 	// them until the caller closes l.
 	if err := l.HoldForWriting(ctx); err != nil {
@@ -441,7 +447,7 @@ func (c *copier) copyOnce(ctx context.Context, root ocispec.Descriptor, referrer
 		return err
 	}
 	var listed map[string]bool
-	if c.layout != nil && len(referrers) > 0 {
+	if c.layout != nil && (len(referrers) > 0 || c.opts.Policy != nil) {
 		var err error
 		if listed, err = c.listed(ctx); err != nil {
 			return err
@@ -456,6 +462,11 @@ func (c *copier) copyOnce(ctx context.Context, root ocispec.Descriptor, referrer
 	if c.layout != nil {
 		if err := c.checkGraph(ctx, root, referrers, listed); err != nil {
 			return err
+		}
+		if c.opts.Policy != nil {
+			if err := c.verifyPulled(ctx, root, referrers, listed, c.origin); err != nil {
+				return err
+			}
 		}
 	}
 	if c.refPusher != nil {

@@ -154,6 +154,9 @@ func PushMirror(ctx context.Context, src oras.ReadOnlyTarget, names []string, ds
 	if err := checkMirrorConflicts(ctx, src, full, dests); err != nil {
 		return err
 	}
+	if err := requireSigned(ctx, src, full, opts); err != nil {
+		return err
+	}
 	if each != nil {
 		for _, n := range plain {
 			each(MirrorResult{Name: n, Skipped: true})

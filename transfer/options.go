@@ -6,6 +6,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"oras.land/oras-go/v2/registry/remote/credentials"
+
+	"github.com/ocipack/ocipack/signing"
 )
 
 // Options says how a Push, Pull, PushTags or PullTags runs, grouped by
@@ -38,6 +40,14 @@ type Options struct {
 	// ErrNoPlatform before anything is copied or tagged. Empty: every
 	// platform.
 	Platforms []ocispec.Platform
+	// Policy, when not nil, requires a valid signature (see
+	// signing.Verify) of what is copied. Push, PushTags and PushMirror
+	// check the source's entries before anything is sent; Pull and
+	// PullTags fetch the referrers too (as with Referrers) and check the
+	// artifact once it is stored and before it is tagged (refused, it is
+	// left untagged, for gc). Either fails with a *signing.FailedError
+	// naming the entry. Copy and CopyRegistry do not check.
+	Policy *signing.Policy
 	// OnEvent, when set, is told about each blob as it is copied. It may be
 	// called from several goroutines at once.
 	OnEvent func(Event)

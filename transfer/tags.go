@@ -36,6 +36,9 @@ func PushTags(ctx context.Context, l oras.ReadOnlyTarget, dst registry.Reference
 	if len(tags) == 0 {
 		return errors.New("no tags to push")
 	}
+	if err := requireSigned(ctx, l, tags, opts); err != nil {
+		return err
+	}
 	repo, err := NewRepository(dst, opts.Connection)
 	if err != nil {
 		return err

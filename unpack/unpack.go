@@ -38,6 +38,7 @@ import (
 	"github.com/ocipack/ocipack/graph"
 	"github.com/ocipack/ocipack/internal/hashcopy"
 	"github.com/ocipack/ocipack/layout"
+	"github.com/ocipack/ocipack/signing"
 )
 
 // DefaultMaxSize is the cap on the bytes Unpack writes when Options.MaxSize
@@ -86,6 +87,12 @@ type Options struct {
 	// read so far and the total size of the layers to restore. It is
 	// called from Unpack's goroutine.
 	Progress func(done, total int64)
+	// Policy, when not nil, requires a valid signature of the manifest
+	// under it (see signing.Verify), checked before anything is written:
+	// without one, Unpack fails with a *signing.FailedError naming the
+	// entry and why. The source must then list referrers (a
+	// signing.Target: a layout.Layout, a source.Source).
+	Policy *signing.Policy
 }
 
 // File describes one restored layer.
@@ -152,6 +159,19 @@ func Unpack(ctx context.Context, src oras.ReadOnlyTarget, ref string, dest strin
 	}
 	if err := checkManifestType(ctx, src, ref, desc); err != nil {
 		return nil, err
+	}
+	if opts.Policy != nil {
+		st, ok := src.(signing.Target)
+		if !ok {
+			return nil, fmt.Errorf("unpack %q: a signature policy needs a source that lists referrers (a layout or an archive)", ref)
+		}
+		r, err := signing.Verify(ctx, st, desc, ref, opts.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("unpack %q: %w", ref, err)
+		}
+		if !r.OK() {
+			return nil, &signing.FailedError{Failed: []*signing.Result{r}}
+		}
 	}
 	m, err := layout.ReadManifest(ctx, src, desc)
 	if err != nil {

@@ -37,11 +37,22 @@ registry lists for the repository, under the same names, several at once
 (--concurrency) over one connection; a blob shared by several tags is
 fetched once. It prints one line a tag and a total; the first failure
 stops the rest and names its tag.
+
+With --key (repeatable) or --trusted-root with --certificate-identity[-regexp]
+and --certificate-oidc-issuer[-regexp], as 'ocipack verify' takes them, the
+signatures are pulled too (as --referrers) and the artifact must carry a
+valid one before it is tagged: refused, it is named with its digest and the
+reason, and left untagged ('ocipack gc' removes what it brought).
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			rf := addRegistryFlags(fs, true)
 			allTags := fs.Bool("all-tags", false, "pull every tag of the repository")
+			pf := addPolicyFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
+				pol, err := pf.enforcement()
+				if err != nil {
+					return err
+				}
 				if len(args) != 2 {
 					if *allTags {
 						return usagef("--all-tags needs a REGISTRY/REPO and a LAYOUT")
@@ -77,6 +88,7 @@ stops the rest and names its tag.
 				if err != nil {
 					return err
 				}
+				opts.Policy = pol
 				l, err := layout.OpenOrCreate(ctx, dst.Path)
 				if err != nil {
 					return err
@@ -99,7 +111,7 @@ stops the rest and names its tag.
 					})
 					finish() // end the progress line before an error is printed too
 					if err != nil {
-						return err
+						return refused(e, err, "it was not tagged; the tags pulled before it were")
 					}
 					fmt.Fprintf(e.stdout, "pulled %d tag(s) of %s: %s received, %d blob(s) copied, %d skipped (already there), %d manifest(s) -> %s\n",
 						n, src, progress.Bytes(total.Bytes), total.Copied, total.Skipped, total.Manifests, dst.Path)
@@ -108,7 +120,7 @@ stops the rest and names its tag.
 				res, err := transfer.Pull(ctx, src, l, tag, opts)
 				finish()
 				if err != nil {
-					return err
+					return refused(e, err, "nothing was tagged in "+dst.Path)
 				}
 				fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pulled", res), dst.Path, tag)
 				return nil

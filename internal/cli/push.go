@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocipack/ocipack/layout"
 	"github.com/ocipack/ocipack/progress"
+	"github.com/ocipack/ocipack/signing"
 	"github.com/ocipack/ocipack/transfer"
 )
 
@@ -39,14 +40,19 @@ from. It prints one line an entry: name -> destination, digest, what moved.
 Entries with plain tags are skipped, with a note on stderr (push them with
 --all-tags). A blob several entries share is sent once, and mounted into
 the other repositories. --referrers and --platform apply to every entry.
-`,
+` + fmt.Sprintf(policyHelp, "sent (every entry pushed is checked)"),
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			rf := addRegistryFlags(fs, true)
 			allTags := fs.Bool("all-tags", false, "push every tag of the layout")
 			mirror := fs.Bool("mirror", false, "push every entry with a full name to REGISTRY[/PREFIX] under its source repository path and tag")
+			pf := addPolicyFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
+				pol, err := pf.enforcement()
+				if err != nil {
+					return err
+				}
 				if *mirror {
-					return pushMirror(ctx, e, rf, args, *allTags)
+					return refused(e, pushMirror(ctx, e, rf, args, *allTags, pol), "nothing was pushed")
 				}
 				l, src, err := openSource(ctx, args[0])
 				if err != nil {
@@ -61,6 +67,7 @@ the other repositories. --referrers and --platform apply to every entry.
 				if err != nil {
 					return err
 				}
+				opts.Policy = pol
 				onEvent, finish := e.transferReporter("pushed")
 				opts.OnEvent = onEvent
 
@@ -82,7 +89,7 @@ the other repositories. --referrers and --platform apply to every entry.
 						fmt.Fprintf(e.stdout, "%s -> %s:%s\n", summary("pushed", res), repoName, tag)
 					})
 					finish() // end the progress line before an error is printed too
-					return err
+					return refused(e, err, "nothing was pushed")
 				}
 				r, err := chooseRef(ctx, l, src)
 				if err != nil {
@@ -98,7 +105,7 @@ the other repositories. --referrers and --platform apply to every entry.
 				res, err := transfer.Push(ctx, l, r, dst, dstTag, opts)
 				finish() // end the progress line before an error is printed too
 				if err != nil {
-					return err
+					return refused(e, err, "nothing was pushed")
 				}
 				target := repoName
 				if dstTag != "" {
@@ -114,7 +121,7 @@ the other repositories. --referrers and --platform apply to every entry.
 }
 
 // pushMirror is push --mirror LAYOUT REGISTRY[/PREFIX].
-func pushMirror(ctx context.Context, e *env, rf *registryFlags, args []string, allTags bool) error {
+func pushMirror(ctx context.Context, e *env, rf *registryFlags, args []string, allTags bool, pol *signing.Policy) error {
 	if allTags {
 		return usagef("--mirror pushes every entry with a full name; leave out --all-tags")
 	}
@@ -134,6 +141,7 @@ func pushMirror(ctx context.Context, e *env, rf *registryFlags, args []string, a
 	if err != nil {
 		return err
 	}
+	opts.Policy = pol
 	names, err := l.Tags(ctx)
 	if err != nil {
 		return err

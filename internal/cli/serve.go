@@ -30,6 +30,14 @@ Entries named HOST/REPO:TAG are served as REPO:TAG (containerd's ns=HOST
 picks the registry), plain tags under --repo (default: the layout's base
 name). One access-log line a request on stderr; --quiet turns it off.
 SIGINT or SIGTERM stops it once the requests in flight are done.
+
+With --key (repeatable: any one of the keys) or --trusted-root with
+--certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp], as
+'ocipack verify' takes them, every tagged entry must carry a valid
+signature when serve starts, or it refuses to start, naming each entry
+without one. It is checked at start only: what is pushed to a --writable
+server later, or tagged into the layout by another process while it is
+served, is not checked.
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			addr := fs.String("addr", "127.0.0.1:5000", "address to listen on")
@@ -39,7 +47,12 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 			writable := fs.Bool("writable", false, "accept pushes and deletes (a layout directory only)")
 			repo := fs.String("repo", "", "repository of the entries named by a plain tag (default: the base name)")
 			maxUpload := fs.String("max-upload", "64G", "largest blob accepted")
+			pf := addPolicyFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
+				pol, err := pf.enforcement()
+				if err != nil {
+					return err
+				}
 				if (*cert == "") != (*key == "") {
 					return usagef("--tls-cert and --tls-key go together")
 				}
@@ -47,7 +60,7 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 				if err != nil {
 					return usagef("--max-upload: %v", err)
 				}
-				opts := serve.Options{Path: args[0], Writable: *writable, Repo: *repo, Htpasswd: *htpasswd, MaxUpload: limit}
+				opts := serve.Options{Path: args[0], Writable: *writable, Repo: *repo, Htpasswd: *htpasswd, MaxUpload: limit, Policy: pol}
 				if !e.quiet {
 					opts.AccessLog = e.stderr
 				}
@@ -56,7 +69,7 @@ SIGINT or SIGTERM stops it once the requests in flight are done.
 					return fmt.Errorf("%w; to serve a new, empty registry that pushes fill, add --writable", err)
 				}
 				if err != nil {
-					return err
+					return refused(e, err, "nothing was served")
 				}
 				defer srv.Close()
 				// SIGTERM stops the server gracefully from the moment it

@@ -64,6 +64,18 @@ lock names and fails before fetching when file and lock disagree. --prune
 untags the entries an earlier sync added that the file no longer lists.
 An entry is tagged only when all of it is stored: a failure leaves the
 entries the layout had as they were.
+
+With --key (repeatable: any one of the keys) or --trusted-root with
+--certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp], as
+'ocipack verify' takes them, each image and OCI chart (what comes from a
+registry) is pulled with its signatures (as --referrers) and must carry a
+valid one before it is tagged, also when it did not change since the last
+sync. The first entry refused stops the sync, named with its digest and the
+reason; it stays untagged (what it brought is left for 'ocipack gc'), and
+the layout keeps what it had under that name. Files and charts packed here
+(paths, URLs, chart repositories) carry no upstream signature and are not
+checked. An image synced with platforms: gets a new index, which nobody
+signed: it is refused.
 `,
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			rf := addRegistryFlags(fs, true)
@@ -71,7 +83,12 @@ entries the layout had as they were.
 			locked := fs.Bool("locked", false, "fetch exactly what the lock file names; fail if it disagrees with the bundle file")
 			prune := fs.Bool("prune", false, "untag the entries an earlier sync added that the bundle file no longer lists")
 			asJSON := fs.Bool("json", false, "print the result as JSON")
+			pf := addPolicyFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
+				pol, err := pf.enforcement()
+				if err != nil {
+					return err
+				}
 				if *file == "" {
 					return usagef("give the bundle file with -f BUNDLE.yaml")
 				}
@@ -94,6 +111,7 @@ entries the layout had as they were.
 				if err != nil {
 					return usagef("%v", err)
 				}
+				topts.Policy = pol
 				opts := bundle.Options{Transfer: topts, Locked: *locked, Prune: *prune, SourceDateEpoch: sde}
 				if !e.quiet {
 					opts.OnEntry = func(r bundle.EntryResult) {
@@ -126,7 +144,7 @@ entries the layout had as they were.
 						tw.Flush()
 					}
 				}
-				return err
+				return refused(e, err, "that entry was not tagged")
 			}
 		},
 	}

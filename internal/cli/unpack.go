@@ -14,7 +14,7 @@ import (
 func unpackCommand() command {
 	return command{
 		name:    "unpack",
-		args:    "LAYOUT[:TAG|@DIGEST] [-o DIR] [--overwrite]",
+		args:    "LAYOUT[:TAG|@DIGEST] [-o DIR] [--overwrite] [--key NAME.pub]...",
 		nargs:   exactly(1, "need exactly one LAYOUT[:TAG|@DIGEST]"),
 		summary: "Unpack an artifact's files into a directory, verified",
 		examples: `  ocipack unpack ./bundle:v1.2.0 -o /srv/deploy
@@ -23,12 +23,17 @@ func unpackCommand() command {
 Every byte is checked against its digest before any file appears in DIR;
 on any error DIR is left exactly as it was. A layout with a single tag
 needs no tag.
-`,
+` + fmt.Sprintf(policyHelp, "written to DIR"),
 		setup: func(fs *pflag.FlagSet) func(context.Context, *env, []string) error {
 			out := fs.StringP("output", "o", ".", "destination `DIR` (created if missing)")
 			overwrite := fs.Bool("overwrite", false, "replace files and directories that already exist in DIR")
 			maxSize := fs.Int64("max-size", 0, "refuse to write more than this many `BYTES` in all (0: the default limit)")
+			pf := addPolicyFlags(fs)
 			return func(ctx context.Context, e *env, args []string) error {
+				pol, err := pf.enforcement()
+				if err != nil {
+					return err
+				}
 				src, ref, err := openSource(ctx, args[0])
 				if err != nil {
 					return err
@@ -39,10 +44,10 @@ needs no tag.
 					return err
 				}
 				bar := progress.New(e.stderr, "unpacking", e.progress, progress.Final("unpacked"))
-				res, err := unpack.Unpack(ctx, src, r, *out, unpack.Options{Overwrite: *overwrite, MaxSize: *maxSize, Progress: bar.Update})
+				res, err := unpack.Unpack(ctx, src, r, *out, unpack.Options{Overwrite: *overwrite, MaxSize: *maxSize, Progress: bar.Update, Policy: pol})
 				bar.Finish()
 				if err != nil {
-					return err
+					return refused(e, err, "nothing was unpacked into "+*out)
 				}
 				for _, f := range res.Files {
 					kind := "file"
