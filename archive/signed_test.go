@@ -18,32 +18,11 @@ import (
 // and "v2" unsigned.
 func signedFixture(t *testing.T) (*layout.Layout, *signing.Policy, *signing.Signer) {
 	t.Helper()
-	ctx := context.Background()
-	kp, err := signing.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.LoadPrivateKey(kp.PrivatePEM, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := signing.LoadPublicKey(kp.PublicPEM, "a.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.NewSigningKey(t, "a.pub")
 	l := testkit.NewLayout(t)
-	for _, tag := range []string{"v1", "v2"} {
-		d := testkit.StoreManifest(t, l, "application/vnd.example.test", "body of "+tag)
-		if err := l.Tag(ctx, d, tag); err != nil {
-			t.Fatal(err)
-		}
-		if tag == "v1" {
-			if _, err := signing.Sign(ctx, l, d, tag, s, signing.SignOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return l, &signing.Policy{Keys: []*signing.PublicKey{pub}}, s
+	ds := testkit.TagManifests(t, l, "v1", "v2")
+	key.Sign(t, l, ds["v1"], "v1")
+	return l, key.Policy, key.Signer
 }
 
 // TestImportPolicy: an archive ocipack wrote with an unsigned entry is

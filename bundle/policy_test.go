@@ -18,31 +18,11 @@ import (
 // not checked.
 func TestSyncPolicy(t *testing.T) {
 	ctx := t.Context()
-	kp, err := signing.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.LoadPrivateKey(kp.PrivatePEM, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := signing.LoadPublicKey(kp.PublicPEM, "a.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.NewSigningKey(t, "a.pub")
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	src := testkit.NewLayout(t)
-	for _, tag := range []string{"signed", "unsigned"} {
-		d := testkit.StoreManifest(t, src, "application/vnd.example.test", "body of "+tag)
-		if err := src.Tag(ctx, d, tag); err != nil {
-			t.Fatal(err)
-		}
-		if tag == "signed" {
-			if _, err := signing.Sign(ctx, src, d, tag, s, signing.SignOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	ds := testkit.TagManifests(t, src, "signed", "unsigned")
+	key.Sign(t, src, ds["signed"], "signed")
 	dst, err := transfer.ParseReference(reg.Ref("pol/app"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +33,7 @@ func TestSyncPolicy(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "tool.sh"), "echo hi\n")
 	opts := plainOpts()
-	opts.Transfer.Policy = &signing.Policy{Keys: []*signing.PublicKey{pub}}
+	opts.Transfer.Policy = key.Policy
 	out := filepath.Join(dir, "out")
 	res, err := syncFile(t, dir, "images:\n  - ref: "+reg.Ref("pol/app:signed")+"\nfiles:\n  - path: tool.sh\n    name: tool:1\n", out, opts)
 	if err != nil || len(res.Entries) != 2 {

@@ -17,47 +17,22 @@ import (
 // artifact, and leaves one signed by another key untagged with no referrer listed.
 func TestPolicy(t *testing.T) {
 	ctx := context.Background()
-	kp, err := signing.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signing.LoadPrivateKey(kp.PrivatePEM, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := signing.LoadPublicKey(kp.PublicPEM, "a.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol := &signing.Policy{Keys: []*signing.PublicKey{pub}}
-	okp, err := signing.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := signing.LoadPrivateKey(okp.PrivatePEM, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, otherKey := testkit.NewSigningKey(t, "a.pub"), testkit.NewSigningKey(t, "b.pub")
+	pol := key.Policy
 	src := testkit.NewLayout(t)
-	for _, tag := range []string{"v1", "v2"} {
-		d := testkit.StoreManifest(t, src, "application/vnd.example.test", "body of "+tag)
-		if err := src.Tag(ctx, d, tag); err != nil {
-			t.Fatal(err)
-		}
-		signer := s
+	for tag, d := range testkit.TagManifests(t, src, "v1", "v2") {
+		signer := key
 		if tag == "v2" {
-			signer = other // a signature the policy does not accept
+			signer = otherKey // a signature the policy does not accept
 		}
-		if _, err := signing.Sign(ctx, src, d, tag, signer, signing.SignOptions{}); err != nil {
-			t.Fatal(err)
-		}
+		signer.Sign(t, src, d, tag)
 	}
 	reg := testkit.StartRegistry(t, testkit.RegistryOptions{})
 	plain := transfer.ConnectionOptions{PlainHTTP: true}
 	ref := regRef(t, reg, "pol/app")
 	var fe *signing.FailedError
 
-	_, err = transfer.Push(ctx, src, "v2", ref, "v2", transfer.Options{Connection: plain, Policy: pol})
+	_, err := transfer.Push(ctx, src, "v2", ref, "v2", transfer.Options{Connection: plain, Policy: pol})
 	if !errors.As(err, &fe) || fe.Failed[0].Name != "v2" || !errors.Is(err, signing.ErrBadSignature) {
 		t.Fatalf("Push of v2 signed by another key: %v", err)
 	}

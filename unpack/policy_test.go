@@ -16,21 +16,11 @@ import (
 // *signing.FailedError naming it, before the destination is created.
 func TestUnpackPolicy(t *testing.T) {
 	ctx := context.Background()
-	kp, err := signing.GenerateKeyPair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := signing.LoadPublicKey(kp.PublicPEM, "a.pub")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := testkit.NewSigningKey(t, "a.pub")
 	l := testkit.NewLayout(t)
-	d := testkit.StoreManifest(t, l, "application/vnd.example.test", "body")
-	if err := l.Tag(ctx, d, "v1"); err != nil {
-		t.Fatal(err)
-	}
+	d := testkit.TagManifests(t, l, "v1")["v1"]
 	dest := filepath.Join(t.TempDir(), "out")
-	_, err = unpack.Unpack(ctx, l, "v1", dest, unpack.Options{Policy: &signing.Policy{Keys: []*signing.PublicKey{pub}}})
+	_, err := unpack.Unpack(ctx, l, "v1", dest, unpack.Options{Policy: key.Policy})
 	var fe *signing.FailedError
 	if !errors.As(err, &fe) || fe.Failed[0].Name != "v1" || fe.Failed[0].Digest != d.Digest || !errors.Is(err, signing.ErrUnsigned) {
 		t.Fatalf("Unpack of an unsigned manifest: %v", err)
