@@ -541,24 +541,13 @@ func RequireSignedNames(ctx context.Context, t Target, names []string, p *Policy
 	if err != nil {
 		return err
 	}
-	var failed []*Result
-	for _, n := range names {
-		d, err := t.Resolve(ctx, n)
-		if err != nil {
+	entries := make([]ocispec.Descriptor, len(names))
+	for i, n := range names {
+		if entries[i], err = t.Resolve(ctx, n); err != nil {
 			return fmt.Errorf("%s: %w", n, err)
 		}
-		r, err := c.verify(ctx, t, d, n)
-		if err != nil {
-			return err
-		}
-		if !r.OK() {
-			failed = append(failed, r)
-		}
 	}
-	if len(failed) > 0 {
-		return &FailedError{Failed: failed}
-	}
-	return nil
+	return c.require(ctx, t, entries, names)
 }
 
 // FailedError is RequireSigned's error: the entries without a valid
@@ -598,9 +587,20 @@ func RequireSigned(ctx context.Context, t Target, entries []ocispec.Descriptor, 
 	if err != nil {
 		return err
 	}
+	return c.require(ctx, t, entries, nil)
+}
+
+// require verifies each of entries, named by names[i] when names is given,
+// else by layout.EntryName, and returns a *FailedError naming each that
+// carries no valid signature.
+func (c *compiled) require(ctx context.Context, t Target, entries []ocispec.Descriptor, names []string) error {
 	var failed []*Result
-	for _, d := range entries {
-		r, err := c.verify(ctx, t, d, layout.EntryName(d))
+	for i, d := range entries {
+		name := layout.EntryName(d)
+		if names != nil {
+			name = names[i]
+		}
+		r, err := c.verify(ctx, t, d, name)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -94,14 +95,7 @@ status is 1.
 						return err
 					}
 				} else {
-					for _, p := range rep.Problems {
-						fmt.Fprintf(e.stdout, "problem: %s\n", p)
-					}
-					for _, w := range rep.Warnings {
-						fmt.Fprintf(e.stdout, "warning: %s\n", w)
-					}
-					fmt.Fprintf(e.stdout, "%d tag(s), %d manifest(s), %d blob(s), %s checked: %d problem(s), %d warning(s)\n",
-						rep.Tags, rep.Manifests, rep.Blobs, progress.Bytes(rep.Bytes), len(rep.Problems), len(rep.Warnings))
+					printLayoutCheck(e.stdout, rep)
 				}
 				if !rep.OK() {
 					return fmt.Errorf("%w: %d in layout %s (listed above); re-import or re-pull what is damaged", errProblems, len(rep.Problems), args[0])
@@ -172,14 +166,7 @@ func verifySignatures(ctx context.Context, e *env, path, entry string, vr *sourc
 			}
 		}
 		if rep := vr.Layout; rep != nil {
-			for _, p := range rep.Problems {
-				fmt.Fprintf(e.stdout, "problem: %s\n", p)
-			}
-			for _, w := range rep.Warnings {
-				fmt.Fprintf(e.stdout, "warning: %s\n", w)
-			}
-			fmt.Fprintf(e.stdout, "%d tag(s), %d manifest(s), %d blob(s), %s checked: %d problem(s), %d warning(s)\n",
-				rep.Tags, rep.Manifests, rep.Blobs, progress.Bytes(rep.Bytes), len(rep.Problems), len(rep.Warnings))
+			printLayoutCheck(e.stdout, rep)
 		}
 		for _, r := range results {
 			if r.OK() {
@@ -207,4 +194,16 @@ func printArchiveCheck(e *env, path string, rep *archive.CheckReport, asJSON boo
 	}
 	fmt.Fprintln(e.stdout)
 	return nil
+}
+
+// printLayoutCheck prints a layout check's problems, warnings and counts.
+func printLayoutCheck(w io.Writer, rep *layout.CheckReport) {
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "problem: %s\n", p)
+	}
+	for _, x := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", x)
+	}
+	fmt.Fprintf(w, "%d tag(s), %d manifest(s), %d blob(s), %s checked: %d problem(s), %d warning(s)\n",
+		rep.Tags, rep.Manifests, rep.Blobs, progress.Bytes(rep.Bytes), len(rep.Problems), len(rep.Warnings))
 }
