@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -228,27 +227,13 @@ func chartLayer(t *testing.T, dir, name string) []byte {
 		t.Fatal(err)
 	}
 	var m ocispec.Manifest
-	if err := json.Unmarshal(fetch(t, l, d), &m); err != nil {
+	if err := json.Unmarshal(testkit.FetchBytes(t, l, d), &m); err != nil {
 		t.Fatal(err)
 	}
 	if m.Config.MediaType != pack.HelmConfigMediaType || len(m.Layers) != 1 || m.Layers[0].MediaType != pack.HelmChartMediaType {
 		t.Fatalf("%s is not stored as Helm stores a chart: %+v", name, m)
 	}
-	return fetch(t, l, m.Layers[0])
-}
-
-func fetch(t *testing.T, l *layout.Layout, d ocispec.Descriptor) []byte {
-	t.Helper()
-	rc, err := l.Fetch(t.Context(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.FetchBytes(t, l, m.Layers[0])
 }
 
 // TestSyncChartRepo: charts of a classic chart repository by exact version

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/ocipack/ocipack/internal/testkit"
 	"github.com/ocipack/ocipack/layout"
@@ -56,20 +55,6 @@ func zfPack(t *testing.T, src string, workers, procs, frame int, c Compression) 
 	return l, res
 }
 
-func zfBlob(t *testing.T, l *layout.Layout, d ocispec.Descriptor) []byte {
-	t.Helper()
-	rc, err := l.Fetch(context.Background(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestPackZstdFramesAnyWorkers: a tree with random data larger than
 // several frames packs to the same manifest and layer digests with 1, 2
 // and 8 workers (and GOMAXPROCS 1 and 8); the layer is the zstd media
@@ -79,7 +64,7 @@ func zfBlob(t *testing.T, l *layout.Layout, d ocispec.Descriptor) []byte {
 func TestPackZstdFramesAnyWorkers(t *testing.T) {
 	src := zfTree(t)
 	lnone, none := zfPack(t, src, 1, 2, zstdFrameSize, None)
-	tarBytes := zfBlob(t, lnone, none.Layers[0])
+	tarBytes := testkit.FetchBytes(t, lnone, none.Layers[0])
 	if len(tarBytes) < 3*zstdFrameSize {
 		t.Fatalf("the tar is %d bytes, not several frames of %d", len(tarBytes), zstdFrameSize)
 	}
@@ -96,7 +81,7 @@ func TestPackZstdFramesAnyWorkers(t *testing.T) {
 				if got, w := d.Annotations[layout.AnnotationContentDigest], none.Layers[0].Digest.String(); got != w {
 					t.Errorf("content digest %s, but the uncompressed pack's tar is %s", got, w)
 				}
-				zr, err := zstd.NewReader(bytes.NewReader(zfBlob(t, l, d)))
+				zr, err := zstd.NewReader(bytes.NewReader(testkit.FetchBytes(t, l, d)))
 				if err != nil {
 					t.Fatal(err)
 				}
