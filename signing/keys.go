@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -275,6 +276,9 @@ type PublicKey struct {
 // LoadPublicKey parses a PEM public key (PKIX, as cosign writes NAME.pub)
 // named name in reports.
 func LoadPublicKey(pemBytes []byte, name string) (*PublicKey, error) {
+	if blk, _ := pem.Decode(pemBytes); blk != nil && strings.Contains(blk.Type, "PRIVATE KEY") {
+		return nil, fmt.Errorf("%s: %w: this is a private key; verifying takes the public key (NAME.pub, written beside NAME.key)", name, ErrBadKey)
+	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pemBytes)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: not a PEM public key as cosign writes it (%v)", name, ErrBadKey, err)

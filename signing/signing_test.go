@@ -97,8 +97,8 @@ func TestKeyFiles(t *testing.T) {
 	if _, err := signing.LoadPrivateKeyFile(base+".pub", nil); !errors.Is(err, signing.ErrBadKey) {
 		t.Errorf("a public key as private key: %v, want ErrBadKey", err)
 	}
-	if _, err := signing.LoadPublicKeyFile(base + ".key"); !errors.Is(err, signing.ErrBadKey) {
-		t.Errorf("a private key as public key: %v, want ErrBadKey", err)
+	if _, err := signing.LoadPublicKeyFile(base + ".key"); !errors.Is(err, signing.ErrBadKey) || !strings.Contains(err.Error(), "this is a private key") {
+		t.Errorf("a private key as public key: %v, want ErrBadKey saying it is the private key", err)
 	}
 	// An empty password is allowed, as cosign allows it.
 	empty, err := signing.GenerateKeyPair(nil)
