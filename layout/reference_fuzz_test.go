@@ -49,6 +49,7 @@ func FuzzParseReference(f *testing.F) {
 		"C:\\bundle:docker.io/library/nginx:1.27",
 		"a:b:docker.io/library/nginx:1.27",
 		"bundle:nginx:1.27",
+		".:0:0", // REPO:TAG, as serve --writable names an entry
 	} {
 		f.Add(s)
 	}
@@ -66,7 +67,9 @@ func FuzzParseReference(f *testing.F) {
 		if ref.Tag != "" && ref.Digest != "" {
 			t.Fatalf("ParseReference(%q) = %+v: both a tag and a digest", s, ref)
 		}
-		if ref.Tag != "" && !layout.ValidName(ref.Tag) {
+		// A name is a tag, a full name (docker.io/library/nginx:1.27) or,
+		// for what a push to `serve --writable` stored, REPO:TAG.
+		if ref.Tag != "" && !layout.ValidName(ref.Tag) && !layout.IsRepoName(ref.Tag) {
 			t.Fatalf("ParseReference(%q) = %+v: invalid tag", s, ref)
 		}
 		if ref.Digest != "" {
