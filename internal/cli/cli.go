@@ -234,6 +234,11 @@ func openLayoutRef(ctx context.Context, s string) (*layout.Layout, layout.Refere
 	if err != nil {
 		return nil, ref, usagef("%v", err)
 	}
+	if source.IsArchive(ref.Path) {
+		// Archives are read in place but never changed: a tag, a
+		// removal or a signature goes into a layout.
+		return nil, ref, fmt.Errorf("%s is an archive, which ocipack reads but never changes: import it into a layout first (ocipack import %s DIR), work there, and export again", ref.Path, ref.Path)
+	}
 	l, err := layout.Open(ctx, ref.Path)
 	if err != nil {
 		return nil, ref, err
